@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# setup.sh installs the Debian packages cogo needs, and only those missing.
+# Used by scripts/start.sh and scripts/test.sh; safe to run again.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libboost-context1.81-dev libssl-dev libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  node-llhttp wrk curl openssl python3
+)
+# Extra groups: `setup.sh loadtest` adds what the comparison scripts use.
+for group in "$@"; do
+  case "$group" in
+    loadtest) PACKAGES+=(gnuplot-nox nginx-light golang-go linux-perf) ;;
+    *) echo "setup.sh: unknown group '$group' (known: loadtest)" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+echo "setup.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
