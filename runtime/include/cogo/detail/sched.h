@@ -99,7 +99,7 @@ class PollBackend {
 // install_poll_backend() sets the process-wide backend (once; later calls
 // with another backend abort). The backend must live for the process.
 void install_poll_backend(PollBackend* backend);
-// spawn_from_poller(): like go() but safe from inside PollBackend::poll.
-void spawn_task_global(void (*fn)(void*), void* arg);
+// Note: cogo::go() is safe from inside PollBackend::poll and timer callbacks
+// (on a scheduler stack it queues to the M's P, or globally without one).
 
 }  // namespace cogo::detail
