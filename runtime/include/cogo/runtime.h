@@ -14,7 +14,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <type_traits>
 #include <utility>
 
@@ -22,13 +21,28 @@
 
 namespace cogo {
 
+namespace detail {
+void run_main(Task main_fn);
+}  // namespace detail
+
 // run() starts the runtime on the calling thread, runs main_fn as the main
-// goroutine and returns its exit code. When main_fn returns, every other
-// goroutine stops with it (Go's main-goroutine rule): their stacks are
-// released without unwinding. There must be no runtime already running in
-// this process; run() may be called again after it returns.
-int run(std::function<int()> main_fn);
-int run(std::function<void()> main_fn);
+// goroutine and returns its exit code (main_fn may return int or void; void
+// means 0). When main_fn returns, every other goroutine stops with it (Go's
+// main-goroutine rule): their stacks are released without unwinding. There
+// must be no runtime already running in this process (else std::logic_error);
+// run() may be called again after it returns.
+template <class F>
+int run(F&& main_fn) {
+  int exit_code = 0;
+  detail::run_main(detail::Task([&exit_code, fn = std::forward<F>(main_fn)]() mutable {
+                     if constexpr (std::is_void_v<std::invoke_result_t<decltype(fn)&>>) {
+                       fn();
+                     } else {
+                       exit_code = static_cast<int>(fn());
+                     }
+                   }));
+  return exit_code;
+}
 
 // go() spawns a goroutine running fn. Callable from a goroutine or from any
 // thread while the runtime runs; throws std::logic_error otherwise. An

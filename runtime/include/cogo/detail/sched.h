@@ -95,6 +95,9 @@ class PollBackend {
   // waiters() tells whether any goroutine or fd is registered (Go's
   // netpollWaiters); when false, pollers do not bother polling.
   virtual bool waiters() const = 0;
+  // runtime_stopped() is called when run() returns: every goroutine is gone,
+  // so the backend must forget the ones parked on it.
+  virtual void runtime_stopped() {}
 };
 // install_poll_backend() sets the process-wide backend (once; later calls
 // with another backend abort). The backend must live for the process.
