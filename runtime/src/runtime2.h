@@ -141,7 +141,8 @@ struct Sched {
   std::atomic<int32_t> nmspinning{0};
   // Dead Gs with stacks (gfree_lock).
   std::mutex gfree_lock;
-  G* gfree = nullptr;
+  G* gfree = nullptr;       // warm: stacks keep their pages
+  G* gfree_cold = nullptr;  // stacks whose pages went back to the OS (sysmon trims)
   std::atomic<uint32_t> gfree_count{0};  // written under gfree_lock; read racily as a hint
   // allgs: append-only (allg_lock).
   std::mutex allg_lock;
@@ -182,6 +183,7 @@ PollBackend* poll_backend();
 void wake_poller_for_timer(int64_t when);
 int64_t run_timers(P* p, int64_t now);  // returns the next timer's when, or 0
 int64_t nearest_timer();                // across all Ps; 0 = none
+void trim_free_stacks(uint32_t keep, uint32_t max_release);
 void sysmon_start();
 void sysmon_stop();
 int detect_gomaxprocs();

@@ -51,6 +51,7 @@
 
 #include "cogo/introspect.h"
 #include "cogo/runtime.h"
+#include "cogo/detail/spinlock.h"
 #include "runtime2.h"
 
 namespace cogo::detail {
@@ -62,7 +63,7 @@ namespace {
 thread_local M* tls_m = nullptr;
 
 constexpr uint32_t kGFreeLocalMax = 64;
-constexpr uint32_t kGFreeGlobalWarm = 4096;  // beyond this, pooled stacks give back their pages
+constexpr int64_t kSpinNs = 50'000;  // how long a spinning M looks for work before sleeping
 constexpr uint32_t kRunnextStreakMax = 16;
 
 long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts) {
@@ -338,10 +339,17 @@ G* gfget(P* p) {
   if (p != nullptr) {
     if (p->gfree == nullptr) {
       std::lock_guard<std::mutex> lk(sched.gfree_lock);
-      while (p->gfree_count < kGFreeLocalMax / 2 && sched.gfree != nullptr) {
-        G* g = sched.gfree;
-        sched.gfree = g->schedlink;
-        sched.gfree_count.fetch_sub(1, std::memory_order_relaxed);
+      while (p->gfree_count < kGFreeLocalMax / 2 &&
+             (sched.gfree != nullptr || sched.gfree_cold != nullptr)) {
+        G* g;
+        if (sched.gfree != nullptr) {
+          g = sched.gfree;
+          sched.gfree = g->schedlink;
+          sched.gfree_count.fetch_sub(1, std::memory_order_relaxed);
+        } else {
+          g = sched.gfree_cold;
+          sched.gfree_cold = g->schedlink;
+        }
         g->schedlink = p->gfree;
         p->gfree = g;
         p->gfree_count++;
@@ -361,14 +369,14 @@ G* gfget(P* p) {
     sched.gfree = g->schedlink;
     sched.gfree_count.fetch_sub(1, std::memory_order_relaxed);
     g->schedlink = nullptr;
+  } else if ((g = sched.gfree_cold) != nullptr) {
+    sched.gfree_cold = g->schedlink;
+    g->schedlink = nullptr;
   }
   return g;
 }
 
 void gfput_global(G* g) {
-  // A burst of goroutines has ended: keep the reservations, return the pages.
-  // Before the push: once listed, another M may reuse the stack at once.
-  if (sched.gfree_count.load(std::memory_order_relaxed) >= kGFreeGlobalWarm) stack_release_memory(g->stack);  // racy read: a hint
   std::lock_guard<std::mutex> lk(sched.gfree_lock);
   g->schedlink = sched.gfree;
   sched.gfree = g;
@@ -572,6 +580,19 @@ top:
       sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
     }
     if (G* g = steal_work(m, p)) return g;
+    // Waking a sleeping thread costs tens of microseconds on these VMs; a
+    // spinning M that waits a little for work saves both sides a futex call.
+    const int64_t spin_until = nanotime() + kSpinNs;
+    while (nanotime() < spin_until && !sched.exiting.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < 32; i++) COGO_CPU_RELAX();
+      if (sched.runqsize.load(std::memory_order_relaxed) > 0) goto top;
+      if (G* g = runqget(p)) return g;
+      if (G* g = steal_work(m, p)) return g;
+      if (p->timers.when0.load(std::memory_order_relaxed) != 0 &&
+          p->timers.when0.load(std::memory_order_relaxed) <= nanotime()) {
+        goto top;
+      }
+    }
   }
 
   // Nothing to do: give the P back.
@@ -807,6 +828,34 @@ __attribute__((noinline, noipa)) M* getm() {
   M* m = tls_m;
   asm volatile("" ::: "memory");
   return m;
+}
+
+void trim_free_stacks(uint32_t keep, uint32_t max_release) {
+  // Pop the excess off the warm list, release its pages outside the lock,
+  // then push it back at the tail end of the list (cold stacks last).
+  G* batch = nullptr;
+  uint32_t n = 0;
+  {
+    std::lock_guard<std::mutex> lk(sched.gfree_lock);
+    while (sched.gfree_count.load(std::memory_order_relaxed) > keep && n < max_release &&
+           sched.gfree != nullptr) {
+      G* g = sched.gfree;
+      sched.gfree = g->schedlink;
+      sched.gfree_count.fetch_sub(1, std::memory_order_relaxed);
+      g->schedlink = batch;
+      batch = g;
+      n++;
+    }
+  }
+  if (batch == nullptr) return;
+  G* tail = batch;
+  for (G* g = batch; g != nullptr; g = g->schedlink) {
+    stack_release_memory(g->stack);
+    tail = g;
+  }
+  std::lock_guard<std::mutex> lk(sched.gfree_lock);
+  tail->schedlink = sched.gfree_cold;
+  sched.gfree_cold = batch;
 }
 
 void Note::sleep() {
@@ -1112,6 +1161,7 @@ void run_main(Task main_fn) {
   {
     std::lock_guard<std::mutex> lk(sched.gfree_lock);
     sched.gfree = nullptr;
+    sched.gfree_cold = nullptr;
     sched.gfree_count.store(0);
   }
   {

@@ -23,6 +23,8 @@ namespace {
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // Go's forcePreemptNS
 constexpr int64_t kPollIntervalNs = 10'000'000;
+constexpr int64_t kTrimIntervalNs = 100'000'000;
+constexpr uint32_t kWarmStacks = 4096;  // pooled stacks that keep their pages
 
 std::thread g_sysmon;
 std::atomic<bool> g_sysmon_stop{false};
@@ -69,6 +71,7 @@ int retake(int64_t now) {
 void sysmon_loop() {
   int64_t delay_us = 20;
   int idle = 0;
+  int64_t last_trim = nanotime();
   while (!g_sysmon_stop.load(std::memory_order_acquire)) {
     if (idle == 0) {
       delay_us = 20;
@@ -105,6 +108,12 @@ void sysmon_loop() {
           idle = 0;
         }
       }
+    }
+    // A burst of goroutines has ended: give the pages of idle pooled stacks
+    // back, a batch at a time, off the scheduling path.
+    if (now - last_trim > kTrimIntervalNs) {
+      last_trim = now;
+      trim_free_stacks(kWarmStacks, 4096);
     }
     if (retake(now) > 0) {
       idle = 0;
