@@ -1,0 +1,390 @@
+// scheduler_test: the G-M-P scheduler through its public API, with 1 and 2 Ps.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cogo/introspect.h"
+#include "cogo/runtime.h"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int count_threads() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/task")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') n++;
+    }
+    closedir(d);
+  }
+  return n;
+}
+
+class Scheduler : public ::testing::TestWithParam<int> {
+ protected:
+  void SetUp() override { setenv("COGO_MAXPROCS", std::to_string(GetParam()).c_str(), 1); }
+  void TearDown() override { unsetenv("COGO_MAXPROCS"); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Procs, Scheduler, ::testing::Values(1, 2),
+                         [](const auto& info) { return std::to_string(info.param) + "P"; });
+
+TEST_P(Scheduler, RunReturnsMainExitCode) {
+  EXPECT_EQ(cogo::run([] { return 7; }), 7);
+  EXPECT_EQ(cogo::run([] {}), 0);
+  EXPECT_FALSE(cogo::running());
+}
+
+TEST_P(Scheduler, GomaxprocsFollowsEnvironment) {
+  int seen = 0;
+  cogo::run([&] { seen = cogo::gomaxprocs(); });
+  EXPECT_EQ(seen, GetParam());
+}
+
+TEST_P(Scheduler, MillionGoroutinesAllRunExactlyOnce) {
+  constexpr int kN = 1'000'000;
+  std::atomic<int> ran{0};
+  uint64_t spawned = 0;
+  cogo::run([&] {
+    for (int i = 0; i < kN; i++) {
+      cogo::go([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+      if (i % 4096 == 0) cogo::yield();  // keep the live set (and RSS) bounded
+    }
+    while (ran.load() < kN) cogo::yield();
+    spawned = cogo::stats().spawned;
+  });
+  EXPECT_EQ(ran.load(), kN);
+  EXPECT_EQ(spawned, static_cast<uint64_t>(kN) + 1);  // plus main
+}
+
+TEST_P(Scheduler, WorkSpreadsToEveryP) {
+  cogo::RuntimeStats st;
+  cogo::run([&] {
+    std::atomic<int> done{0};
+    constexpr int kN = 2000;
+    for (int i = 0; i < kN; i++) {
+      cogo::go([&done] {
+        // Enough work that an idle P has time to steal.
+        volatile uint64_t x = 0;
+        for (int k = 0; k < 20000; k++) x = x + k;
+        done.fetch_add(1);
+      });
+    }
+    while (done.load() < kN) cogo::yield();
+    st = cogo::stats();
+  });
+  ASSERT_EQ(st.procs.size(), static_cast<size_t>(GetParam()));
+  for (const auto& p : st.procs) {
+    EXPECT_GT(p.schedules, 0u) << "P" << p.id << " ran nothing";
+  }
+  if (GetParam() > 1) {
+    EXPECT_GT(st.steals, 0u);
+  }
+}
+
+TEST_P(Scheduler, YieldingForeverDoesNotStarveOthers) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> progress{0};
+  cogo::run([&] {
+    for (int i = 0; i < 4; i++) {
+      cogo::go([&] {
+        while (!stop.load()) cogo::yield();
+      });
+    }
+    cogo::go([&] {
+      for (int i = 0; i < 1000; i++) {
+        progress.fetch_add(1);
+        cogo::yield();
+      }
+      stop.store(true);
+    });
+    while (!stop.load()) cogo::yield();
+  });
+  EXPECT_EQ(progress.load(), 1000);
+}
+
+TEST_P(Scheduler, SleepNeverWakesEarlyAndTimersFireInOrder) {
+  std::vector<int> order;
+  std::mutex mu;
+  bool early = false;
+  cogo::run([&] {
+    std::atomic<int> done{0};
+    const int delays_ms[] = {50, 10, 30, 20, 40};
+    for (int d : delays_ms) {
+      cogo::go([&, d] {
+        auto start = std::chrono::steady_clock::now();
+        cogo::sleep_for(std::chrono::milliseconds(d));
+        if (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(d)) early = true;
+        std::lock_guard<std::mutex> lk(mu);
+        order.push_back(d);
+        done.fetch_add(1);
+      });
+    }
+    while (done.load() < 5) cogo::sleep_for(1ms);
+  });
+  EXPECT_FALSE(early);
+  EXPECT_EQ(order, (std::vector<int>{10, 20, 30, 40, 50}));
+}
+
+TEST_P(Scheduler, ManySleepersAllWake) {
+  std::atomic<int> woke{0};
+  cogo::run([&] {
+    for (int i = 0; i < 10000; i++) {
+      cogo::go([&woke, i] {
+        cogo::sleep_for(std::chrono::milliseconds(1 + i % 20));
+        woke.fetch_add(1);
+      });
+    }
+    while (woke.load() < 10000) cogo::sleep_for(2ms);
+  });
+  EXPECT_EQ(woke.load(), 10000);
+}
+
+// With one P, a goroutine stuck in a busy loop (no yield) or in a blocking
+// call must not stop another goroutine from making progress.
+TEST(SchedulerOneP, BusyLoopDoesNotStallOthers) {
+  setenv("COGO_MAXPROCS", "1", 1);
+  std::atomic<bool> hog_done{false};
+  std::atomic<int> ticks_during_hog{0};
+  uint64_t retakes = 0;
+  cogo::run([&] {
+    std::atomic<bool> ticker_started{false};
+    cogo::go([&] {
+      ticker_started.store(true);
+      while (!hog_done.load()) {
+        ticks_during_hog.fetch_add(1);
+        cogo::sleep_for(1ms);
+      }
+    });
+    while (!ticker_started.load()) cogo::yield();
+    cogo::go([&] {
+      auto end = std::chrono::steady_clock::now() + 200ms;
+      while (std::chrono::steady_clock::now() < end) {
+      }
+      hog_done.store(true);
+    });
+    while (!hog_done.load()) cogo::sleep_for(1ms);
+    retakes = cogo::stats().retakes;
+  });
+  unsetenv("COGO_MAXPROCS");
+  EXPECT_GT(ticks_during_hog.load(), 5);
+  EXPECT_GT(retakes, 0u);
+}
+
+TEST(SchedulerOneP, BlockingCallDoesNotStallOthers) {
+  setenv("COGO_MAXPROCS", "1", 1);
+  std::atomic<bool> blocked_done{false};
+  std::atomic<int> ticks{0};
+  cogo::run([&] {
+    cogo::go([&] {
+      cogo::blocking([] { std::this_thread::sleep_for(200ms); });
+      blocked_done.store(true);
+    });
+    cogo::go([&] {
+      while (!blocked_done.load()) {
+        ticks.fetch_add(1);
+        cogo::sleep_for(1ms);
+      }
+    });
+    while (!blocked_done.load()) cogo::sleep_for(1ms);
+  });
+  unsetenv("COGO_MAXPROCS");
+  EXPECT_GT(ticks.load(), 5);
+}
+
+TEST_P(Scheduler, BlockingReturnsValueAndCanBeNested) {
+  int v = 0;
+  cogo::run([&] {
+    v = cogo::blocking([] { return 41; }) + 1;
+    std::atomic<int> done{0};
+    for (int i = 0; i < 50; i++) {
+      cogo::go([&] {
+        cogo::blocking([] { std::this_thread::sleep_for(1ms); });
+        done.fetch_add(1);
+      });
+    }
+    while (done.load() < 50) cogo::sleep_for(1ms);
+  });
+  EXPECT_EQ(v, 42);
+}
+
+TEST_P(Scheduler, MainExitStopsOtherGoroutines) {
+  std::atomic<int> after{0};
+  cogo::run([&] {
+    for (int i = 0; i < 100; i++) {
+      cogo::go([&] {
+        cogo::sleep_for(std::chrono::hours(1));
+        after.fetch_add(1);
+      });
+    }
+    cogo::sleep_for(5ms);
+  });
+  EXPECT_EQ(after.load(), 0);
+}
+
+TEST_P(Scheduler, NothingLeaksAcrossRuns) {
+  const int threads_before = count_threads();
+  for (int round = 0; round < 3; round++) {
+    cogo::run([] {
+      std::atomic<int> n{0};
+      for (int i = 0; i < 1000; i++) {
+        cogo::go([&n] {
+          cogo::sleep_for(1ms);
+          n.fetch_add(1);
+        });
+      }
+      while (n.load() < 1000) cogo::yield();
+    });
+    EXPECT_EQ(count_threads(), threads_before) << "round " << round;
+  }
+}
+
+TEST_P(Scheduler, GoFromPlainThreadWhileRunning) {
+  std::atomic<int> ran{0};
+  cogo::run([&] {
+    std::thread t([&] {
+      for (int i = 0; i < 1000; i++) cogo::go([&ran] { ran.fetch_add(1); });
+    });
+    cogo::blocking([&] { t.join(); });
+    while (ran.load() < 1000) cogo::yield();
+  });
+  EXPECT_EQ(ran.load(), 1000);
+}
+
+TEST_P(Scheduler, DumpShowsWaitingGoroutines) {
+  std::string dump;
+  cogo::run([&] {
+    cogo::go([] { cogo::sleep_for(std::chrono::hours(1)); });
+    cogo::sleep_for(20ms);
+    dump = cogo::goroutine_dump();
+  });
+  EXPECT_NE(dump.find("goroutine 1 [running]"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("[waiting: sleep"), std::string::npos) << dump;
+}
+
+TEST_P(Scheduler, GoroutineIdsAreDistinct) {
+  std::vector<uint64_t> ids(100);
+  cogo::run([&] {
+    std::atomic<int> done{0};
+    for (int i = 0; i < 100; i++) {
+      cogo::go([&, i] {
+        ids[i] = cogo::goroutine_id();
+        done.fetch_add(1);
+      });
+    }
+    while (done.load() < 100) cogo::yield();
+  });
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()), ids.end());
+  EXPECT_GT(ids.front(), 1u);  // 1 is main
+}
+
+TEST(SchedulerOffRuntime, CallsWorkOnPlainThreads) {
+  EXPECT_FALSE(cogo::in_goroutine());
+  EXPECT_EQ(cogo::goroutine_id(), 0u);
+  auto start = std::chrono::steady_clock::now();
+  cogo::sleep_for(5ms);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 5ms);
+  cogo::yield();
+  EXPECT_EQ(cogo::blocking([] { return 3; }), 3);
+  EXPECT_THROW(cogo::go([] {}), std::logic_error);
+}
+
+TEST(SchedulerOffRuntime, NestedRunIsRejected) {
+  bool threw = false;
+  cogo::run([&] {
+    try {
+      cogo::run([] {});
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+  });
+  EXPECT_TRUE(threw);
+}
+
+TEST(SchedulerOffRuntime, RaisesSoftFdLimitToHard) {
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlimit lowered = rl;
+  lowered.rlim_cur = rl.rlim_max > 1024 ? 1024 : rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &lowered);
+  rlimit seen{};
+  cogo::run([&] { getrlimit(RLIMIT_NOFILE, &seen); });
+  EXPECT_EQ(seen.rlim_cur, rl.rlim_max);
+}
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+void recurse_forever(volatile char* prev) {
+  volatile char frame[1024];
+  frame[0] = prev ? prev[0] : 1;
+  recurse_forever(frame);
+  frame[1] = 0;
+}
+#pragma GCC diagnostic pop
+
+TEST(SchedulerDeathTest, StackOverflowIsReported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        setenv("COGO_STACK_SIZE", "64K", 1);
+        cogo::run([] {
+          cogo::go([] { recurse_forever(nullptr); });
+          cogo::sleep_for(std::chrono::seconds(10));
+        });
+      },
+      "goroutine [0-9]+ overflowed its 65536-byte stack; raise COGO_STACK_SIZE");
+}
+
+TEST(SchedulerDeathTest, UncaughtExceptionEndsTheProgram) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        cogo::run([] {
+          cogo::go([] { throw std::runtime_error("boom in a goroutine"); });
+          cogo::sleep_for(std::chrono::seconds(10));
+        });
+      },
+      ::testing::ExitedWithCode(2), "goroutine [0-9]+: uncaught exception: boom in a goroutine");
+}
+
+TEST(SchedulerDeathTest, BadMaxprocsIsNamed) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        setenv("COGO_MAXPROCS", "two", 1);
+        cogo::run([] {});
+      },
+      "COGO_MAXPROCS=two is not a number of processors");
+}
+
+TEST(SchedulerDeathTest, SigquitPrintsDumpAndKeepsRunning) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(
+      {
+        int code = cogo::run([] {
+          cogo::go([] { cogo::sleep_for(std::chrono::hours(1)); });
+          cogo::sleep_for(10ms);
+          kill(getpid(), SIGQUIT);
+          cogo::sleep_for(100ms);
+          return 3;
+        });
+        std::exit(code);
+      },
+      ::testing::ExitedWithCode(3), "goroutine [0-9]+ \\[waiting: sleep");
+}
+
+}  // namespace
