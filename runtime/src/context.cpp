@@ -6,6 +6,7 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 #if defined(COGO_SANITIZE_ADDRESS)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -65,6 +66,12 @@ void san_after_resume_g([[maybe_unused]] SanitizerThread& t, [[maybe_unused]] Sa
 void san_first_entry([[maybe_unused]] SanitizerThread& t) {
 #if defined(COGO_SANITIZE_ADDRESS)
   __sanitizer_finish_switch_fiber(nullptr, &t.bottom, &t.size);
+#endif
+}
+
+void san_stack_reset([[maybe_unused]] const void* lo, [[maybe_unused]] std::size_t size) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __asan_unpoison_memory_region(lo, size);
 #endif
 }
 

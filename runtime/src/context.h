@@ -54,5 +54,8 @@ void san_after_return_to_g0(SanitizerThread& t);
 void san_before_leave_g(SanitizerThread& t, SanitizerFiber& f, bool exiting);
 void san_after_resume_g(SanitizerThread& t, SanitizerFiber& f);
 void san_first_entry(SanitizerThread& t);
+// san_stack_reset() forgets what ASan knew of a stack's frames: a goroutine
+// dropped at exit never unwound, and its redzones must not outlive it.
+void san_stack_reset(const void* lo, std::size_t size);
 
 }  // namespace cogo::detail

@@ -405,6 +405,7 @@ void gfput(P* p, G* g) {
 G* newg(P* p, Task&& fn) {
   G* g = gfget(p);
   if (g == nullptr) g = galloc();
+  san_stack_reset(g->stack.lo, g->stack.size);
   g->fn = std::move(fn);
   g->id = sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
   g->ctx = make_context(g->stack.top(), g->stack.size, g_entry);
@@ -1153,6 +1154,7 @@ void run_main(Task main_fn) {
   for (G* g = all; g != nullptr;) {
     G* next = g->alllink;
     g->fn.reset();
+    san_stack_reset(g->stack.lo, g->stack.size);
     san_fiber_destroy(g->fiber);
     delete g;
     g = next;
