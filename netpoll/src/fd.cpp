@@ -1,0 +1,317 @@
+// fd.cpp: the operations of FD (fd.h), after Go's internal/poll/fd_unix.go.
+#include "fd.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "cogo/runtime.h"
+
+namespace cogo::net::detail {
+namespace {
+
+// Reads and writes are capped per syscall, as Go does (1 GiB): some kernels
+// reject larger counts on some file types.
+constexpr std::size_t kMaxRW = std::size_t{1} << 30;
+
+}  // namespace
+
+FD* FD::open(int sysfd, int& err) {
+  PollDesc* pd = poll_open(sysfd, err);
+  if (!pd) {
+    ::close(sysfd);
+    return nullptr;
+  }
+  FD* fd = new FD;
+  fd->sysfd = sysfd;
+  fd->pd = pd;
+  pd->owner = fd;
+  return fd;
+}
+
+void fd_orphaned(void* owner, bool read_held, bool write_held) {
+  auto* fd = static_cast<FD*>(owner);
+  fd->fdmu.drop_goroutine_waiters();
+  fd->csema.drop_goroutine_waiters();
+  fd->close_done.drop_goroutine_waiters();
+  // The dead goroutine held the lock and a reference; give them back so that
+  // a close() from the code that owns the Conn does not wait forever.
+  bool destroy = false;
+  if (read_held) destroy |= fd->fdmu.rwunlock(true);
+  if (write_held) destroy |= fd->fdmu.rwunlock(false);
+  if (destroy) fd->destroy_orphan();
+}
+
+void FD::destroy_orphan() { destroy(); }
+
+void FD::destroy() {
+  // The poller forgets the fd before the number can be reused.
+  pd->owner = nullptr;
+  poll_close(pd);
+  ::close(sysfd);  // never retried on EINTR: Linux has closed it regardless
+  csema.release();
+}
+
+int FD::close() {
+  if (!fdmu.incref_and_close()) {
+    close_done.acquire(cogo::detail::WaitReason::kIORead);
+    close_done.release();
+    return kErrClosed;
+  }
+  // Wake every waiter. They return kErrClosed and drop their references; the
+  // last one to go (maybe us, just below) destroys the fd.
+  poll_evict(pd);
+  decref();
+  csema.acquire(cogo::detail::WaitReason::kIORead);
+  close_done.release();  // the last touch of *this by the first closer
+  return 0;
+}
+
+std::size_t FD::read(void* p, std::size_t n, int& err) {
+  err = 0;
+  if (!fdmu.rwlock(true)) {
+    err = kErrClosed;
+    return 0;
+  }
+  std::size_t got = 0;
+  if ((err = poll_check(pd, Mode::read)) == 0 && n > 0) {
+    n = std::min(n, kMaxRW);
+    for (;;) {
+      ssize_t r = ::read(sysfd, p, n);
+      if (r > 0) {
+        got = static_cast<std::size_t>(r);
+        break;
+      }
+      if (r == 0) {
+        err = kErrEOF;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if ((err = poll_wait(pd, Mode::read))) break;
+        continue;
+      }
+      err = errno;
+      break;
+    }
+  }
+  unlock(true);
+  return got;
+}
+
+std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
+  err = 0;
+  if (!fdmu.rwlock(false)) {
+    err = kErrClosed;
+    return 0;
+  }
+  std::size_t done = 0;
+  if ((err = poll_check(pd, Mode::write)) == 0) {
+    const char* b = static_cast<const char*>(p);
+    while (done < n) {
+      ssize_t r = ::send(sysfd, b + done, std::min(n - done, kMaxRW), MSG_NOSIGNAL);
+      if (r >= 0) {
+        done += static_cast<std::size_t>(r);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if ((err = poll_wait(pd, Mode::write))) break;
+        continue;
+      }
+      if (errno == ENOTSOCK) {  // adopted non-socket (a pipe): plain write
+        r = ::write(sysfd, b + done, std::min(n - done, kMaxRW));
+        if (r >= 0) {
+          done += static_cast<std::size_t>(r);
+          continue;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          if ((err = poll_wait(pd, Mode::write))) break;
+          continue;
+        }
+      }
+      err = errno;
+      break;
+    }
+  }
+  unlock(false);
+  return done;
+}
+
+std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err) {
+  err = 0;
+  if (!fdmu.rwlock(false)) {
+    err = kErrClosed;
+    return 0;
+  }
+  std::size_t done = 0;
+  if ((err = poll_check(pd, Mode::write)) == 0) {
+    // Skip empty buffers up front so the loop's "all written" test is simple.
+    while (iovcnt > 0 && iov->iov_len == 0) {
+      ++iov;
+      --iovcnt;
+    }
+    while (iovcnt > 0) {
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = static_cast<std::size_t>(std::min(iovcnt, IOV_MAX));
+      ssize_t r = ::sendmsg(sysfd, &msg, MSG_NOSIGNAL);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          if ((err = poll_wait(pd, Mode::write))) break;
+          continue;
+        }
+        err = errno;
+        break;
+      }
+      std::size_t left = static_cast<std::size_t>(r);
+      done += left;
+      while (iovcnt > 0 && left >= iov->iov_len) {
+        left -= iov->iov_len;
+        ++iov;
+        --iovcnt;
+      }
+      if (iovcnt > 0) {
+        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
+        iov->iov_len -= left;
+        while (iovcnt > 0 && iov->iov_len == 0) {
+          ++iov;
+          --iovcnt;
+        }
+      }
+    }
+  }
+  unlock(false);
+  return done;
+}
+
+int FD::accept(sockaddr* sa, socklen_t* len, int& err) {
+  err = 0;
+  if (!fdmu.rwlock(true)) {
+    err = kErrClosed;
+    return -1;
+  }
+  int s = -1;
+  if ((err = poll_check(pd, Mode::read)) == 0) {
+    socklen_t cap = *len;
+    for (;;) {
+      *len = cap;
+      s = ::accept4(sysfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (s >= 0) break;
+      // ECONNABORTED: the peer reset before we got to it; take the next one.
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN) {
+        if ((err = poll_wait(pd, Mode::read))) break;
+        continue;
+      }
+      err = errno;
+      break;
+    }
+  }
+  unlock(true);
+  return s;
+}
+
+int FD::connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
+  if (!fdmu.rwlock(false)) return kErrClosed;
+  int err = 0;
+  if (deadline) poll_set_deadline(pd, deadline, false, true);
+  for (;;) {
+    if (::connect(sysfd, sa, len) == 0) break;
+    if (errno == EISCONN) break;
+    if (errno != EINPROGRESS && errno != EALREADY && errno != EINTR) {
+      err = errno;
+      break;
+    }
+    // In progress (EINTR too: Linux keeps connecting in the background).
+    // Wait for writability, then ask the socket how it went.
+    for (;;) {
+      if ((err = poll_wait(pd, Mode::write))) break;
+      int soerr = 0;
+      socklen_t sl = sizeof soerr;
+      if (::getsockopt(sysfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0) {
+        err = errno;
+        break;
+      }
+      if (soerr == 0) {
+        // Connected — unless the wake-up was spurious (a stale edge).
+        sockaddr_storage peer;
+        socklen_t pl = sizeof peer;
+        if (::getpeername(sysfd, reinterpret_cast<sockaddr*>(&peer), &pl) == 0) break;
+        if (errno != ENOTCONN) {
+          err = errno;
+          break;
+        }
+        continue;
+      }
+      if (soerr != EINPROGRESS && soerr != EALREADY && soerr != EINTR) {
+        err = soerr;
+        break;
+      }
+    }
+    break;
+  }
+  if (deadline) poll_set_deadline(pd, 0, false, true);
+  unlock(false);
+  return err;
+}
+
+int FD::wait(Mode mode) {
+  bool read = mode == Mode::read;
+  if (!fdmu.rwlock(read)) return kErrClosed;
+  int err = poll_check(pd, mode);
+  if (!err) err = poll_wait(pd, mode);
+  unlock(read);
+  return err;
+}
+
+int FD::shutdown(int how) {
+  if (!fdmu.incref()) return kErrClosed;
+  int err = ::shutdown(sysfd, how) < 0 ? errno : 0;
+  decref();
+  return err;
+}
+
+void FD::set_deadline(int64_t when, bool read, bool write) {
+  if (!fdmu.incref()) return;
+  poll_set_deadline(pd, when, read, write);
+  decref();
+}
+
+int FD::sockopt(int level, int name, const void* val, socklen_t len) {
+  if (!fdmu.incref()) return kErrClosed;
+  int err = ::setsockopt(sysfd, level, name, val, len) < 0 ? errno : 0;
+  decref();
+  return err;
+}
+
+int FD::sockname(Address& out, bool peer) {
+  if (!fdmu.incref()) return kErrClosed;
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  auto* sa = reinterpret_cast<sockaddr*>(&ss);
+  int r = peer ? ::getpeername(sysfd, sa, &len) : ::getsockname(sysfd, sa, &len);
+  int err = r < 0 ? errno : 0;
+  decref();
+  if (!err) out = Address::from_sockaddr(&ss, len);
+  return err;
+}
+
+int FD::arm_idle(cogo::detail::Task fn, IdleSetState* set) {
+  // Hold the read lock while arming: no read may be in flight, and a close()
+  // racing with us finds either the armed callback or the closing bit.
+  if (!fdmu.rwlock(true)) {
+    cogo::go(std::move(fn));  // closed: run it at once; its read says so
+    return 0;
+  }
+  poll_arm_idle(pd, std::move(fn), set);
+  unlock(true);
+  return 0;
+}
+
+}  // namespace cogo::net::detail

@@ -1,0 +1,116 @@
+// fd_mutex.cpp: FdMutex, a line-by-line port of Go's internal/poll/fd_mutex.go.
+#include "fd_mutex.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace cogo::net::detail {
+namespace {
+
+constexpr uint64_t kClosed = 1ull << 0;
+constexpr uint64_t kRLock = 1ull << 1;
+constexpr uint64_t kWLock = 1ull << 2;
+constexpr uint64_t kRef = 1ull << 3;
+constexpr uint64_t kRefMask = ((1ull << 20) - 1) << 3;
+constexpr uint64_t kRWait = 1ull << 23;
+constexpr uint64_t kRMask = ((1ull << 20) - 1) << 23;
+constexpr uint64_t kWWait = 1ull << 43;
+constexpr uint64_t kWMask = ((1ull << 20) - 1) << 43;
+
+[[noreturn]] void die(const char* what) {
+  std::fprintf(stderr, "cogo runtime: %s\n", what);
+  std::abort();
+}
+constexpr const char* kOverflow =
+    "too many concurrent operations on a single socket (max 1048575)";
+
+}  // namespace
+
+bool FdMutex::incref() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    uint64_t nw = old + kRef;
+    if ((nw & kRefMask) == 0) die(kOverflow);
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) return true;
+  }
+}
+
+bool FdMutex::incref_and_close() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    uint64_t nw = (old | kClosed) + kRef;
+    if ((nw & kRefMask) == 0) die(kOverflow);
+    nw &= ~(kRMask | kWMask);  // the waiters are woken below, to fail
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
+      for (; old & kRMask; old -= kRWait) rsema_.release();
+      for (; old & kWMask; old -= kWWait) wsema_.release();
+      return true;
+    }
+  }
+}
+
+bool FdMutex::decref() {
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & kRefMask) == 0) die("inconsistent netpoll FdMutex (decref without a reference)");
+    uint64_t nw = old - kRef;
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
+      return (nw & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+bool FdMutex::rwlock(bool read) {
+  const uint64_t bit = read ? kRLock : kWLock;
+  const uint64_t wait = read ? kRWait : kWWait;
+  const uint64_t mask = read ? kRMask : kWMask;
+  Sema& sema = read ? rsema_ : wsema_;
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    uint64_t nw;
+    if ((old & bit) == 0) {
+      nw = (old | bit) + kRef;  // free: take it
+      if ((nw & kRefMask) == 0) die(kOverflow);
+    } else {
+      nw = old + wait;  // held: queue up
+      if ((nw & mask) == 0) die(kOverflow);
+    }
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
+      if ((old & bit) == 0) return true;
+      sema.acquire(cogo::detail::WaitReason::kMutex);
+      // The unlocker (or closer) subtracted our wait count; try again.
+      old = state_.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+bool FdMutex::rwunlock(bool read) {
+  const uint64_t bit = read ? kRLock : kWLock;
+  const uint64_t wait = read ? kRWait : kWWait;
+  const uint64_t mask = read ? kRMask : kWMask;
+  Sema& sema = read ? rsema_ : wsema_;
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & bit) == 0 || (old & kRefMask) == 0) die("inconsistent netpoll FdMutex (unlock)");
+    if (old & mask) {
+      // Hand the lock to a waiter. Keep our reference across the release so
+      // that a concurrent close() cannot destroy the fd (and the semaphore
+      // with it) under us; drop it afterwards.
+      uint64_t nw = (old & ~bit) - wait;
+      if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
+        sema.release();
+        return decref();
+      }
+      continue;
+    }
+    uint64_t nw = (old & ~bit) - kRef;
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
+      return (nw & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+}  // namespace cogo::net::detail
