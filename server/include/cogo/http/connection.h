@@ -1,0 +1,68 @@
+// cogo/http/connection.h: serving HTTP/1.1 on one connection.
+//
+// Two ways to drive the same engine:
+//  - serve(): the blocking loop. Reads wait (idle timeout between requests)
+//    and the connection keeps its buffers until it closes. The thread-per-
+//    connection model runs this, and so can a goroutine that stays with its
+//    connection.
+//  - serve_ready(): readiness driven. Serves every request the stream has
+//    ready, and when the input is used up and the next read would block it
+//    releases its buffers and returns idle. The caller lets the connection
+//    wait without a goroutine or buffer and calls serve_ready() again when
+//    the socket becomes readable (or closes it after idle_timeout). An idle
+//    HttpConnection is a few dozen bytes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "cogo/http/handler.h"
+#include "cogo/http/options.h"
+#include "cogo/http/stream.h"
+
+namespace cogo::http {
+
+namespace detail {
+class Exchange;
+}
+
+class HttpConnection {
+ public:
+  // HttpConnection() serves with handler and options, which must outlive it;
+  // remote_address is what Request::remote_address() reports.
+  HttpConnection(const Handler& handler, const HttpOptions& options,
+                 std::string remote_address = {});
+  ~HttpConnection();
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  enum class State {
+    idle,    // waiting for the client's next request; holds no buffers
+    closed,  // done: the caller closes the stream
+  };
+
+  // serve() serves requests until the connection ends (client close, error,
+  // timeout, Connection: close). I/O errors end it quietly.
+  void serve(Stream& stream);
+
+  // serve_ready() serves the requests stream has ready; see above. A request
+  // whose bytes are still arriving is waited for (read-header and body
+  // timeouts apply), so only request boundaries return idle.
+  State serve_ready(Stream& stream);
+
+  // holds_buffers() tells whether the connection holds its working state
+  // (false while idle between serve_ready() calls).
+  bool holds_buffers() const noexcept { return exchange_ != nullptr; }
+
+ private:
+  const Handler* handler_;
+  const HttpOptions* options_;
+  std::string remote_address_;
+  detail::Exchange* exchange_ = nullptr;
+};
+
+// serve_http_connection() is HttpConnection(handler, options, remote).serve(stream).
+void serve_http_connection(Stream& stream, const Handler& handler, const HttpOptions& options = {},
+                           std::string_view remote_address = {});
+
+}  // namespace cogo::http

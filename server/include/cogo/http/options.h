@@ -1,0 +1,48 @@
+// cogo/http/options.h: limits and timeouts of an HTTP/1.1 connection.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+
+namespace cogo::http {
+
+// HttpOptions: every limit is answered with a status and a close, every
+// timeout ends the connection. A timeout of zero (or less) is disabled.
+struct HttpOptions {
+  // Request line plus header fields larger than this: 431, then close.
+  std::size_t max_header_bytes = 8 * 1024;
+  // A request body larger than this (declared or, chunked, as received):
+  // 413, then close.
+  std::size_t max_body_bytes = 8 * 1024 * 1024;
+  // When a handler leaves part of a request body unread, the server reads and
+  // discards up to this many bytes to keep the connection; more: close.
+  std::size_t max_drain_bytes = 256 * 1024;
+  // A response body buffered beyond this many bytes starts streaming
+  // (chunked) as if the handler had called flush().
+  std::size_t max_buffered_response_bytes = 1024 * 1024;
+  // Read buffer of a connection served by the blocking loop (serve()); the
+  // readiness-driven path sizes its buffer to what arrived instead.
+  std::size_t read_buffer_bytes = 16 * 1024;
+
+  // From the first wait for a request head's missing bytes until the head is
+  // complete (slowloris): 408, then close.
+  std::chrono::milliseconds read_header_timeout{10'000};
+  // A keep-alive connection waiting for its next request: closed silently.
+  std::chrono::milliseconds idle_timeout{60'000};
+  // From the first wait for request body bytes until the body is complete:
+  // Request::read() throws TimeoutError; uncaught, 408 and close.
+  std::chrono::milliseconds body_read_timeout{60'000};
+  // Each write of response bytes: close.
+  std::chrono::milliseconds write_timeout{30'000};
+  // After a response that ends the connection, how long unread input is
+  // drained before the close (closing with unread input resets the
+  // connection, which may destroy the response before the client reads it).
+  std::chrono::milliseconds linger_timeout{1'000};
+
+  // When *draining becomes true (graceful shutdown), each connection finishes
+  // the request in progress, answers it with "Connection: close" and closes.
+  const std::atomic<bool>* draining = nullptr;
+};
+
+}  // namespace cogo::http

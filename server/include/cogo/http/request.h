@@ -1,0 +1,115 @@
+// cogo/http/request.h: the request a handler sees.
+//
+// Every string_view a Request hands out points into the connection's buffers
+// and is valid until the handler returns; copy what must live longer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cogo/http/field.h"
+
+namespace cogo::http {
+
+class Router;
+namespace detail {
+class Exchange;
+}
+
+class Request {
+ public:
+  Request(const Request&) = delete;
+  Request& operator=(const Request&) = delete;
+
+  // method() is the request method as sent ("GET"); is_head() says "HEAD".
+  std::string_view method() const noexcept { return method_; }
+  bool is_head() const noexcept { return is_head_; }
+  // target() is the raw request-target ("/a%20b?x=1").
+  std::string_view target() const noexcept { return target_; }
+  // path() is the target's path, percent-decoded ("/a b").
+  std::string_view path() const noexcept { return path_; }
+  // raw_path() is the target's path as sent ("/a%20b"); the Router matches
+  // it segment by segment, so an escaped '/' stays inside a parameter.
+  std::string_view raw_path() const noexcept { return raw_path_; }
+  // raw_query() is the target's query, undecoded, without the '?' ("x=1").
+  std::string_view raw_query() const noexcept { return raw_query_; }
+
+  // query() is the first value of the query parameter name, percent-decoded
+  // with '+' as a space; empty when absent (has_query() tells the two apart).
+  std::string_view query(std::string_view name) const;
+  bool has_query(std::string_view name) const;
+  // query_params() are all decoded query parameters, in order, repeats kept.
+  std::span<const Field> query_params() const;
+
+  // header() is the first value of header name (case-insensitive), empty
+  // when absent; headers() are all of its values in order.
+  std::string_view header(std::string_view name) const noexcept;
+  bool has_header(std::string_view name) const noexcept;
+  std::vector<std::string_view> headers(std::string_view name) const;
+  // header_fields() are all header fields, in order, as received.
+  std::span<const Field> header_fields() const noexcept { return {fields_, field_count_}; }
+
+  // param() is the path parameter name set by the Router ("/users/:id"),
+  // percent-decoded; empty when absent.
+  std::string_view param(std::string_view name) const noexcept;
+  std::span<const Field> params() const noexcept { return params_; }
+
+  // remote_address() is the peer ("192.0.2.1:51234"), as the server gave it.
+  std::string_view remote_address() const noexcept { return remote_address_; }
+  int version_major() const noexcept { return version_major_; }
+  int version_minor() const noexcept { return version_minor_; }
+  // keep_alive() tells whether the client lets the connection stay open
+  // after this request (HTTP/1.1 unless "Connection: close"; HTTP/1.0 only
+  // with "Connection: keep-alive").
+  bool keep_alive() const noexcept { return keep_alive_; }
+
+  // content_length() is the declared body length, if any; chunked() says the
+  // body comes with chunked transfer coding. has_body() is either.
+  std::optional<std::uint64_t> content_length() const noexcept;
+  bool chunked() const noexcept { return chunked_; }
+  bool has_body() const noexcept { return chunked_ || content_length_ > 0; }
+
+  // read() reads up to size bytes of the body, blocking until some arrive;
+  // returns 0 at its end. The first read that has to wait for the client
+  // answers "Expect: 100-continue". Throws HttpError (413 over the body
+  // limit, 400 malformed or truncated) or TimeoutError (body read timeout).
+  std::size_t read(void* buf, std::size_t size);
+  // body() reads the rest of the body whole (bounded by max_body_bytes).
+  std::string body();
+
+ private:
+  friend class detail::Exchange;
+  friend class Router;
+  Request() = default;
+  void parse_query() const;
+
+  detail::Exchange* exchange_ = nullptr;
+  std::string_view method_;
+  std::string_view target_;
+  std::string_view path_;
+  std::string_view raw_path_;
+  std::string_view raw_query_;
+  std::string_view remote_address_;
+  const Field* fields_ = nullptr;
+  std::size_t field_count_ = 0;
+  std::vector<Field> params_;
+  std::string path_storage_;   // decoded path, when it had escapes
+  std::string param_storage_;  // decoded path parameters
+  mutable std::vector<Field> query_;
+  mutable std::string query_storage_;
+  mutable bool query_parsed_ = false;
+  std::uint64_t content_length_ = 0;
+  bool has_content_length_ = false;
+  bool chunked_ = false;
+  bool keep_alive_ = false;
+  bool is_head_ = false;
+  std::uint8_t version_major_ = 1;
+  std::uint8_t version_minor_ = 1;
+};
+
+}  // namespace cogo::http

@@ -1,0 +1,90 @@
+// cogo/http/response.h: the response a handler builds.
+//
+// Writes are buffered. A handler that returns without flush() produces one
+// response with Content-Length; flush() commits the status and headers and
+// streams the body from then on (chunked for HTTP/1.1; for HTTP/1.0 raw bytes
+// and a close). The server adds Date and Server, and owns the framing
+// headers (Content-Length, Transfer-Encoding, Connection).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace cogo::http {
+
+namespace detail {
+class Exchange;
+}
+
+class Response {
+ public:
+  Response(const Response&) = delete;
+  Response& operator=(const Response&) = delete;
+
+  // set_status() sets the status code (100..999, default 200); throws
+  // std::logic_error once the head was sent.
+  void set_status(int status);
+  int status() const noexcept { return status_; }
+
+  // set_header() replaces every field called name (case-insensitive) with one
+  // name: value; add_header() adds one more. Throws std::invalid_argument for
+  // names or values that would break the head (CR, LF, an empty name) and for
+  // framing fields: Content-Length and Transfer-Encoding come from the body,
+  // and "Connection: close" is the only Connection a handler may ask for.
+  // Throws std::logic_error once the head was sent.
+  void set_header(std::string_view name, std::string_view value);
+  void add_header(std::string_view name, std::string_view value);
+  void remove_header(std::string_view name);
+  // header() is the first value of header name set so far, empty if none.
+  std::string_view header(std::string_view name) const noexcept;
+
+  // write() appends to the body. Bodies of HEAD requests and of 1xx, 204
+  // and 304 responses are counted (HEAD gets the Content-Length a GET would
+  // get) but never sent.
+  void write(std::string_view data);
+  void write(const void* data, std::size_t size) {
+    write(std::string_view(static_cast<const char*>(data), size));
+  }
+
+  // flush() sends what is buffered now: the first call commits the head and
+  // switches to streaming. Throws std::system_error / TimeoutError if the
+  // connection fails.
+  void flush();
+
+  // text() and json() set the status and Content-Type and replace the
+  // buffered (unsent) body with body.
+  void text(int status, std::string_view body);
+  void json(int status, std::string_view body);
+
+  // headers_sent() tells whether the head went out (after flush()).
+  bool headers_sent() const noexcept { return committed_; }
+  // body_bytes() is how many body bytes were written so far.
+  std::uint64_t body_bytes() const noexcept { return body_bytes_; }
+
+ private:
+  friend class detail::Exchange;
+  Response() = default;
+  void reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered);
+  void check_field(std::string_view name, std::string_view value, bool setting);
+  void replace_body(std::string_view body);
+
+  detail::Exchange* exchange_ = nullptr;
+  std::string fields_;  // "Name: value\r\n" for each field set by the handler
+  std::string body_;    // written and not yet sent
+  std::uint64_t body_bytes_ = 0;
+  std::size_t max_buffered_ = 0;
+  int status_ = 200;
+  bool committed_ = false;
+  bool discard_body_ = false;  // HEAD: count the body, never send it
+  bool close_ = false;         // the handler asked for "Connection: close"
+  bool has_server_ = false;
+  bool has_date_ = false;
+};
+
+// reason_phrase() is the standard phrase of status ("Not Found"), or
+// "Unknown" for codes without one.
+std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace cogo::http

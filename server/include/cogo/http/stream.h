@@ -1,0 +1,78 @@
+// cogo/http/stream.h: the byte stream the HTTP engine talks to.
+//
+// The engine never touches a socket directly. It reads and writes through a
+// Stream in blocking style, so the same engine runs over a goroutine's netpoll
+// connection (a blocking call parks the goroutine), a thread's blocking socket
+// (FdStream) or a TLS session layered over either.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <system_error>
+
+namespace cogo::http {
+
+// Deadline is an absolute point on the monotonic clock; no_deadline disables it.
+using Deadline = std::chrono::steady_clock::time_point;
+inline constexpr Deadline no_deadline = Deadline::max();
+
+// ConstBuffer is one piece of a gathered write (the layout of POSIX iovec).
+struct ConstBuffer {
+  const void* data;
+  std::size_t size;
+};
+
+// TimeoutError is what a Stream throws when a read or write deadline passes.
+// It is distinct from other I/O errors so the engine can answer 408 to a slow
+// request head or body and close an idle connection silently.
+class TimeoutError : public std::system_error {
+ public:
+  explicit TimeoutError(const char* what)
+      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
+};
+
+// Stream is a connected, full-duplex byte stream. One engine call uses it from
+// one thread or goroutine at a time, so implementations need no locking.
+//
+// Errors: a passed deadline throws TimeoutError; any other failure (reset,
+// broken pipe) throws std::system_error. End of input is not an error.
+class Stream {
+ public:
+  // would_block is try_read()'s answer when no input is ready.
+  static constexpr std::ptrdiff_t would_block = -1;
+
+  virtual ~Stream() = default;
+
+  // read() blocks until input is available (or the read deadline passes) and
+  // returns how many bytes it stored in buf (1..size), or 0 at end of input.
+  virtual std::size_t read(void* buf, std::size_t size) = 0;
+
+  // try_read() never blocks or parks: it returns the bytes read (> 0), 0 at
+  // end of input, or would_block. The engine uses it to learn that a
+  // keep-alive connection has nothing more to say, so it can let go of the
+  // connection's buffers (and, under the netpoller, of its goroutine).
+  virtual std::ptrdiff_t try_read(void* buf, std::size_t size) = 0;
+
+  // write_all() writes all of data, blocking as needed (or until the write
+  // deadline passes).
+  virtual void write_all(const void* data, std::size_t size) = 0;
+
+  // writev_all() writes the buffers in order as if concatenated; a socket
+  // does this in one system call when the kernel buffer has room. The default
+  // calls write_all() once per buffer.
+  virtual void writev_all(std::span<const ConstBuffer> buffers);
+
+  // set_read_deadline() bounds every following read(); no_deadline clears it.
+  virtual void set_read_deadline(Deadline deadline) = 0;
+  // set_write_deadline() bounds every following write; no_deadline clears it.
+  virtual void set_write_deadline(Deadline deadline) = 0;
+
+  // shutdown_write() sends end-of-stream to the peer while input can still
+  // be read: the engine does this before it drains and closes a connection,
+  // so that unread input does not turn the close into a reset that destroys
+  // the response in flight. The default does nothing.
+  virtual void shutdown_write() {}
+};
+
+}  // namespace cogo::http

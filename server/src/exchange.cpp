@@ -1,0 +1,610 @@
+#include "exchange.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstring>
+#include <exception>
+
+#include "cogo/http/error.h"
+#include "http_date.h"
+#include "text.h"
+
+namespace cogo::http::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A read buffer that has to grow gets at least this much room per read.
+constexpr std::size_t kReadChunk = 4096;
+// The smallest read buffer of a readiness-driven connection.
+constexpr std::size_t kMinBuffer = 1024;
+// Room for body reads behind a request head.
+constexpr std::size_t kBodyRoom = 8192;
+// Responses are written once this much output is pending, even mid-batch.
+constexpr std::size_t kFlushBytes = 64 * 1024;
+// Bodies at least this large are written from the Response, not copied.
+constexpr std::size_t kCopyBodyBytes = 16 * 1024;
+// Unread input discarded at most while lingering before a close.
+constexpr std::size_t kLingerBytes = 1024 * 1024;
+// Non-blocking reads at a request boundary land here first: a connection
+// copies only what arrived into its own buffer, so a handler that parks holds
+// a buffer the size of its request, not of a read.
+constexpr std::size_t kScratchBytes = 16 * 1024;
+
+[[gnu::noinline]] char* thread_scratch() {
+  thread_local char scratch[kScratchBytes];
+  return scratch;
+}
+
+Deadline deadline_after(std::chrono::milliseconds timeout) {
+  return timeout.count() > 0 ? Clock::now() + timeout : no_deadline;
+}
+
+bool status_has_body(int status) {
+  return status >= 200 && status != 204 && status != 304;
+}
+
+void append_status_line(std::string& out, int status) {
+  if (status == 200) {
+    out.append("HTTP/1.1 200 OK\r\n");
+    return;
+  }
+  char code[4] = {static_cast<char>('0' + status / 100 % 10),
+                  static_cast<char>('0' + status / 10 % 10), static_cast<char>('0' + status % 10),
+                  ' '};
+  out.append("HTTP/1.1 ");
+  out.append(code, 4);
+  out.append(reason_phrase(status));
+  out.append("\r\n");
+}
+
+void append_decimal(std::string& out, std::uint64_t value) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
+  (void)ec;
+  out.append(digits, end);
+}
+
+}  // namespace
+
+void Exchange::attach(Stream& stream, const Handler& handler, const HttpOptions& options,
+                      std::string_view remote_address, bool readiness) {
+  stream_ = &stream;
+  handler_ = &handler;
+  options_ = &options;
+  remote_address_ = remote_address;
+  readiness_ = readiness;
+  parser_.reset();
+  in_.reset_to(0);
+  out_.clear();
+  head_deadline_ = body_deadline_ = no_deadline;
+  body_done_ = true;
+  close_after_ = broken_ = false;
+}
+
+void Exchange::detach() noexcept {
+  stream_ = nullptr;
+  handler_ = nullptr;
+  // A pooled Exchange keeps small buffers (they make the next request free
+  // of allocations) and gives big ones back.
+  if (in_.capacity() > 2 * kReadChunk) in_.release();
+  if (out_.capacity() > kFlushBytes) std::string().swap(out_);
+  if (response_.body_.capacity() > kFlushBytes) std::string().swap(response_.body_);
+  if (request_.query_storage_.capacity() > kReadChunk) std::string().swap(request_.query_storage_);
+  RequestHead& head = parser_.head();
+  if (head.fields.capacity() > 64) std::vector<Field>().swap(head.fields);
+}
+
+bool Exchange::draining() const noexcept {
+  return options_->draining != nullptr && options_->draining->load(std::memory_order_relaxed);
+}
+
+HttpConnection::State Exchange::serve() {
+  try {
+    for (;;) {
+      if (!process_input()) {
+        close_connection(!broken_);
+        return HttpConnection::State::closed;
+      }
+      // Everything buffered is parsed. The responses so far go out in one
+      // write before any wait for more input.
+      if (parser_.in_message()) {
+        flush_output();
+        if (!read_more_head()) {
+          close_connection(close_after_);
+          return HttpConnection::State::closed;
+        }
+        continue;
+      }
+      flush_output();
+      if (draining()) return HttpConnection::State::closed;
+      switch (fill_at_boundary()) {
+        case Fill::got:
+          break;
+        case Fill::idle:
+          return HttpConnection::State::idle;
+        case Fill::eof:
+          return HttpConnection::State::closed;
+      }
+    }
+  } catch (const std::system_error&) {
+    // The stream failed (reset, broken pipe, write timeout): nothing more
+    // can be said on this connection.
+  } catch (const std::exception& e) {
+    spdlog::error("http: connection from {} failed: {}", remote_address_, e.what());
+  }
+  return HttpConnection::State::closed;
+}
+
+Exchange::Fill Exchange::fill_at_boundary() {
+  head_deadline_ = no_deadline;
+  if (readiness_) {
+    char* scratch = thread_scratch();
+    const std::ptrdiff_t n = stream_->try_read(scratch, kScratchBytes);
+    if (n == Stream::would_block) return Fill::idle;
+    if (n == 0) return Fill::eof;
+    const auto size = static_cast<std::size_t>(n);
+    in_.reserve_empty(std::max(size, kMinBuffer));
+    std::memcpy(in_.tail(), scratch, size);
+    in_.commit(size);
+    return Fill::got;
+  }
+  in_.reserve_empty(std::max(options_->read_buffer_bytes, kMinBuffer));
+  stream_->set_read_deadline(deadline_after(options_->idle_timeout));
+  std::size_t n;
+  try {
+    n = stream_->read(in_.tail(), in_.tail_room());
+  } catch (const TimeoutError&) {
+    return Fill::eof;  // idle keep-alive connection: close silently
+  }
+  if (n == 0) return Fill::eof;
+  in_.commit(n);
+  return Fill::got;
+}
+
+bool Exchange::read_more_head() {
+  RequestHead& head = parser_.head();
+  const std::size_t keep_from = head.start != nullptr ? in_.offset_of(head.start) : in_.end();
+  const std::size_t room =
+      std::max(kReadChunk, readiness_ ? std::size_t{0} : options_->read_buffer_bytes / 4);
+  head.rebase(in_.make_room(keep_from, room));
+  if (head_deadline_ == no_deadline) head_deadline_ = deadline_after(options_->read_header_timeout);
+  stream_->set_read_deadline(head_deadline_);
+  std::size_t n;
+  try {
+    n = stream_->read(in_.tail(), in_.tail_room());
+  } catch (const TimeoutError&) {
+    send_error(408, "timed out reading the request head");
+    return false;
+  }
+  if (n == 0) return false;  // the client gave up mid-head
+  in_.commit(n);
+  return true;
+}
+
+bool Exchange::process_input() {
+  while (in_.unparsed_size() > 0) {
+    const RequestParser::Result r = parser_.parse(in_.unparsed(), in_.unparsed_size());
+    in_.consume(r.consumed);
+    switch (r.event) {
+      case RequestParser::Event::need_more: {
+        const RequestHead& head = parser_.head();
+        if (parser_.in_head() && head.start != nullptr &&
+            in_.end() - in_.offset_of(head.start) > options_->max_header_bytes) {
+          send_error(431, "request head too large");
+          return false;
+        }
+        return true;
+      }
+      case RequestParser::Event::error:
+        send_error(parser_.error_status(), parser_.error_reason());
+        return false;
+      case RequestParser::Event::head_complete:
+      case RequestParser::Event::message_complete:
+        if (!dispatch(r.event)) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+bool Exchange::dispatch(RequestParser::Event event) {
+  RequestHead& head = parser_.head();
+  if (static_cast<std::size_t>(head.end - head.start) > options_->max_header_bytes) {
+    send_error(431, "request head too large");
+    return false;
+  }
+  if (head.content_length > options_->max_body_bytes) {
+    send_error(413, "request body too large");
+    return false;
+  }
+  head_deadline_ = body_deadline_ = no_deadline;
+  body_done_ = event == RequestParser::Event::message_complete;
+  body_received_ = 0;
+  body_error_ = 0;
+  continue_sent_ = body_timed_out_ = aborted_ = false;
+  close_after_ = !head.keep_alive || head.upgrade || draining();
+  if (!body_done_) {
+    // Body reads reuse the space behind the head: make sure there is some
+    // before the handler sees views into the buffer.
+    const std::size_t head_start = in_.offset_of(head.start);
+    if (in_.capacity() - in_.offset_of(head.end) < kBodyRoom) {
+      head.rebase(in_.make_room(head_start, kBodyRoom + (in_.end() - in_.offset_of(head.end))));
+    }
+    head_end_ = in_.offset_of(head.end);
+    pending_begin_ = pending_end_ = head_end_;
+  }
+  if (!prepare_request()) {
+    send_error(400, "malformed percent-encoding in the path");
+    return false;
+  }
+  response_.reset(this, request_.is_head_, options_->max_buffered_response_bytes);
+
+  run_handler();
+  if (broken_) return false;
+  finish_body_before_response();
+  finish_response();
+  // The response is queued before an unread body is drained: the client
+  // gets its answer even if it waits for one before sending the rest.
+  finish_body_after_response();
+  if (broken_ || close_after_) return false;
+  if (out_.size() >= kFlushBytes) flush_output();
+  return true;
+}
+
+bool Exchange::prepare_request() {
+  const RequestHead& head = parser_.head();
+  Request& r = request_;
+  r.exchange_ = this;
+  r.method_ = head.method;
+  r.is_head_ = head.method == "HEAD";
+  r.target_ = head.target;
+  r.remote_address_ = remote_address_;
+  r.fields_ = head.fields.data();
+  r.field_count_ = head.fields.size();
+  r.content_length_ = head.content_length;
+  r.has_content_length_ = head.has_content_length;
+  r.chunked_ = head.chunked;
+  r.keep_alive_ = head.keep_alive;
+  r.version_major_ = head.http_major;
+  r.version_minor_ = head.http_minor;
+  r.params_.clear();
+  r.param_storage_.clear();
+  r.query_parsed_ = false;
+
+  // origin-form "/p?q", absolute-form "http://h/p?q", asterisk-form "*",
+  // authority-form "h:443" (CONNECT).
+  std::string_view target = head.target;
+  std::string_view path;
+  std::string_view query;
+  if (const std::size_t hash = target.find('#'); hash != std::string_view::npos)
+    target = target.substr(0, hash);
+  if (!target.empty() && target.front() != '/' && target != "*") {
+    if (const std::size_t scheme = target.find("://"); scheme != std::string_view::npos) {
+      const std::size_t slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
+    } else {
+      target = {};
+    }
+  }
+  const std::size_t question = target.find('?');
+  path = target.substr(0, question);
+  if (question != std::string_view::npos) query = target.substr(question + 1);
+  r.raw_path_ = path;
+  r.raw_query_ = query;
+  r.path_ = path;
+  if (needs_decoding(path, false)) {
+    r.path_storage_.clear();
+    if (!percent_decode(path, r.path_storage_, false, false)) return false;
+    r.path_ = r.path_storage_;
+  }
+  return true;
+}
+
+void Exchange::run_handler() {
+  int status = 500;
+  std::string message;
+  const char* failure = nullptr;
+  try {
+    (*handler_)(request_, response_);
+    return;
+  } catch (const HttpError& e) {
+    status = e.status();
+    message = e.what();
+  } catch (const TimeoutError& e) {
+    if (body_timed_out_) {
+      status = 408;
+      message = "timed out reading the request body";
+    } else {
+      failure = e.what();
+    }
+  } catch (const std::exception& e) {
+    failure = e.what();
+  } catch (...) {
+    failure = "an exception not derived from std::exception";
+  }
+  if (broken_) return;  // our own stream failed under the handler
+  if (failure != nullptr) {
+    spdlog::error("http: handler for {} {} from {} threw: {}", request_.method_, request_.path_,
+                  remote_address_, failure);
+    message = "Internal Server Error";
+  }
+  if (response_.committed_) {
+    // Part of the response is on the wire: the only honest end is a close.
+    aborted_ = true;
+    close_after_ = true;
+    return;
+  }
+  if (status < 100 || status > 999) status = 500;
+  response_.reset(this, request_.is_head_, options_->max_buffered_response_bytes);
+  if (status == 408 || status == 413) close_after_ = true;
+  message.push_back('\n');
+  response_.text(status, message);
+}
+
+std::size_t Exchange::read_body(void* dst, std::size_t size) {
+  if (size == 0 || !pull_body()) return 0;
+  const std::size_t n = std::min(size, pending_end_ - pending_begin_);
+  std::memcpy(dst, in_.data() + pending_begin_, n);
+  pending_begin_ += n;
+  return n;
+}
+
+bool Exchange::pull_body() {
+  while (pending_begin_ == pending_end_) {
+    if (body_error_ != 0) {
+      throw HttpError(body_error_,
+                      body_error_ == 413 ? "request body too large" : "malformed request body");
+    }
+    if (body_done_) return false;
+    if (in_.unparsed_size() == 0) {
+      const RequestHead& head = parser_.head();
+      if (head.expect_continue && !continue_sent_) {
+        continue_sent_ = true;
+        out_.append("HTTP/1.1 100 Continue\r\n\r\n");
+        flush_output();
+      }
+      flush_output();  // earlier responses must not wait for this body
+      in_.reset_to(head_end_);
+      if (body_deadline_ == no_deadline)
+        body_deadline_ = deadline_after(options_->body_read_timeout);
+      stream_->set_read_deadline(body_deadline_);
+      std::size_t n;
+      try {
+        n = stream_->read(in_.tail(), in_.tail_room());
+      } catch (const TimeoutError&) {
+        body_timed_out_ = true;
+        close_after_ = true;
+        throw;
+      } catch (...) {
+        broken_ = true;
+        throw;
+      }
+      if (n == 0) {
+        close_after_ = true;
+        body_error_ = 400;
+        throw HttpError(400, "request body truncated: the client closed the connection");
+      }
+      in_.commit(n);
+    }
+    char* data = in_.unparsed();
+    const RequestParser::Result r = parser_.parse(data, in_.unparsed_size());
+    pending_begin_ = in_.offset_of(data);
+    pending_end_ = pending_begin_ + r.body_bytes;
+    in_.consume(r.consumed);
+    body_received_ += r.body_bytes;
+    if (body_received_ > options_->max_body_bytes) {
+      close_after_ = true;
+      body_error_ = 413;
+      pending_begin_ = pending_end_;
+      throw HttpError(413, "request body too large");
+    }
+    if (r.event == RequestParser::Event::message_complete) {
+      body_done_ = true;
+    } else if (r.event == RequestParser::Event::error) {
+      close_after_ = true;
+      body_error_ = parser_.error_status();
+      pending_begin_ = pending_end_;
+      throw HttpError(body_error_, parser_.error_reason());
+    }
+  }
+  return true;
+}
+
+void Exchange::finish_body_before_response() {
+  if (body_done_ || close_after_) return;
+  const RequestHead& head = parser_.head();
+  // The client waits for "100 Continue" before it sends the body; without
+  // it, whether a body follows is unknowable.
+  if (head.expect_continue && !continue_sent_) {
+    close_after_ = true;
+    return;
+  }
+  if (head.has_content_length && head.content_length - body_received_ > options_->max_drain_bytes) {
+    close_after_ = true;
+  }
+}
+
+void Exchange::finish_body_after_response() {
+  if (body_done_ || close_after_) return;
+  // Read and drop the rest of the body (at most max_drain_bytes) so the
+  // connection can carry the next request. Failing that, close it: the
+  // response may have said keep-alive, but a server may close any idle
+  // connection.
+  const std::uint64_t limit = body_received_ + options_->max_drain_bytes;
+  try {
+    while (pull_body()) {
+      pending_begin_ = pending_end_;
+      if (body_received_ > limit) {
+        close_after_ = true;
+        return;
+      }
+    }
+  } catch (...) {
+    close_after_ = true;
+  }
+}
+
+void Exchange::append_head(Framing framing, std::uint64_t content_length) {
+  Response& res = response_;
+  if (res.close_ || draining()) close_after_ = true;
+  append_status_line(out_, res.status_);
+  if (!res.has_server_) out_.append("Server: cogo\r\n");
+  if (!res.has_date_) {
+    out_.append("Date: ");
+    out_.append(http_date_now());
+    out_.append("\r\n");
+  }
+  out_.append(res.fields_);
+  switch (framing) {
+    case Framing::length:
+      out_.append("Content-Length: ");
+      append_decimal(out_, content_length);
+      out_.append("\r\n");
+      break;
+    case Framing::chunked:
+      out_.append("Transfer-Encoding: chunked\r\n");
+      break;
+    case Framing::until_close:
+    case Framing::none:
+      break;
+  }
+  if (close_after_) {
+    out_.append("Connection: close\r\n\r\n");
+  } else if (request_.version_minor_ == 0) {
+    out_.append("Connection: keep-alive\r\n\r\n");
+  } else {
+    out_.append("\r\n");
+  }
+}
+
+void Exchange::flush_response() {
+  Response& res = response_;
+  if (!res.committed_) {
+    res.committed_ = true;
+    if (!status_has_body(res.status_)) {
+      framing_ = Framing::none;
+    } else if (request_.version_minor_ >= 1) {
+      framing_ = Framing::chunked;
+    } else {
+      framing_ = Framing::until_close;
+      close_after_ = true;
+    }
+    append_head(framing_, 0);
+  }
+  const bool send = !res.body_.empty() && !res.discard_body_ && framing_ != Framing::none;
+  if (send && framing_ == Framing::chunked) {
+    char size_line[24];
+    auto [end, ec] = std::to_chars(size_line, size_line + 16, res.body_.size(), 16);
+    (void)ec;
+    end[0] = '\r';
+    end[1] = '\n';
+    const ConstBuffer pieces[3] = {{size_line, static_cast<std::size_t>(end + 2 - size_line)},
+                                   {res.body_.data(), res.body_.size()},
+                                   {"\r\n", 2}};
+    write_out(pieces, 3);
+  } else if (send) {
+    const ConstBuffer piece{res.body_.data(), res.body_.size()};
+    write_out(&piece, 1);
+  } else {
+    write_out(nullptr, 0);
+  }
+  res.body_.clear();
+}
+
+void Exchange::finish_response() {
+  Response& res = response_;
+  if (aborted_) return;
+  const bool send_body = !res.discard_body_ && status_has_body(res.status_);
+  if (res.committed_) {
+    if (framing_ == Framing::chunked && send_body) {
+      if (!res.body_.empty()) {
+        char size_line[24];
+        auto [end, ec] = std::to_chars(size_line, size_line + 16, res.body_.size(), 16);
+        (void)ec;
+        out_.append(size_line, end);
+        out_.append("\r\n");
+        out_.append(res.body_);
+        out_.append("\r\n");
+      }
+      out_.append("0\r\n\r\n");
+    } else if (framing_ == Framing::until_close && send_body) {
+      out_.append(res.body_);
+    }
+    res.body_.clear();
+    return;
+  }
+  const bool has_body = status_has_body(res.status_);
+  append_head(has_body ? Framing::length : Framing::none, res.body_bytes_);
+  if (!send_body || res.body_.empty()) return;
+  if (res.body_.size() >= kCopyBodyBytes) {
+    const ConstBuffer piece{res.body_.data(), res.body_.size()};
+    write_out(&piece, 1);
+  } else {
+    out_.append(res.body_);
+  }
+}
+
+void Exchange::send_error(int status, std::string_view detail) {
+  // Used before (or instead of) a handler: the request may be half parsed.
+  close_after_ = true;
+  aborted_ = false;
+  response_.reset(this, false, options_->max_buffered_response_bytes);
+  std::string body(reason_phrase(status));
+  if (!detail.empty()) {
+    body.append(": ");
+    body.append(detail);
+  }
+  body.push_back('\n');
+  response_.text(status, body);
+  finish_response();
+}
+
+void Exchange::flush_output() {
+  if (!out_.empty()) write_out(nullptr, 0);
+}
+
+void Exchange::write_out(const ConstBuffer* extra, int count) {
+  ConstBuffer pieces[4];
+  int n = 0;
+  if (!out_.empty()) pieces[n++] = ConstBuffer{out_.data(), out_.size()};
+  for (int i = 0; i < count; ++i) pieces[n++] = extra[i];
+  if (n == 0) return;
+  try {
+    stream_->set_write_deadline(deadline_after(options_->write_timeout));
+    stream_->writev_all(std::span<const ConstBuffer>(pieces, static_cast<std::size_t>(n)));
+  } catch (...) {
+    broken_ = true;
+    throw;
+  }
+  out_.clear();
+}
+
+void Exchange::close_connection(bool linger) noexcept {
+  if (broken_) return;
+  try {
+    flush_output();
+    if (!linger) return;
+    // Closing with unread input makes the kernel reset the connection, which
+    // can destroy the response before the client reads it: send FIN first,
+    // then read and drop what the client still sends, for a little while.
+    stream_->shutdown_write();
+    if (options_->linger_timeout.count() <= 0) return;
+    stream_->set_read_deadline(deadline_after(options_->linger_timeout));
+    in_.reset_to(0);
+    if (in_.capacity() < kReadChunk) in_.reserve_empty(kReadChunk);
+    std::size_t drained = 0;
+    while (drained < kLingerBytes) {
+      const std::size_t n = stream_->read(in_.data(), in_.capacity());
+      if (n == 0) break;
+      drained += n;
+    }
+  } catch (...) {
+    // Best effort: the connection closes either way.
+  }
+}
+
+}  // namespace cogo::http::detail

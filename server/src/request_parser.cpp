@@ -1,0 +1,245 @@
+#include "request_parser.h"
+
+#include <cstring>
+
+#include "text.h"
+
+namespace cogo::http::detail {
+
+void RequestHead::clear() noexcept {
+  start = end = nullptr;
+  method = target = {};
+  fields.clear();
+  content_length = 0;
+  http_major = http_minor = 1;
+  has_content_length = chunked = keep_alive = expect_continue = upgrade = false;
+}
+
+void RequestHead::rebase(std::ptrdiff_t delta) noexcept {
+  auto move = [delta](std::string_view& v) {
+    if (v.data() != nullptr) v = std::string_view(v.data() + delta, v.size());
+  };
+  if (start != nullptr) start += delta;
+  if (end != nullptr) end += delta;
+  move(method);
+  move(target);
+  for (Field& f : fields) {
+    move(f.name);
+    move(f.value);
+  }
+}
+
+namespace {
+
+RequestParser* self(llhttp_t* p) {
+  return static_cast<RequestParser*>(p->data);
+}
+
+// extend() grows span v by the piece [at, at + n). llhttp reports a span in
+// pieces only when it crosses the end of one parse() input; the engine
+// appends the next input right behind it, so pieces are contiguous.
+// Returns false when they are not (obsolete line folding).
+bool extend(std::string_view& v, const char* at, std::size_t n) {
+  if (v.data() == nullptr) {
+    v = std::string_view(at, n);
+    return true;
+  }
+  if (v.data() + v.size() != at) return false;
+  v = std::string_view(v.data(), v.size() + n);
+  return true;
+}
+
+}  // namespace
+
+const llhttp_settings_t RequestParser::settings_ = [] {
+  llhttp_settings_t s;
+  llhttp_settings_init(&s);
+  s.on_message_begin = &RequestParser::on_message_begin;
+  s.on_method = &RequestParser::on_method;
+  s.on_url = &RequestParser::on_url;
+  s.on_header_field = &RequestParser::on_header_field;
+  s.on_header_value = &RequestParser::on_header_value;
+  s.on_headers_complete = &RequestParser::on_headers_complete;
+  s.on_body = &RequestParser::on_body;
+  s.on_message_complete = &RequestParser::on_message_complete;
+  return s;
+}();
+
+RequestParser::RequestParser() noexcept {
+  reset();
+}
+
+void RequestParser::reset() noexcept {
+  llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  parser_.data = this;
+  head_.clear();
+  body_out_ = nullptr;
+  error_status_ = 0;
+  error_reason_ = nullptr;
+  last_span_ = Span::none;
+  pause_ = Pause::none;
+  in_message_ = head_done_ = false;
+}
+
+int RequestParser::fail(int status, const char* reason) noexcept {
+  error_status_ = status;
+  error_reason_ = reason;
+  return HPE_USER;
+}
+
+int RequestParser::on_message_begin(llhttp_t* p) {
+  RequestParser* s = self(p);
+  s->head_.clear();
+  s->last_span_ = Span::none;
+  s->in_message_ = true;
+  s->head_done_ = false;
+  return 0;
+}
+
+int RequestParser::on_method(llhttp_t* p, const char* at, std::size_t n) {
+  RequestParser* s = self(p);
+  if (s->head_.start == nullptr) s->head_.start = at;
+  extend(s->head_.method, at, n);
+  s->last_span_ = Span::method;
+  return 0;
+}
+
+int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t n) {
+  RequestParser* s = self(p);
+  extend(s->head_.target, at, n);
+  s->last_span_ = Span::url;
+  return 0;
+}
+
+int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+  RequestParser* s = self(p);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!is_token_char(static_cast<unsigned char>(at[i])))
+      return s->fail(400, "invalid character in header name");
+  }
+  if (s->head_done_) return 0;  // trailer fields: validated, not kept
+  if (s->last_span_ != Span::field) {
+    s->head_.fields.push_back(Field{std::string_view(at, n), std::string_view()});
+  } else {
+    extend(s->head_.fields.back().name, at, n);
+  }
+  s->last_span_ = Span::field;
+  return 0;
+}
+
+int RequestParser::on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+  RequestParser* s = self(p);
+  if (s->head_done_) return 0;
+  Field& f = s->head_.fields.back();
+  if (s->last_span_ == Span::value) {
+    if (!extend(f.value, at, n)) return s->fail(400, "obsolete line folding in header field");
+  } else {
+    f.value = std::string_view(at, n);
+  }
+  s->last_span_ = Span::value;
+  return 0;
+}
+
+int RequestParser::check_head() noexcept {
+  RequestHead& h = head_;
+  h.http_major = llhttp_get_http_major(&parser_);
+  h.http_minor = llhttp_get_http_minor(&parser_);
+  if (h.http_major != 1) return fail(505, "HTTP version not supported");
+
+  int hosts = 0;
+  bool has_transfer_encoding = false;
+  int chunked_codings = 0;
+  for (Field& f : h.fields) {
+    f.value = trim_trailing_whitespace(f.value);
+    const std::string_view name = f.name;
+    if (name.size() == 4 && iequals(name, "host")) {
+      ++hosts;
+    } else if (name.size() == 17 && iequals(name, "transfer-encoding")) {
+      has_transfer_encoding = true;
+      // Codings are a comma-separated list; only "chunked" is implemented.
+      std::string_view rest = f.value;
+      while (!rest.empty()) {
+        std::size_t comma = rest.find(',');
+        std::string_view coding = trim_whitespace(rest.substr(0, comma));
+        rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        if (coding.empty()) continue;
+        if (!iequals(coding, "chunked")) return fail(501, "unsupported transfer coding");
+        ++chunked_codings;
+      }
+    } else if (name.size() == 6 && iequals(name, "expect")) {
+      if (iequals(f.value, "100-continue")) h.expect_continue = h.http_minor >= 1;
+    }
+  }
+  if (h.http_minor >= 1 && hosts != 1)
+    return fail(400, hosts == 0 ? "missing Host header" : "more than one Host header");
+  if (has_transfer_encoding) {
+    if (h.http_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (chunked_codings != 1) return fail(400, "chunked must be applied exactly once");
+  }
+
+  h.chunked = (parser_.flags & F_CHUNKED) != 0;
+  h.has_content_length = (parser_.flags & F_CONTENT_LENGTH) != 0;
+  h.content_length = h.has_content_length ? parser_.content_length : 0;
+  h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
+  h.upgrade = parser_.upgrade != 0;
+  return 0;
+}
+
+int RequestParser::on_headers_complete(llhttp_t* p) {
+  RequestParser* s = self(p);
+  if (int err = s->check_head(); err != 0) return err;
+  s->head_done_ = true;
+  s->last_span_ = Span::none;
+  if (s->head_.has_body()) {
+    s->pause_ = Pause::head;
+    return HPE_PAUSED;
+  }
+  return 0;
+}
+
+int RequestParser::on_body(llhttp_t* p, const char* at, std::size_t n) {
+  RequestParser* s = self(p);
+  if (s->body_out_ != at) std::memmove(s->body_out_, at, n);
+  s->body_out_ += n;
+  return 0;
+}
+
+int RequestParser::on_message_complete(llhttp_t* p) {
+  RequestParser* s = self(p);
+  s->in_message_ = false;
+  s->pause_ = Pause::message;
+  return HPE_PAUSED;
+}
+
+RequestParser::Result RequestParser::parse(char* data, std::size_t size) noexcept {
+  body_out_ = data;
+  pause_ = Pause::none;
+  const llhttp_errno_t err = llhttp_execute(&parser_, data, size);
+  Result r{Event::need_more, size, static_cast<std::size_t>(body_out_ - data)};
+  if (err == HPE_OK) return r;
+
+  const char* pos = llhttp_get_error_pos(&parser_);
+  r.consumed = pos != nullptr ? static_cast<std::size_t>(pos - data) : size;
+  if (err == HPE_PAUSED) {
+    if (pause_ == Pause::head) {
+      head_.end = pos;
+      r.event = Event::head_complete;
+    } else {
+      if (head_.end == nullptr) head_.end = pos;
+      r.event = Event::message_complete;
+    }
+    llhttp_resume(&parser_);
+    return r;
+  }
+  // Anything else is malformed input (including a second message after an
+  // upgrade, which the engine never parses: it closes after such requests).
+  r.event = Event::error;
+  if (error_status_ == 0) {
+    error_status_ = 400;
+    error_reason_ = llhttp_get_error_reason(&parser_);
+    if (error_reason_ == nullptr) error_reason_ = llhttp_errno_name(err);
+  }
+  return r;
+}
+
+}  // namespace cogo::http::detail

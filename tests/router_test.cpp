@@ -1,0 +1,225 @@
+// Router: matching (literal, :param, *catch-all, precedence, decoding),
+// registration errors, and 404 / 405 + Allow / HEAD through a real
+// connection.
+#include "cogo/http/router.h"
+
+#include <gtest/gtest.h>
+
+#include "http_test_util.h"
+
+namespace cogo::http {
+namespace {
+
+using testing::ServedPair;
+
+Handler tag(std::string name, std::string* out) {
+  return [name, out](Request&, Response&) { *out = name; };
+}
+
+struct Found {
+  int status;
+  const Handler* handler;
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string allow;
+};
+
+Found find(const Router& r, std::string_view method, std::string_view path) {
+  std::vector<Field> params;
+  std::string storage;
+  Router::Match m = r.match(method, path, params, storage);
+  Found f{m.status, m.handler, {}, m.allow};
+  for (const Field& p : params) f.params.emplace_back(p.name, p.value);
+  return f;
+}
+
+TEST(Router, LiteralParamAndCatchAll) {
+  std::string hit;
+  Router r;
+  r.get("/", tag("root", &hit));
+  r.get("/users", tag("users", &hit));
+  r.get("/users/:id", tag("user", &hit));
+  r.get("/users/:id/posts/:post", tag("post", &hit));
+  r.get("/users/me", tag("me", &hit));
+  r.get("/static/*path", tag("static", &hit));
+
+  auto f = find(r, "GET", "/");
+  ASSERT_EQ(f.status, 200);
+  f = find(r, "GET", "/users/42");
+  ASSERT_EQ(f.status, 200);
+  ASSERT_EQ(f.params.size(), 1u);
+  EXPECT_EQ(f.params[0], (std::pair<std::string, std::string>("id", "42")));
+
+  // A literal segment wins over a parameter.
+  f = find(r, "GET", "/users/me");
+  ASSERT_EQ(f.status, 200);
+  EXPECT_TRUE(f.params.empty());
+
+  f = find(r, "GET", "/users/7/posts/99");
+  ASSERT_EQ(f.status, 200);
+  ASSERT_EQ(f.params.size(), 2u);
+  EXPECT_EQ(f.params[0].second, "7");
+  EXPECT_EQ(f.params[1].second, "99");
+
+  f = find(r, "GET", "/static/css/site.css");
+  ASSERT_EQ(f.status, 200);
+  EXPECT_EQ(f.params[0], (std::pair<std::string, std::string>("path", "css/site.css")));
+  f = find(r, "GET", "/static/");
+  ASSERT_EQ(f.status, 200);
+  EXPECT_EQ(f.params[0].second, "");
+
+  EXPECT_EQ(find(r, "GET", "/static").status, 404);
+  EXPECT_EQ(find(r, "GET", "/users/").status, 404);  // an empty segment is no :id
+  EXPECT_EQ(find(r, "GET", "/users/1/posts").status, 404);
+  EXPECT_EQ(find(r, "GET", "/nope").status, 404);
+  EXPECT_EQ(find(r, "GET", "").status, 404);
+}
+
+TEST(Router, BacktracksFromALiteralDeadEnd) {
+  std::string hit;
+  Router r;
+  r.get("/a/b/c", tag("abc", &hit));
+  r.get("/a/:x/d", tag("axd", &hit));
+  auto f = find(r, "GET", "/a/b/d");
+  ASSERT_EQ(f.status, 200);
+  ASSERT_EQ(f.params.size(), 1u);
+  EXPECT_EQ(f.params[0].second, "b");
+}
+
+TEST(Router, ParametersArePercentDecodedPerSegment) {
+  std::string hit;
+  Router r;
+  r.get("/files/:name", tag("file", &hit));
+  r.get("/caf\xC3\xA9", tag("cafe", &hit));
+  auto f = find(r, "GET", "/files/a%2Fb%20c");
+  ASSERT_EQ(f.status, 200);
+  EXPECT_EQ(f.params[0].second, "a/b c");  // an escaped '/' stays in the segment
+  EXPECT_EQ(find(r, "GET", "/caf%C3%A9").status, 200);
+}
+
+TEST(Router, MethodNotAllowedListsAllow) {
+  std::string hit;
+  Router r;
+  r.get("/thing", tag("get", &hit));
+  r.post("/thing", tag("post", &hit));
+  r.del("/only-delete", tag("del", &hit));
+  auto f = find(r, "PUT", "/thing");
+  EXPECT_EQ(f.status, 405);
+  EXPECT_EQ(f.allow, "GET, POST, HEAD");
+  f = find(r, "GET", "/only-delete");
+  EXPECT_EQ(f.status, 405);
+  EXPECT_EQ(f.allow, "DELETE");
+}
+
+TEST(Router, HeadFallsBackToGetUnlessRegistered) {
+  std::string hit;
+  Router r;
+  r.get("/a", tag("get-a", &hit));
+  r.get("/b", tag("get-b", &hit));
+  r.handle("HEAD", "/b", tag("head-b", &hit));
+  auto f = find(r, "HEAD", "/a");
+  ASSERT_EQ(f.status, 200);
+  f = find(r, "HEAD", "/b");
+  ASSERT_EQ(f.status, 200);
+  EXPECT_NE(f.handler, find(r, "GET", "/b").handler);
+  EXPECT_EQ(find(r, "HEAD", "/a").handler, find(r, "GET", "/a").handler);
+}
+
+TEST(Router, RegistrationErrors) {
+  Router r;
+  Handler h = [](Request&, Response&) {};
+  r.get("/users/:id", h);
+  EXPECT_THROW(r.get("/users/:id", h), std::invalid_argument);     // duplicate
+  EXPECT_THROW(r.post("/users/:name", h), std::invalid_argument);  // param name conflict
+  EXPECT_THROW(r.get("no-slash", h), std::invalid_argument);
+  EXPECT_THROW(r.get("/a/:", h), std::invalid_argument);
+  EXPECT_THROW(r.get("/a/*rest/more", h), std::invalid_argument);  // catch-all not last
+  EXPECT_THROW(r.get("/a/*", h), std::invalid_argument);
+  EXPECT_THROW(r.handle("BAD METHOD", "/x", h), std::invalid_argument);
+  EXPECT_THROW(r.get("/x", Handler()), std::invalid_argument);
+  EXPECT_NO_THROW(r.post("/users/:id", h));  // same param name, other method
+}
+
+// Through a connection: 404, 405 + Allow, HEAD without a body, params.
+TEST(Router, ServesThroughAConnection) {
+  Router r;
+  r.get("/users/:id",
+        [](Request& req, Response& res) { res.text(200, "user " + std::string(req.param("id"))); });
+  r.post("/users/:id", [](Request&, Response& res) { res.text(201, "created"); });
+  ServedPair pair(r.handler());
+  auto& c = pair.client();
+
+  c.send("GET /users/a%20b HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto res = c.read_response();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "user a b");
+
+  c.send("DELETE /users/1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  res = c.read_response();
+  EXPECT_EQ(res.status, 405);
+  EXPECT_EQ(res.header("Allow"), "GET, POST, HEAD");
+
+  c.send("GET /nothing/here HTTP/1.1\r\nHost: h\r\n\r\n");
+  res = c.read_response();
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(res.body, "Not Found\n");
+
+  c.send("HEAD /users/12345 HTTP/1.1\r\nHost: h\r\n\r\n");
+  res = c.read_response(/*head_request=*/true);
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.header("Content-Length"), std::to_string(std::string("user 12345").size()));
+
+  // The connection is still in sync after the HEAD: the next response is
+  // the next request's.
+  c.send("GET /users/z HTTP/1.1\r\nHost: h\r\n\r\n");
+  res = c.read_response();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.body, "user z");
+}
+
+TEST(Router, CustomNotFound) {
+  Router r;
+  r.not_found([](Request& req, Response& res) { res.text(404, "no " + std::string(req.path())); });
+  ServedPair pair(r.handler());
+  pair.client().send("GET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto res = pair.client().read_response();
+  EXPECT_EQ(res.status, 404);
+  EXPECT_EQ(res.body, "no /x");
+}
+
+TEST(MiddlewareChain, AppliesInOrderFirstOutermost) {
+  std::string trace;
+  MiddlewareChain chain;
+  chain.use([&](Request& req, Response& res, const Next& next) {
+    trace += "a(";
+    next(req, res);
+    trace += ")a";
+  });
+  chain.use([&](Request& req, Response& res, const Next& next) {
+    trace += "b(";
+    res.set_header("X-B", "1");
+    next(req, res);
+    trace += ")b";
+  });
+  chain.use([&](Request& req, Response& res, const Next& next) {
+    if (req.path() == "/blocked") {
+      res.text(403, "blocked");
+      return;  // answers without calling the rest
+    }
+    next(req, res);
+  });
+  Handler h = chain.then([&](Request&, Response& res) {
+    trace += "h";
+    res.text(200, "ok");
+  });
+  ServedPair pair(h);
+  pair.client().send("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto res = pair.client().read_response();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(res.header("X-B"), "1");
+  EXPECT_EQ(trace, "a(b(h)b)a");
+  pair.client().send("GET /blocked HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(pair.client().read_response().status, 403);
+}
+
+}  // namespace
+}  // namespace cogo::http
