@@ -63,10 +63,17 @@ bool is_closed(const std::error_code& ec) noexcept;   // errc::closed
 // above 1024 or run with CAP_NET_BIND_SERVICE".
 class Error : public std::system_error {
  public:
-  Error(std::error_code ec, const std::string& what) : std::system_error(ec, what) {}
+  Error(std::error_code ec, std::string what)
+      : std::system_error(ec), what_(std::make_shared<const std::string>(std::move(what))) {}
+  // what() is the message above, exactly (std::system_error would append
+  // ": " + code().message() a second time).
+  const char* what() const noexcept override { return what_->c_str(); }
   bool timeout() const noexcept { return is_timeout(code()); }
   bool eof() const noexcept { return is_eof(code()); }
   bool closed() const noexcept { return is_closed(code()); }
+
+ private:
+  std::shared_ptr<const std::string> what_;  // shared: copying an exception must not throw
 };
 
 // set_log_hook() replaces where the netpoller's rare operational messages go
@@ -323,6 +330,10 @@ Conn dial(std::string_view address, const DialOptions& options = {});
 Conn dial(std::string_view address, const DialOptions& options, std::error_code& ec) noexcept;
 inline Conn dial(std::string_view address, std::chrono::nanoseconds timeout) {
   return dial(address, DialOptions{timeout, {}});
+}
+inline Conn dial(std::string_view address, std::chrono::nanoseconds timeout,
+                 std::error_code& ec) noexcept {
+  return dial(address, DialOptions{timeout, {}}, ec);
 }
 
 // raise_fd_limit() raises the soft RLIMIT_NOFILE to the hard limit and

@@ -1,0 +1,134 @@
+// net_test_util.h: helpers shared by netpoll_test.cpp and tcp_test.cpp.
+#pragma once
+
+#include <dirent.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "cogo/detail/sched.h"
+#include "cogo/detail/spinlock.h"
+#include "cogo/net.h"
+#include "cogo/runtime.h"
+#include "gtest/gtest.h"
+
+extern char** environ;
+
+namespace nettest {
+
+using namespace std::chrono_literals;
+
+// count_open_fds() counts this process's open descriptors (/proc/self/fd).
+inline int count_open_fds() {
+  int n = 0;
+  if (DIR* d = opendir("/proc/self/fd")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ++n;
+    }
+    closedir(d);
+    --n;  // the directory stream itself
+  }
+  return n;
+}
+
+// run_procs() runs fn as the main goroutine of a runtime with `procs` Ps.
+template <class F>
+int run_procs(int procs, F&& fn) {
+  setenv("COGO_MAXPROCS", std::to_string(procs).c_str(), 1);
+  return cogo::run(std::forward<F>(fn));
+}
+
+// wait_until() polls cond every millisecond (parking a goroutine, or sleeping
+// a thread) until it holds or `limit` passes; returns whether it held. The
+// limit only keeps a broken build from hanging: no test asserts a duration.
+inline bool wait_until(const std::function<bool()>& cond,
+                       std::chrono::milliseconds limit = std::chrono::milliseconds(30000)) {
+  auto give_up = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    cogo::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// cpu_seconds() is this process's user+system CPU time.
+inline double cpu_seconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Child processes: a test that needs a fresh process (its own fd limit, its
+// own 10k descriptors) re-executes this binary on one test, marked by
+// COGO_NP_CHILD; such tests skip themselves in a normal run.
+inline bool in_child() { return std::getenv("COGO_NP_CHILD") != nullptr; }
+
+// run_child() runs `test` (a gtest filter) in a new process of this binary
+// with the extra environment, and returns its exit status (-1 on a signal).
+inline int run_child(const std::string& test, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> envs = {"COGO_NP_CHILD=1"};
+  for (const auto& e : env) envs.push_back(e);
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  std::vector<char*> envp;
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  std::string filter = "--gtest_filter=" + test;
+  std::string self = "/proc/self/exe";
+  char* argv[] = {self.data(), filter.data(), nullptr};
+  pid_t pid;
+  if (posix_spawn(&pid, self.c_str(), nullptr, nullptr, argv, envp.data()) != 0) return -2;
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Gate: goroutines wait() until open() (a one-shot barrier that parks
+// instead of polling, for 10,000 waiters). Goroutines only.
+class Gate {
+ public:
+  void wait() {
+    mu_.lock();
+    if (open_) {
+      mu_.unlock();
+      return;
+    }
+    waiters_.push_back(cogo::detail::current_g());
+    cogo::detail::park(
+        [](cogo::detail::G*, void* mu) {
+          static_cast<cogo::detail::SpinLock*>(mu)->unlock();
+          return true;
+        },
+        &mu_, cogo::detail::WaitReason::kWaitGroup);
+  }
+  void open() {
+    mu_.lock();
+    open_ = true;
+    std::vector<cogo::detail::G*> w;
+    w.swap(waiters_);
+    mu_.unlock();
+    for (auto* g : w) cogo::detail::ready(g);
+  }
+
+ private:
+  cogo::detail::SpinLock mu_;
+  bool open_ = false;
+  std::vector<cogo::detail::G*> waiters_;
+};
+
+// fill_pattern() / check_pattern(): bytes that depend on the connection and
+// the offset, so a misrouted or reordered byte is caught.
+inline unsigned char pattern_byte(uint32_t conn, uint64_t offset) {
+  return static_cast<unsigned char>((conn * 2654435761u) ^ (offset * 40503u) ^ (offset >> 8));
+}
+
+}  // namespace nettest
