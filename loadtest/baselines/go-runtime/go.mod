@@ -1,0 +1,3 @@
+module cogo/loadtest/baselines/goruntime
+
+go 1.19
