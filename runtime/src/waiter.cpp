@@ -1,0 +1,207 @@
+// waiter.cpp: Waiter, WaitQueue and spin_yield_thread — how channels and the
+// sync primitives block a goroutine (park/ready) or a plain thread (futex).
+//
+// Why the goroutine path arms its timeout timer inside the park commit and
+// not before park(): a timer that fired before the switch would ready() a
+// goroutine that is still running, and each park must be matched by exactly
+// one ready that comes after it. In the commit the goroutine is already
+// switched out, exactly like a waker that finds it after the lock is released.
+#include "cogo/detail/waiter.h"
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+
+namespace cogo::detail {
+
+void spin_yield_thread() {
+  sched_yield();
+}
+
+namespace {
+
+[[noreturn]] void fatal(const char* what) {
+  std::fprintf(stderr, "cogo runtime: %s\n", what);
+  std::abort();
+}
+
+// futex_wait() sleeps while *word == expected, until a FUTEX_WAKE, a signal
+// or the absolute CLOCK_MONOTONIC deadline (deadline < 0: none). Returns false
+// only on timeout. Spurious returns are fine: every caller loops on *word.
+bool futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t deadline) {
+  timespec ts;
+  timespec* tsp = nullptr;
+  if (deadline >= 0) {
+    ts.tv_sec = deadline / 1000000000;
+    ts.tv_nsec = deadline % 1000000000;
+    tsp = &ts;
+  }
+  // FUTEX_WAIT_BITSET takes an absolute deadline on CLOCK_MONOTONIC, the
+  // nanotime clock, so a spurious wake-up does not stretch the wait.
+  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE,
+                   expected, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
+  if (r == -1 && errno == ETIMEDOUT) return false;
+  if (r == -1 && errno != EAGAIN && errno != EINTR) fatal("futex wait failed");
+  return true;
+}
+
+void futex_wake(std::atomic<uint32_t>* word) {
+  // The waiter may already have seen woken == 1 and returned: the word may be
+  // stale stack memory by now. A wake there is harmless (futex waiters all
+  // loop on their word), and an unmapped address only yields EFAULT.
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+int64_t monotonic_now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// ParkArgs travels to the park commit on the parking goroutine's stack. The
+// commit must not touch it after unlock(): a waker may ready the goroutine,
+// which may then return and pop this frame.
+struct ParkArgs {
+  Waiter::Unlock unlock;
+  void* arg;
+  Timer* timer;  // armed in the commit when non-null
+  int64_t deadline;
+};
+
+bool park_commit(G*, void* p) {
+  auto* a = static_cast<ParkArgs*>(p);
+  Waiter::Unlock unlock = a->unlock;
+  void* arg = a->arg;
+  if (a->timer != nullptr) timer_start(a->timer, a->deadline);
+  unlock(arg);
+  return true;
+}
+
+void timeout_fired(void* arg, uintptr_t) {
+  auto* w = static_cast<Waiter*>(arg);
+  if (w->claim()) {
+    w->fired = Waiter::kTimedOut;
+    ready(w->g);
+  }
+}
+
+}  // namespace
+
+Waiter::Waiter() : g(current_g()) {
+  link.waiter = this;
+}
+
+void Waiter::wait(Unlock unlock, void* arg, WaitReason reason) {
+  if (g != nullptr) {
+    ParkArgs a{unlock, arg, nullptr, 0};
+    park(&park_commit, &a, reason);
+    return;
+  }
+  unlock(arg);
+  while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
+}
+
+bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t deadline) {
+  if (g != nullptr) {
+    Timer t;
+    t.fn = &timeout_fired;
+    t.arg = this;
+    ParkArgs a{unlock, arg, &t, deadline};
+    park(&park_commit, &a, reason);
+    // Woken by a waker or by the timer; either way the timer must be
+    // disarmed (or its callback finished) before `t` leaves this frame.
+    timer_stop(&t);
+    return fired != kTimedOut;
+  }
+  unlock(arg);
+  while (woken.load(std::memory_order_acquire) == 0) {
+    if (futex_wait(&woken, 0, deadline) || monotonic_now() < deadline) continue;
+    if (claim()) {
+      fired = kTimedOut;
+      return false;
+    }
+    // A waker claimed us first and is about to call wake(); it may still be
+    // writing our slots, so wait for it without a deadline.
+    while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
+  }
+  return true;
+}
+
+void Waiter::wake() {
+  if (g != nullptr) {
+    ready(g);
+    return;
+  }
+  woken.store(1, std::memory_order_release);
+  futex_wake(&woken);
+}
+
+void WaitQueue::push(WaitLink* l) {
+  l->next = nullptr;
+  l->prev = tail;
+  if (tail != nullptr) {
+    tail->next = l;
+  } else {
+    head = l;
+  }
+  tail = l;
+  l->queued = true;
+}
+
+void WaitQueue::remove(WaitLink* l) {
+  if (l->prev != nullptr) {
+    l->prev->next = l->next;
+  } else {
+    head = l->next;
+  }
+  if (l->next != nullptr) {
+    l->next->prev = l->prev;
+  } else {
+    tail = l->prev;
+  }
+  l->next = l->prev = nullptr;
+  l->queued = false;
+}
+
+WaitLink* WaitQueue::pop_claimed() {
+  while (head != nullptr) {
+    WaitLink* l = head;
+    remove(l);
+    if (l->waiter->claim()) return l;
+  }
+  return nullptr;
+}
+
+WaitLink* WaitQueue::pop_all_claimed() {
+  WaitLink* chain = nullptr;
+  while (WaitLink* l = pop_claimed()) {
+    l->next = chain;  // the link is ours once claimed and unqueued
+    chain = l;
+  }
+  // The chain is LIFO; reverse it so that waiters wake in arrival order.
+  WaitLink* fifo = nullptr;
+  while (chain != nullptr) {
+    WaitLink* next = chain->next;
+    chain->next = fifo;
+    fifo = chain;
+    chain = next;
+  }
+  return fifo;
+}
+
+void wake_chain(WaitLink* l) {
+  while (l != nullptr) {
+    WaitLink* next = l->next;  // read before wake(): the link dies with its waiter
+    l->waiter->wake();
+    l = next;
+  }
+}
+
+}  // namespace cogo::detail
