@@ -32,47 +32,57 @@ FD* FD::open(int sysfd, int& err) {
   return fd;
 }
 
-void fd_orphaned(void* owner, bool read_held, bool write_held) {
-  auto* fd = static_cast<FD*>(owner);
-  fd->fdmu.drop_goroutine_waiters();
-  fd->csema.drop_goroutine_waiters();
-  fd->close_done.drop_goroutine_waiters();
-  // The dead goroutine held the lock and a reference; give them back so that
-  // a close() from the code that owns the Conn does not wait forever.
-  bool destroy = false;
-  if (read_held) destroy |= fd->fdmu.rwunlock(true);
-  if (write_held) destroy |= fd->fdmu.rwunlock(false);
-  if (destroy) fd->destroy_orphan();
-}
+void fd_runtime_stopped(void* owner) { static_cast<FD*>(owner)->runtime_stopped(); }
 
-void FD::destroy_orphan() { destroy(); }
+void FD::runtime_stopped() {
+  fdmu.drop_goroutine_waiters();
+  // A goroutine that died inside an operation (parked on the poller, or
+  // readied but never run again) still holds its lock and reference; give
+  // them back so that a close() from the code that owns the Conn completes.
+  for (bool read : {true, false}) {
+    std::atomic<G*>& holder = read ? read_holder : write_holder;
+    if (holder.exchange(nullptr, std::memory_order_relaxed) && fdmu.rwunlock(read)) {
+      destroy();
+      return;
+    }
+  }
+}
 
 void FD::destroy() {
   // The poller forgets the fd before the number can be reused.
   pd->owner = nullptr;
   poll_close(pd);
   ::close(sysfd);  // never retried on EINTR: Linux has closed it regardless
-  csema.release();
+  destroyed.store(1, std::memory_order_release);  // the last touch of *this
 }
 
 int FD::close() {
-  if (!fdmu.incref_and_close()) {
-    close_done.acquire(cogo::detail::WaitReason::kIORead);
-    close_done.release();
-    return kErrClosed;
+  const bool first = fdmu.incref_and_close();
+  if (first) {
+    // Wake every waiter. They return kErrClosed and drop their references;
+    // the last one to go (maybe us, just below) destroys the fd.
+    poll_evict(pd);
+    decref();
   }
-  // Wake every waiter. They return kErrClosed and drop their references; the
-  // last one to go (maybe us, just below) destroys the fd.
-  poll_evict(pd);
-  decref();
-  csema.acquire(cogo::detail::WaitReason::kIORead);
-  close_done.release();  // the last touch of *this by the first closer
-  return 0;
+  // Wait for destroy(). Usually it already ran (no operation was in flight),
+  // else the woken operations are on their way out: yield to them, then
+  // sleep in growing steps. This is not a handshake with a waker because
+  // destroy() must not touch *this after setting `destroyed`.
+  int64_t pause_ns = 10'000;
+  for (int spins = 0; destroyed.load(std::memory_order_acquire) == 0; ++spins) {
+    if (spins < 16) {
+      cogo::yield();
+    } else {
+      cogo::sleep_for(std::chrono::nanoseconds(pause_ns));
+      pause_ns = std::min<int64_t>(pause_ns * 2, 1'000'000);
+    }
+  }
+  return first ? 0 : kErrClosed;
 }
 
 std::size_t FD::read(void* p, std::size_t n, int& err) {
   err = 0;
-  if (!fdmu.rwlock(true)) {
+  if (!lock(true)) {
     err = kErrClosed;
     return 0;
   }
@@ -104,7 +114,7 @@ std::size_t FD::read(void* p, std::size_t n, int& err) {
 
 std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
   err = 0;
-  if (!fdmu.rwlock(false)) {
+  if (!lock(false)) {
     err = kErrClosed;
     return 0;
   }
@@ -144,7 +154,7 @@ std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
 
 std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err) {
   err = 0;
-  if (!fdmu.rwlock(false)) {
+  if (!lock(false)) {
     err = kErrClosed;
     return 0;
   }
@@ -192,7 +202,7 @@ std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err) {
 
 int FD::accept(sockaddr* sa, socklen_t* len, int& err) {
   err = 0;
-  if (!fdmu.rwlock(true)) {
+  if (!lock(true)) {
     err = kErrClosed;
     return -1;
   }
@@ -218,7 +228,7 @@ int FD::accept(sockaddr* sa, socklen_t* len, int& err) {
 }
 
 int FD::connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
-  if (!fdmu.rwlock(false)) return kErrClosed;
+  if (!lock(false)) return kErrClosed;
   int err = 0;
   if (deadline) poll_set_deadline(pd, deadline, false, true);
   for (;;) {
@@ -263,7 +273,7 @@ int FD::connect(const sockaddr* sa, socklen_t len, int64_t deadline) {
 
 int FD::wait(Mode mode) {
   bool read = mode == Mode::read;
-  if (!fdmu.rwlock(read)) return kErrClosed;
+  if (!lock(read)) return kErrClosed;
   int err = poll_check(pd, mode);
   if (!err) err = poll_wait(pd, mode);
   unlock(read);
@@ -305,7 +315,7 @@ int FD::sockname(Address& out, bool peer) {
 int FD::arm_idle(cogo::detail::Task fn, IdleSetState* set) {
   // Hold the read lock while arming: no read may be in flight, and a close()
   // racing with us finds either the armed callback or the closing bit.
-  if (!fdmu.rwlock(true)) {
+  if (!lock(true)) {
     cogo::go(std::move(fn));  // closed: run it at once; its read says so
     return 0;
   }

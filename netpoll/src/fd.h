@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstddef>
 
 #include "cogo/net.h"
@@ -22,16 +23,19 @@ struct FD {
   FdMutex fdmu;
   int sysfd = -1;          // immutable until destroy
   PollDesc* pd = nullptr;  // immutable until destroy
-  Sema csema;              // close() waits here for the last reference
-  // close_done: released once by the first close() when it has finished with
-  // this object. A later close() (the owner's destructor, typically, after
-  // another goroutine closed the Conn under it) waits for it and passes it
-  // on, so the owner never frees the FD under a closer still inside it.
-  Sema close_done;
   Address remote;          // from accept/connect; immutable afterwards
+  // destroyed: set by destroy() as its very last touch of *this. Every
+  // close() returns only once it is set, so whoever owns the FD may free it
+  // after its close() returns, even if another goroutine closed it first.
+  std::atomic<uint32_t> destroyed{0};
+  // The goroutine holding the read / write lock (nullptr: free, or held by a
+  // plain thread). Written by the holder only; read by runtime_stopped, which
+  // gives back the locks of goroutines that died holding them.
+  std::atomic<G*> read_holder{nullptr};
+  std::atomic<G*> write_holder{nullptr};
 
-  // fd_open() wraps sysfd (already non-blocking). Returns nullptr and sets
-  // err (and closes sysfd) if it cannot be registered.
+  // open() wraps sysfd (already non-blocking). Returns nullptr and sets err
+  // (and closes sysfd) if it cannot be registered.
   static FD* open(int sysfd, int& err);
 
   // read() reads up to n bytes; 0 with err set on EOF/error.
@@ -46,9 +50,9 @@ struct FD {
   int connect(const sockaddr* sa, socklen_t len, int64_t deadline);
   // wait() waits for readiness without a syscall (TLS libraries).
   int wait(Mode mode);
-  // close() evicts waiters and closes once the last reference drops; waits
-  // for that. kErrClosed if already closed (after waiting for the first
-  // close() to finish).
+  // close() evicts waiters and closes once the last reference drops; returns
+  // when the fd is closed (0), or kErrClosed if another close() was first
+  // (it too returns only once the fd is closed).
   int close();
   // shutdown(how) for close_write / close_read.
   int shutdown(int how);
@@ -60,13 +64,19 @@ struct FD {
   int sockname(Address& out, bool peer);
   // arm_idle(): see Conn::await_readable.
   int arm_idle(cogo::detail::Task fn, IdleSetState* set);
-  // destroy_orphan(): destroy() for runtime_stopped's repairs.
-  void destroy_orphan();
+  // runtime_stopped(): the goroutines are gone; give back what they held.
+  void runtime_stopped();
 
  private:
   // destroy() runs when the last reference of a closing fd drops.
   void destroy();
+  bool lock(bool read) {
+    if (!fdmu.rwlock(read)) return false;
+    (read ? read_holder : write_holder).store(cogo::detail::current_g(), std::memory_order_relaxed);
+    return true;
+  }
   void unlock(bool read) {
+    (read ? read_holder : write_holder).store(nullptr, std::memory_order_relaxed);
     if (fdmu.rwunlock(read)) destroy();
   }
   void decref() {

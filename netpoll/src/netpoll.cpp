@@ -321,32 +321,25 @@ void Poller::poll(int64_t timeout_ns, GList& out) {
 // and drop the armed callbacks (destroying them, like the closures of the
 // goroutines that never ran, closes the connections they own).
 void Poller::runtime_stopped() {
-  struct Orphan {
-    void* owner;
-    bool read, write;
-  };
-  std::vector<Orphan> orphans;
+  std::vector<void*> owners;
   std::vector<Task> dropped;
   for (uint32_t index = 0;; ++index) {
     PollDesc* pd = pool.lookup(index);
     if (!pd) break;
-    bool r = false, w = false;
-    for (Mode m : {Mode::read, Mode::write}) {
-      std::atomic<uintptr_t>& gpp = m == Mode::read ? pd->rg : pd->wg;
-      uintptr_t v = gpp.load(std::memory_order_acquire);
+    for (std::atomic<uintptr_t>* gpp : {&pd->rg, &pd->wg}) {
+      uintptr_t v = gpp->load(std::memory_order_acquire);
       if (v == kPdIdle) {
         Wakeup wk;
         if (claim_idle(pd, wk)) dropped.push_back(std::move(wk.fn));
       } else if (v == kPdWait || v > kPdIdle) {
-        gpp.store(kPdNil, std::memory_order_release);
-        (m == Mode::read ? r : w) = v > kPdIdle;
+        gpp->store(kPdNil, std::memory_order_release);  // a dead goroutine
       }
     }
-    if ((r || w) && pd->owner) orphans.push_back({pd->owner, r, w});
+    if (pd->owner) owners.push_back(pd->owner);
   }
   waiter_count.store(0, std::memory_order_release);
   Sleeper::drop_all_goroutines();
-  for (const Orphan& o : orphans) fd_orphaned(o.owner, o.read, o.write);
+  for (void* owner : owners) fd_runtime_stopped(owner);
   dropped.clear();
 }
 

@@ -123,11 +123,10 @@ void poll_arm_idle(PollDesc* pd, Task fn, IdleSetState* set);
 // returns how many. Used by IdleSet.
 std::size_t idle_wake_all(IdleSetState* set);
 
-// fd_orphaned() is called (from the runtime's teardown, implemented in
-// fd.cpp) for a descriptor whose read and/or write slot held a goroutine that
-// no longer exists: it releases the fd lock and reference that goroutine
-// held, and drops dead goroutines from the fd's semaphores.
-void fd_orphaned(void* owner, bool read_held, bool write_held);
+// fd_runtime_stopped() is called (from the runtime's teardown; implemented
+// in fd.cpp) for every descriptor in use: it gives back the fd locks and
+// references held by goroutines that no longer exist.
+void fd_runtime_stopped(void* owner);
 
 // ensure_poller() initialises the backend and installs the poller into the
 // runtime (once). Returns 0 or an errno.

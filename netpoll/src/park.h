@@ -2,8 +2,7 @@
 // descriptor itself, each working for a goroutine (park/ready) and for a
 // plain thread (futex) alike:
 //   Sema     a counting semaphore (Go's runtime_Semacquire/Semrelease), used
-//            by FdMutex for serialised readers/writers and by close() to wait
-//            for the last in-flight operation;
+//            by FdMutex to queue readers (writers) behind the one in flight;
 //   Sleeper  a timed sleep that cancel() cuts short (accept's EMFILE back-off,
 //            which close() must be able to interrupt).
 #pragma once
