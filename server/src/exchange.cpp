@@ -307,7 +307,7 @@ bool Exchange::prepare_request() {
 void Exchange::run_handler() {
   int status = 500;
   std::string message;
-  const char* failure = nullptr;
+  bool failed = false;  // a handler bug (logged), rather than an HttpError
   try {
     (*handler_)(request_, response_);
     return;
@@ -319,17 +319,20 @@ void Exchange::run_handler() {
       status = 408;
       message = "timed out reading the request body";
     } else {
-      failure = e.what();
+      failed = true;
+      message = e.what();
     }
   } catch (const std::exception& e) {
-    failure = e.what();
+    failed = true;
+    message = e.what();
   } catch (...) {
-    failure = "an exception not derived from std::exception";
+    failed = true;
+    message = "an exception not derived from std::exception";
   }
   if (broken_) return;  // our own stream failed under the handler
-  if (failure != nullptr) {
+  if (failed) {
     spdlog::error("http: handler for {} {} from {} threw: {}", request_.method_, request_.path_,
-                  remote_address_, failure);
+                  remote_address_, message);
     message = "Internal Server Error";
   }
   if (response_.committed_) {
