@@ -1,0 +1,289 @@
+// flags.cpp: parsing cogo-server's flags and environment.
+#include "flags.h"
+
+#include <cctype>
+#include <charconv>
+#include <cstdlib>
+#include <functional>
+#include <sstream>
+
+extern char** environ;
+
+namespace cogo::cli {
+namespace {
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::istringstream in(s);
+  while (std::getline(in, cur, ',')) {
+    while (!cur.empty() && std::isspace(static_cast<unsigned char>(cur.front()))) cur.erase(0, 1);
+    while (!cur.empty() && std::isspace(static_cast<unsigned char>(cur.back()))) cur.pop_back();
+    if (!cur.empty()) out.push_back(cur);
+  }
+  return out;
+}
+
+std::string env_name(const std::string& flag) {
+  std::string n = "COGO_";
+  for (char c : flag) n += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return n;
+}
+
+long long parse_int(const std::string& flag, const std::string& text, long long lo, long long hi) {
+  long long v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < lo || v > hi) {
+    throw FlagError("--" + flag + ": '" + text + "' is not a whole number from " +
+                    std::to_string(lo) + " to " + std::to_string(hi));
+  }
+  return v;
+}
+
+struct Flag {
+  std::string name;
+  bool takes_value;
+  bool is_list;
+  std::function<void(Config&, const std::string&)> apply;
+  std::string help;
+};
+
+std::vector<Flag> flags() {
+  using ms = std::chrono::milliseconds;
+  return {
+      {"listen", true, true,
+       [](Config& c, const std::string& v) { c.server.listen.push_back({v, false}); },
+       "HOST:PORT to serve on (repeatable; default 0.0.0.0:8080, echo 0.0.0.0:9000)"},
+      {"tls-listen", true, true,
+       [](Config& c, const std::string& v) { c.server.listen.push_back({v, true}); },
+       "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)"},
+      {"tls-cert", true, false, [](Config& c, const std::string& v) { c.server.tls_cert_file = v; },
+       "PEM certificate chain for --tls-listen"},
+      {"tls-key", true, false, [](Config& c, const std::string& v) { c.server.tls_key_file = v; },
+       "PEM private key for --tls-listen"},
+      {"echo-listen", true, true,
+       [](Config& c, const std::string& v) { c.echo_listen.push_back(v); },
+       "http mode: also run a raw TCP echo server on HOST:PORT (repeatable)"},
+      {"model", true, false,
+       [](Config& c, const std::string& v) {
+         if (v == "goroutine") {
+           c.server.model = http::Model::goroutine;
+         } else if (v == "thread") {
+           c.server.model = http::Model::thread;
+         } else {
+           throw FlagError("--model: '" + v + "' is not a model; use goroutine or thread");
+         }
+       },
+       "goroutine (default) or thread: a goroutine or an OS thread per connection"},
+      {"procs", true, false,
+       [](Config& c, const std::string& v) { c.procs = static_cast<int>(parse_int("procs", v, 1, 256)); },
+       "processes sharing the ports with SO_REUSEPORT, each with its own runtime (default 1)"},
+      {"maxprocs", true, false,
+       [](Config& c, const std::string& v) {
+         c.maxprocs = static_cast<int>(parse_int("maxprocs", v, 1, 1024));
+       },
+       "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)"},
+      {"log-level", true, false,
+       [](Config& c, const std::string& v) {
+         static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
+         for (const char* l : levels) {
+           if (v == l) {
+             c.log_level = v;
+             return;
+           }
+         }
+         throw FlagError("--log-level: '" + v +
+                         "' is not a level; use trace, debug, info, warn, error, critical or off");
+       },
+       "trace|debug|info|warn|error|critical|off (default info)"},
+      {"access-log", false, false, [](Config& c, const std::string&) { c.access_log = true; },
+       "log one line per request"},
+      {"max-header-bytes", true, false,
+       [](Config& c, const std::string& v) { c.server.http.max_header_bytes = parse_size("max-header-bytes", v); },
+       "limit on request line + headers, else 431 (default 8K)"},
+      {"max-body-bytes", true, false,
+       [](Config& c, const std::string& v) { c.server.http.max_body_bytes = parse_size("max-body-bytes", v); },
+       "limit on a request body, else 413 (default 8M)"},
+      {"read-header-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.http.read_header_timeout = parse_duration("read-header-timeout", v); },
+       "time to receive a request's head, else 408 (default 10s)"},
+      {"idle-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.http.idle_timeout = parse_duration("idle-timeout", v); },
+       "keep-alive connection idle time before closing (default 60s)"},
+      {"body-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.http.body_read_timeout = parse_duration("body-timeout", v); },
+       "time to receive a request body, else 408 (default 60s)"},
+      {"write-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.http.write_timeout = parse_duration("write-timeout", v); },
+       "time for each response write before closing (default 30s)"},
+      {"tls-handshake-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.tls_handshake_timeout = parse_duration("tls-handshake-timeout", v); },
+       "time for a TLS handshake (default 10s)"},
+      {"shutdown-grace", true, false,
+       [](Config& c, const std::string& v) { c.server.shutdown_grace = parse_duration("shutdown-grace", v); },
+       "on SIGTERM/SIGINT, time in-flight requests get to finish (default 10s)"},
+      {"help", false, false, [](Config& c, const std::string&) { c.help = true; }, "this help"},
+      {"version", false, false, [](Config& c, const std::string&) { c.version = true; },
+       "print the version"},
+  };
+  (void)ms{};
+}
+
+bool truthy(const std::string& flag, const std::string& v) {
+  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) return false;
+  throw FlagError(env_name(flag) + ": '" + v + "' is not a boolean; use 1/0, true/false");
+}
+
+}  // namespace
+
+std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
+  if (text == "0") return std::chrono::milliseconds(0);
+  double v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string unit(p, text.data() + text.size());
+  double mult = -1;
+  if (unit == "ms") mult = 1;
+  if (unit == "s") mult = 1000;
+  if (unit == "m") mult = 60'000;
+  if (unit == "h") mult = 3'600'000;
+  if (text.empty() || ec != std::errc() || mult < 0 || v < 0) {
+    throw FlagError("--" + flag + ": '" + text +
+                    "' is not a duration; use a number with ms, s, m or h (e.g. 10s, 250ms), or 0 to disable");
+  }
+  return std::chrono::milliseconds(static_cast<long long>(v * mult));
+}
+
+std::size_t parse_size(const std::string& flag, const std::string& text) {
+  unsigned long long v = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  std::string unit(p, text.data() + text.size());
+  unsigned long long mult = 0;
+  if (unit.empty() || unit == "B") mult = 1;
+  if (unit == "K" || unit == "KB" || unit == "KiB" || unit == "k") mult = 1ull << 10;
+  if (unit == "M" || unit == "MB" || unit == "MiB") mult = 1ull << 20;
+  if (unit == "G" || unit == "GB" || unit == "GiB") mult = 1ull << 30;
+  if (text.empty() || ec != std::errc() || mult == 0 || v == 0) {
+    throw FlagError("--" + flag + ": '" + text +
+                    "' is not a size; use bytes or a number with K, M or G (e.g. 8K, 1M)");
+  }
+  return static_cast<std::size_t>(v * mult);
+}
+
+std::map<std::string, std::string> environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string kv(*e);
+    auto eq = kv.find('=');
+    if (eq != std::string::npos && kv.compare(0, 5, "COGO_") == 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return env;
+}
+
+Config parse_config(int argc, const char* const* argv,
+                    const std::map<std::string, std::string>& env) {
+  Config env_cfg;
+  const auto all = flags();
+  // The environment first; flags given on the command line then replace a
+  // list wholesale (not append to it) and override single values.
+  for (const Flag& f : all) {
+    if (f.name == "help" || f.name == "version" || f.name == "maxprocs") continue;
+    auto it = env.find(env_name(f.name));
+    if (it == env.end()) continue;
+    try {
+      if (!f.takes_value) {
+        if (truthy(f.name, it->second)) f.apply(env_cfg, "");
+      } else if (f.is_list) {
+        for (const auto& v : split_list(it->second)) f.apply(env_cfg, v);
+      } else {
+        f.apply(env_cfg, it->second);
+      }
+    } catch (const FlagError& e) {
+      throw FlagError(std::string("environment ") + env_name(f.name) + ": " + e.what());
+    }
+  }
+  Config cfg = env_cfg;
+  bool listen_reset = false, tls_listen_reset = false, echo_reset = false;
+  int i = 1;
+  if (i < argc && argv[i][0] != '-') {
+    std::string mode = argv[i++];
+    if (mode == "http") {
+      cfg.mode = Config::Mode::http;
+    } else if (mode == "echo") {
+      cfg.mode = Config::Mode::echo;
+    } else {
+      throw FlagError("unknown command '" + mode + "'; use http or echo (see --help)");
+    }
+  }
+  for (; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) throw FlagError("unexpected argument '" + arg + "' (see --help)");
+    std::string name = arg.substr(2), value;
+    bool has_value = false;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const Flag* f = nullptr;
+    for (const Flag& x : all) {
+      if (x.name == name) f = &x;
+    }
+    if (f == nullptr) throw FlagError("unknown flag --" + name + " (see --help)");
+    if (f->takes_value && !has_value) {
+      if (i + 1 >= argc) throw FlagError("--" + name + " needs a value");
+      value = argv[++i];
+    } else if (!f->takes_value && has_value) {
+      throw FlagError("--" + name + " takes no value");
+    }
+    // A list flag on the command line replaces what the environment gave.
+    auto reset = [&](bool& done, bool tls) {
+      if (done) return;
+      done = true;
+      std::erase_if(cfg.server.listen, [tls](const http::ListenSpec& l) { return l.tls == tls; });
+    };
+    if (name == "listen") reset(listen_reset, false);
+    if (name == "tls-listen") reset(tls_listen_reset, true);
+    if (name == "echo-listen" && !echo_reset) {
+      echo_reset = true;
+      cfg.echo_listen.clear();
+    }
+    f->apply(cfg, value);
+  }
+  if (cfg.help || cfg.version) return cfg;
+  if (cfg.server.listen.empty() && cfg.mode == Config::Mode::http) cfg.server.listen.push_back({"0.0.0.0:8080", false});
+  if (cfg.server.listen.empty() && cfg.mode == Config::Mode::echo) cfg.server.listen.push_back({"0.0.0.0:9000", false});
+  bool any_tls = false;
+  for (const auto& l : cfg.server.listen) any_tls = any_tls || l.tls;
+  if (any_tls && (cfg.server.tls_cert_file.empty() || cfg.server.tls_key_file.empty())) {
+    throw FlagError("--tls-listen needs --tls-cert FILE and --tls-key FILE");
+  }
+  if (cfg.mode == Config::Mode::echo && any_tls) throw FlagError("--tls-listen: echo mode has no TLS");
+  if (!any_tls && (!cfg.server.tls_cert_file.empty() || !cfg.server.tls_key_file.empty())) {
+    throw FlagError("--tls-cert/--tls-key given without --tls-listen HOST:PORT");
+  }
+  if (cfg.procs > 1) cfg.server.reuse_port = true;
+  return cfg;
+}
+
+std::string usage() {
+  std::string u =
+      "usage: cogo-server [http|echo] [flags]\n"
+      "\n"
+      "  http   HTTP/1.1 server (default): GET / (Hello, World!), POST /echo,\n"
+      "         GET /sleep?ms=N (a handler blocking in sleep_for), GET /healthz\n"
+      "  echo   raw TCP echo server\n"
+      "\n"
+      "flags (each also settable as COGO_<FLAG>, e.g. --idle-timeout as COGO_IDLE_TIMEOUT;\n"
+      "list flags take comma-separated values there; a flag beats the environment):\n";
+  for (const Flag& f : flags()) {
+    std::string left = "  --" + f.name + (f.takes_value ? " V" : "");
+    if (left.size() < 30) left.resize(30, ' ');
+    u += left + " " + f.help + "\n";
+  }
+  u += "\nSIGTERM or SIGINT: stop accepting, finish in-flight requests (--shutdown-grace), exit 0.\n"
+       "SIGQUIT: print a goroutine dump to stderr and keep running.\n";
+  return u;
+}
+
+}  // namespace cogo::cli

@@ -1,0 +1,47 @@
+// flags.h: cogo-server's command line and COGO_* environment, parsed into a
+// Config. Every flag --foo-bar can also be set as COGO_FOO_BAR (the flag
+// wins); list flags take comma-separated values from the environment.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cogo/http/server.h"
+
+namespace cogo::cli {
+
+struct Config {
+  enum class Mode { http, echo } mode = Mode::http;
+  http::ServerOptions server;
+  std::vector<std::string> echo_listen;  // http mode: also a TCP echo port
+  int procs = 1;                         // processes sharing the ports (SO_REUSEPORT)
+  int maxprocs = 0;                      // Ps per process; 0 = runtime default
+  std::string log_level = "info";
+  bool access_log = false;
+  bool help = false;
+  bool version = false;
+};
+
+// FlagError: a bad flag or value; what() names it and says what is expected.
+class FlagError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// parse_config() reads argv (argv[0] skipped) over the environment `env`
+// (name -> value, e.g. from environ). Throws FlagError.
+Config parse_config(int argc, const char* const* argv,
+                    const std::map<std::string, std::string>& env);
+std::map<std::string, std::string> environment();
+std::string usage();
+
+// parse_duration() reads "10s", "250ms", "2m", "1h", "0" (disabled).
+std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
+// parse_size() reads "8192", "8K", "8KiB", "1M", "1MB".
+std::size_t parse_size(const std::string& flag, const std::string& text);
+
+}  // namespace cogo::cli

@@ -1,0 +1,153 @@
+// cogo-server: the HTTP/1.1 and TCP echo server binary. See --help.
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "cogo/http/server.h"
+#include "cogo/middleware/access_log.h"
+#include "cogo/runtime.h"
+#include "flags.h"
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+#ifndef COGO_VERSION
+#define COGO_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using cogo::cli::Config;
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
+
+// serve_one() runs one server process: a runtime, the HTTP (or echo) server
+// and, in http mode, an optional echo server beside it.
+int serve_one(const Config& cfg, int index) {
+  return cogo::run([&]() -> int {
+    try {
+      if (cfg.mode == Config::Mode::echo) {
+        std::vector<std::string> addrs;
+        for (const auto& l : cfg.server.listen) addrs.push_back(l.address);
+        cogo::http::EchoServer echo(addrs, cfg.server.model, cfg.server.reuse_port);
+        echo.listen();
+        cogo::http::on_shutdown_signal([&echo] { echo.shutdown(); });
+        spdlog::info("cogo-server {} echo model={} process={}/{} Ps={} listening on {}",
+                     COGO_VERSION, cogo::http::model_name(cfg.server.model), index + 1, cfg.procs,
+                     cogo::gomaxprocs(), join(echo.addresses()));
+        echo.serve();
+        spdlog::info("echo server stopped");
+        return 0;
+      }
+      cogo::http::Server server(cfg.server);
+      cogo::http::add_builtin_routes(server.router());
+      if (cfg.access_log) server.use(cogo::middleware::access_log());
+      server.listen();
+      std::unique_ptr<cogo::http::EchoServer> echo;
+      std::atomic<bool> echo_done{true};
+      if (!cfg.echo_listen.empty()) {
+        echo = std::make_unique<cogo::http::EchoServer>(cfg.echo_listen, cfg.server.model,
+                                                         cfg.server.reuse_port);
+        echo->listen();
+        echo_done = false;
+        cogo::go([&] {
+          echo->serve();
+          echo_done = true;
+        });
+      }
+      std::string where;
+      const auto addrs = server.addresses();
+      for (size_t i = 0; i < addrs.size(); i++) {
+        where += (where.empty() ? "" : ", ") + addrs[i] +
+                 (cfg.server.listen[i].tls ? " (https)" : " (http)");
+      }
+      if (echo) where += ", " + join(echo->addresses()) + " (echo)";
+      spdlog::info("cogo-server {} http model={} process={}/{} Ps={} listening on {}", COGO_VERSION,
+                   cogo::http::model_name(cfg.server.model), index + 1, cfg.procs,
+                   cogo::gomaxprocs(), where);
+      server.serve();
+      if (echo) {
+        echo->shutdown();
+        while (!echo_done.load()) cogo::sleep_for(std::chrono::milliseconds(5));
+      }
+      return 0;
+    } catch (const std::exception& e) {
+      spdlog::critical("{}", e.what());
+      return 1;
+    }
+  });
+}
+
+std::vector<pid_t> g_children;
+
+void forward_signal(int sig) {
+  for (pid_t p : g_children) kill(p, sig);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg;
+  try {
+    cfg = cogo::cli::parse_config(argc, argv, cogo::cli::environment());
+  } catch (const cogo::cli::FlagError& e) {
+    std::fprintf(stderr, "cogo-server: %s\n", e.what());
+    return 2;
+  }
+  if (cfg.help) {
+    std::fputs(cogo::cli::usage().c_str(), stdout);
+    return 0;
+  }
+  if (cfg.version) {
+    std::printf("cogo-server %s\n", COGO_VERSION);
+    return 0;
+  }
+  if (cfg.maxprocs > 0) setenv("COGO_MAXPROCS", std::to_string(cfg.maxprocs).c_str(), 1);
+
+  auto logger = spdlog::stdout_logger_mt("cogo");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%P] %v");
+  spdlog::set_level(spdlog::level::from_str(cfg.log_level));
+  spdlog::flush_on(spdlog::level::info);
+
+  if (cfg.procs <= 1) return serve_one(cfg, 0);
+
+  // Several processes share each port with SO_REUSEPORT, each with its own
+  // runtime; the parent forwards SIGTERM/SIGINT and reports their exits.
+  for (int i = 0; i < cfg.procs; i++) {
+    pid_t pid = fork();
+    if (pid < 0) {
+      std::perror("cogo-server: fork");
+      forward_signal(SIGTERM);
+      return 1;
+    }
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      std::_Exit(serve_one(cfg, i));
+    }
+    g_children.push_back(pid);
+  }
+  signal(SIGTERM, forward_signal);
+  signal(SIGINT, forward_signal);
+  int code = 0;
+  for (size_t left = g_children.size(); left > 0;) {
+    int status = 0;
+    pid_t p = waitpid(-1, &status, 0);
+    if (p < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    left--;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) code = 1;
+  }
+  return code;
+}

@@ -1,0 +1,124 @@
+// cogo/http/server.h: an HTTP/1.1 server — listeners, a router, middleware,
+// and one of two connection models running the same handlers:
+//   goroutine - a goroutine per connection on the netpoller; a keep-alive
+//               connection waiting for its next request holds no goroutine
+//               and no buffer (it waits in the poller).
+//   thread    - an OS thread and a blocking socket per connection (the
+//               baseline cogo is measured against).
+//
+//   cogo::run([] {
+//     cogo::http::Server server({.listen = {{"0.0.0.0:8080"}}});
+//     server.router().get("/", [](auto&, auto& res) { res.text(200, "Hello"); });
+//     server.serve();   // until SIGTERM/SIGINT, then a graceful shutdown
+//   });
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cogo/http/handler.h"
+#include "cogo/http/options.h"
+#include "cogo/http/router.h"
+
+namespace cogo::http {
+
+enum class Model { goroutine, thread };
+const char* model_name(Model m);
+
+struct ListenSpec {
+  std::string address;  // "0.0.0.0:8080", "[::]:8443", "127.0.0.1:0", "unix:/run/x.sock"
+  bool tls = false;     // serve HTTPS on this listener (needs tls_cert_file/tls_key_file)
+};
+
+struct ServerOptions {
+  std::vector<ListenSpec> listen;
+  Model model = Model::goroutine;
+  HttpOptions http;
+  std::string tls_cert_file;  // PEM certificate chain
+  std::string tls_key_file;   // PEM private key
+  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  // Graceful shutdown: how long in-flight requests may take to finish.
+  std::chrono::milliseconds shutdown_grace{10'000};
+  // SO_REUSEPORT on every listener (several processes share a port).
+  bool reuse_port = false;
+  // serve() returns after a graceful shutdown on SIGTERM or SIGINT.
+  bool handle_signals = true;
+  // Thread model: stack reserved per connection thread (the goroutine
+  // model's default stack is the same size, so the comparison is fair).
+  std::size_t thread_stack_bytes = 256 * 1024;
+};
+
+struct ServerCounters {
+  uint64_t accepted = 0;       // connections accepted
+  uint64_t active = 0;         // connections open now (idle ones included)
+  uint64_t idle_parked = 0;    // goroutine model: connections waiting in the poller
+  uint64_t tls_handshake_failures = 0;
+};
+
+class Server {
+ public:
+  explicit Server(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // router() is where routes go; set them up before serve().
+  Router& router();
+  // use() adds a middleware around the router; the first added is outermost.
+  Server& use(Middleware middleware);
+
+  // listen() opens every listener now (serve() does it if needed), so that
+  // addresses() is known — port 0 picks a free port. Throws a clear error
+  // naming the address ("listen 0.0.0.0:80: permission denied — ...").
+  void listen();
+  // addresses() is where the listeners listen, in ListenSpec order.
+  std::vector<std::string> addresses() const;
+
+  // serve() accepts and serves until shutdown() (or SIGTERM/SIGINT), then
+  // shuts down gracefully: stop accepting, finish in-flight requests (up to
+  // shutdown_grace), close idle keep-alive connections, return. Must run on a
+  // goroutine (inside cogo::run) in either model.
+  void serve();
+  // shutdown() asks serve() to shut down. Callable from any thread.
+  void shutdown();
+
+  ServerCounters counters() const;
+  const ServerOptions& options() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// builtin_routes() adds cogo-server's demo routes: GET / (Hello, World!),
+// POST /echo (the body back), GET /sleep?ms=N (a handler blocking in
+// sleep_for), GET /healthz.
+void add_builtin_routes(Router& router);
+
+// serve_echo() runs a raw TCP echo server on the listeners until shutdown,
+// goroutine or thread per connection. Must run on a goroutine.
+class EchoServer {
+ public:
+  EchoServer(std::vector<std::string> listen, Model model, bool reuse_port = false);
+  ~EchoServer();
+  void listen();
+  std::vector<std::string> addresses() const;
+  void serve();      // until shutdown()
+  void shutdown();   // any thread
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// install_shutdown_signals() makes SIGTERM and SIGINT call fn (from a
+// goroutine, not the signal handler). Returns false if already installed.
+void on_shutdown_signal(std::function<void()> fn);
+
+}  // namespace cogo::http
