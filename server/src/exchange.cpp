@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <exception>
 
 #include "cogo/http/error.h"
@@ -39,15 +40,25 @@ constexpr std::size_t kScratchBytes = 16 * 1024;
   return scratch;
 }
 
+// coarse_now() is steady_clock::now() at the kernel tick's resolution (1-4
+// ms; same clock, CLOCK_MONOTONIC, read without touching the clock source):
+// deadlines of seconds need no better, and one is set for every write.
+Deadline coarse_now() noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Deadline(std::chrono::duration_cast<Clock::duration>(
+      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
+
 Deadline deadline_after(std::chrono::milliseconds timeout) {
-  return timeout.count() > 0 ? Clock::now() + timeout : no_deadline;
+  return timeout.count() > 0 ? coarse_now() + timeout : no_deadline;
 }
 
 bool status_has_body(int status) {
   return status >= 200 && status != 204 && status != 304;
 }
 
-void append_status_line(std::string& out, int status) {
+void append_status_line(OutputBuffer& out, int status) {
   if (status == 200) {
     out.append("HTTP/1.1 200 OK\r\n");
     return;
@@ -61,11 +72,11 @@ void append_status_line(std::string& out, int status) {
   out.append("\r\n");
 }
 
-void append_decimal(std::string& out, std::uint64_t value) {
+void append_decimal(OutputBuffer& out, std::uint64_t value) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
   (void)ec;
-  out.append(digits, end);
+  out.append(digits, static_cast<std::size_t>(end - digits));
 }
 
 }  // namespace
@@ -77,7 +88,10 @@ void Exchange::attach(Stream& stream, const Handler& handler, const HttpOptions&
   options_ = &options;
   remote_address_ = remote_address;
   readiness_ = readiness;
-  parser_.reset();
+  // An Exchange that went idle left its parser between messages, ready for
+  // the next one; only one that stopped elsewhere needs llhttp_init again.
+  if (parser_dirty_) parser_.reset();
+  parser_dirty_ = true;
   in_.reset_to(0);
   out_.clear();
   head_deadline_ = body_deadline_ = no_deadline;
@@ -91,7 +105,7 @@ void Exchange::detach() noexcept {
   // A pooled Exchange keeps small buffers (they make the next request free
   // of allocations) and gives big ones back.
   if (in_.capacity() > 2 * kReadChunk) in_.release();
-  if (out_.capacity() > kFlushBytes) std::string().swap(out_);
+  if (out_.capacity() > kFlushBytes) out_.release();
   if (response_.body_.capacity() > kFlushBytes) std::string().swap(response_.body_);
   if (request_.query_storage_.capacity() > kReadChunk) std::string().swap(request_.query_storage_);
   RequestHead& head = parser_.head();
@@ -125,6 +139,7 @@ HttpConnection::State Exchange::serve() {
         case Fill::got:
           break;
         case Fill::idle:
+          parser_dirty_ = false;
           return HttpConnection::State::idle;
         case Fill::eof:
           return HttpConnection::State::closed;
@@ -455,11 +470,17 @@ void Exchange::append_head(Framing framing, std::uint64_t content_length) {
   Response& res = response_;
   if (res.close_ || draining()) close_after_ = true;
   append_status_line(out_, res.status_);
-  if (!res.has_server_) out_.append("Server: cogo\r\n");
-  if (!res.has_date_) {
-    out_.append("Date: ");
+  if (!res.has_server_ && !res.has_date_) {
+    out_.append("Server: cogo\r\nDate: ");
     out_.append(http_date_now());
     out_.append("\r\n");
+  } else {
+    if (!res.has_server_) out_.append("Server: cogo\r\n");
+    if (!res.has_date_) {
+      out_.append("Date: ");
+      out_.append(http_date_now());
+      out_.append("\r\n");
+    }
   }
   out_.append(res.fields_);
   switch (framing) {
@@ -528,7 +549,7 @@ void Exchange::finish_response() {
         char size_line[24];
         auto [end, ec] = std::to_chars(size_line, size_line + 16, res.body_.size(), 16);
         (void)ec;
-        out_.append(size_line, end);
+        out_.append(size_line, static_cast<std::size_t>(end - size_line));
         out_.append("\r\n");
         out_.append(res.body_);
         out_.append("\r\n");

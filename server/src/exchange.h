@@ -37,6 +37,7 @@
 #include "cogo/http/response.h"
 #include "cogo/http/stream.h"
 #include "input_buffer.h"
+#include "output_buffer.h"
 #include "request_parser.h"
 
 namespace cogo::http::detail {
@@ -92,10 +93,11 @@ class Exchange {
   const HttpOptions* options_ = nullptr;
   std::string_view remote_address_;
   bool readiness_ = false;
+  bool parser_dirty_ = true;  // the parser may be inside a message or failed
 
   RequestParser parser_;
   InputBuffer in_;
-  std::string out_;  // responses not written yet
+  OutputBuffer out_;  // responses not written yet
   Request request_;
   Response response_;
 

@@ -113,10 +113,8 @@ int RequestParser::on_url(llhttp_t* p, const char* at, std::size_t n) {
 
 int RequestParser::on_header_field(llhttp_t* p, const char* at, std::size_t n) {
   RequestParser* s = self(p);
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!is_token_char(static_cast<unsigned char>(at[i])))
-      return s->fail(400, "invalid character in header name");
-  }
+  if (!all_token_chars(std::string_view(at, n)))
+    return s->fail(400, "invalid character in header name");
   if (s->head_done_) return 0;  // trailer fields: validated, not kept
   if (s->last_span_ != Span::field) {
     s->head_.fields.push_back(Field{std::string_view(at, n), std::string_view()});

@@ -8,23 +8,6 @@
 
 namespace cogo::http {
 
-namespace {
-
-// for_each_line() calls fn(line_begin, line_end, name) for each
-// "Name: value\r\n" line of fields; fn returns false to stop.
-template <class Fn>
-void for_each_line(const std::string& fields, Fn fn) {
-  std::size_t begin = 0;
-  while (begin < fields.size()) {
-    const std::size_t end = fields.find("\r\n", begin) + 2;
-    const std::size_t colon = fields.find(':', begin);
-    if (!fn(begin, end, std::string_view(fields).substr(begin, colon - begin))) return;
-    begin = end;
-  }
-}
-
-}  // namespace
-
 void Response::reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered) {
   exchange_ = exchange;
   fields_.clear();
@@ -46,54 +29,60 @@ void Response::set_status(int status) {
   status_ = status;
 }
 
-void Response::check_field(std::string_view name, std::string_view value, bool setting) {
+void Response::check_field(std::string_view name, std::string_view value) {
   if (committed_) throw std::logic_error("http: header change after the response head was sent");
-  if (name.empty()) throw std::invalid_argument("http: empty header name");
-  for (char c : name) {
-    if (!detail::is_token_char(static_cast<unsigned char>(c))) {
-      throw std::invalid_argument("http: header name \"" + std::string(name) +
-                                  "\" has a character outside RFC 9110 tokens");
-    }
+  if (!detail::is_token(name)) {
+    throw std::invalid_argument("http: header name \"" + std::string(name) +
+                                "\" is empty or has a character outside RFC 9110 tokens");
   }
-  for (char c : value) {
-    if (c == '\r' || c == '\n' || c == '\0') {
-      throw std::invalid_argument("http: value of header " + std::string(name) +
-                                  " contains CR, LF or NUL");
-    }
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+    throw std::invalid_argument("http: value of header " + std::string(name) +
+                                " contains CR, LF or NUL");
   }
   if (iequals(name, "Content-Length") || iequals(name, "Transfer-Encoding")) {
     throw std::invalid_argument("http: " + std::string(name) +
                                 " is set by the server from the body; write the body instead");
   }
-  if (iequals(name, "Connection") &&
-      !(setting && iequals(detail::trim_whitespace(value), "close"))) {
+}
+
+// connection_field() handles a Connection field: "close" is the one value a
+// handler may ask for. Returns false for any other name.
+bool Response::connection_field(std::string_view name, std::string_view value) {
+  if (name.size() != 10 || !iequals(name, "Connection")) return false;
+  if (!iequals(detail::trim_whitespace(value), "close")) {
     throw std::invalid_argument(
         "http: the only Connection header a handler may set is \"Connection: close\"");
   }
+  close_ = true;
+  return true;
 }
 
 void Response::set_header(std::string_view name, std::string_view value) {
-  check_field(name, value, true);
-  if (iequals(name, "Connection")) {
-    close_ = true;
-    return;
-  }
-  remove_header(name);
-  add_header(name, value);
+  check_field(name, value);
+  if (connection_field(name, value)) return;
+  if (!fields_.empty()) remove_header(name);
+  append_field(name, value);
 }
 
 void Response::add_header(std::string_view name, std::string_view value) {
-  check_field(name, value, true);
-  if (iequals(name, "Connection")) {
-    close_ = true;
-    return;
-  }
-  if (iequals(name, "Server")) has_server_ = true;
-  if (iequals(name, "Date")) has_date_ = true;
+  check_field(name, value);
+  if (connection_field(name, value)) return;
+  append_field(name, value);
+}
+
+void Response::append_field(std::string_view name, std::string_view value) {
+  if (name.size() == 6 && iequals(name, "Server")) has_server_ = true;
+  if (name.size() == 4 && iequals(name, "Date")) has_date_ = true;
   fields_.append(name);
-  fields_.append(": ");
+  fields_.append(": ", 2);
   fields_.append(value);
-  fields_.append("\r\n");
+  fields_.append("\r\n", 2);
+}
+
+void Response::set_content_type(std::string_view value) {
+  if (committed_) throw std::logic_error("http: header change after the response head was sent");
+  if (!fields_.empty()) remove_header("Content-Type");
+  append_field("Content-Type", value);
 }
 
 void Response::remove_header(std::string_view name) {
@@ -116,14 +105,16 @@ void Response::remove_header(std::string_view name) {
 }
 
 std::string_view Response::header(std::string_view name) const noexcept {
-  std::string_view found;
-  for_each_line(fields_, [&](std::size_t begin, std::size_t end, std::string_view line_name) {
-    if (!iequals(line_name, name)) return true;
-    found = std::string_view(fields_).substr(begin + line_name.size() + 2,
-                                             end - begin - line_name.size() - 4);
-    return false;
-  });
-  return found;
+  const std::string_view fields = fields_;
+  std::size_t begin = 0;
+  while (begin < fields.size()) {
+    const std::size_t end = fields.find("\r\n", begin);
+    const std::size_t colon = fields.find(':', begin);
+    if (iequals(fields.substr(begin, colon - begin), name))
+      return fields.substr(colon + 2, end - colon - 2);
+    begin = end + 2;
+  }
+  return {};
 }
 
 void Response::write(std::string_view data) {
@@ -147,13 +138,13 @@ void Response::replace_body(std::string_view body) {
 
 void Response::text(int status, std::string_view body) {
   set_status(status);
-  set_header("Content-Type", "text/plain; charset=utf-8");
+  set_content_type("text/plain; charset=utf-8");
   replace_body(body);
 }
 
 void Response::json(int status, std::string_view body) {
   set_status(status);
-  set_header("Content-Type", "application/json");
+  set_content_type("application/json");
   replace_body(body);
 }
 

@@ -27,7 +27,6 @@ constexpr std::array<bool, 256> make_token_table() {
   for (char c : std::string_view("!#$%&'*+-.^_`|~")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
-constexpr std::array<bool, 256> token_table = make_token_table();
 
 int hex_value(char c) noexcept {
   if (c >= '0' && c <= '9') return c - '0';
@@ -38,9 +37,8 @@ int hex_value(char c) noexcept {
 
 }  // namespace
 
-bool is_token_char(unsigned char c) noexcept {
-  return token_table[c];
-}
+// Constant-initialized: usable from other files' static initializers.
+constexpr std::array<bool, 256> token_table = make_token_table();
 
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space, bool lenient) {
   for (std::size_t i = 0; i < in.size(); ++i) {

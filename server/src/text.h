@@ -2,6 +2,7 @@
 // whitespace trimming, percent-decoding).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -10,8 +11,24 @@
 
 namespace cogo::http::detail {
 
-// is_token_char(): RFC 9110 tchar, the characters of a header name.
-bool is_token_char(unsigned char c) noexcept;
+// token_table[c]: c is an RFC 9110 tchar (a character of a header name or
+// method).
+extern const std::array<bool, 256> token_table;
+inline bool is_token_char(unsigned char c) noexcept {
+  return token_table[c];
+}
+
+// all_token_chars() tells whether every character of v is a token character.
+inline bool all_token_chars(std::string_view v) noexcept {
+  bool ok = true;
+  for (char c : v) ok &= token_table[static_cast<unsigned char>(c)];
+  return ok;
+}
+
+// is_token() tells whether v is a non-empty run of token characters.
+inline bool is_token(std::string_view v) noexcept {
+  return !v.empty() && all_token_chars(v);
+}
 
 inline bool is_space_or_tab(char c) noexcept {
   return c == ' ' || c == '\t';

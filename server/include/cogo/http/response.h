@@ -67,7 +67,10 @@ class Response {
   friend class detail::Exchange;
   Response() = default;
   void reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered);
-  void check_field(std::string_view name, std::string_view value, bool setting);
+  void check_field(std::string_view name, std::string_view value);
+  bool connection_field(std::string_view name, std::string_view value);
+  void append_field(std::string_view name, std::string_view value);
+  void set_content_type(std::string_view value);
   void replace_body(std::string_view body);
 
   detail::Exchange* exchange_ = nullptr;
