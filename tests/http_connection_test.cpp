@@ -363,6 +363,25 @@ TEST(HttpConnection, UnreadSmallBodyIsDrainedAndTheConnectionKept) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
+// Body bytes one handler left unread never reach the next request.
+TEST(HttpConnection, UnreadBodyBytesDoNotLeakIntoTheNextRequest) {
+  ServedPair pair([](Request& req, Response& res) {
+    if (req.path() == "/partial") {
+      char buf[3];
+      EXPECT_EQ(req.read(buf, sizeof buf), 3u);
+      res.text(200, std::string(buf, 3));
+    } else {
+      res.text(200, "[" + req.body() + "]");
+    }
+  });
+  auto& c = pair.client();
+  c.send("POST /partial HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789" +
+         get("/empty") + "POST /full HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_EQ(c.read_response().body, "012");
+  EXPECT_EQ(c.read_response().body, "[]");
+  EXPECT_EQ(c.read_response().body, "[ok]");
+}
+
 TEST(HttpConnection, UnreadLargeBodyClosesTheConnection) {
   HttpOptions options;
   options.max_drain_bytes = 1000;
@@ -512,6 +531,20 @@ TEST(HttpConnection, SlowBodyGets408) {
   EXPECT_EQ(res.status, 408);
   EXPECT_TRUE(timed_out);
   EXPECT_TRUE(c.closed_by_peer());
+}
+
+// A client that stops reading is cut off once a write has waited
+// write_timeout.
+TEST(HttpConnection, StalledReaderHitsTheWriteTimeout) {
+  HttpOptions options;
+  options.write_timeout = 200ms;
+  ServedPair pair([](Request&, Response& res) { res.write(std::string(64 * 1024 * 1024, 'w')); },
+                  options);
+  const int small = 8192;
+  ::setsockopt(pair.client().fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  pair.client().send(get("/"));
+  pair.join();  // returns once the server gave up on the write
+  EXPECT_TRUE(pair.finished);
 }
 
 TEST(HttpConnection, ClientVanishingMidBodyEndsTheConnection) {

@@ -237,6 +237,8 @@ bool Exchange::dispatch(RequestParser::Event event) {
     return false;
   }
   head_deadline_ = body_deadline_ = no_deadline;
+  // Body bytes an earlier handler left unread are gone with its request.
+  pending_begin_ = pending_end_ = 0;
   body_done_ = event == RequestParser::Event::message_complete;
   body_received_ = 0;
   body_error_ = 0;
