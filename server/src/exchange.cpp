@@ -28,6 +28,8 @@ constexpr std::size_t kBodyRoom = 8192;
 constexpr std::size_t kFlushBytes = 64 * 1024;
 // Bodies at least this large are written from the Response, not copied.
 constexpr std::size_t kCopyBodyBytes = 16 * 1024;
+// Buffers up to this size stay with a pooled Exchange.
+constexpr std::size_t kKeepBytes = 4096;
 // Unread input discarded at most while lingering before a close.
 constexpr std::size_t kLingerBytes = 1024 * 1024;
 // Non-blocking reads at a request boundary land here first: a connection
@@ -103,11 +105,15 @@ void Exchange::detach() noexcept {
   stream_ = nullptr;
   handler_ = nullptr;
   // A pooled Exchange keeps small buffers (they make the next request free
-  // of allocations) and gives big ones back.
-  if (in_.capacity() > 2 * kReadChunk) in_.release();
-  if (out_.capacity() > kFlushBytes) out_.release();
-  if (response_.body_.capacity() > kFlushBytes) std::string().swap(response_.body_);
-  if (request_.query_storage_.capacity() > kReadChunk) std::string().swap(request_.query_storage_);
+  // of allocations) and gives big ones back: whatever it keeps is memory a
+  // connection holds while its handler is parked mid-request.
+  if (in_.capacity() > kKeepBytes) in_.release();
+  if (out_.capacity() > kKeepBytes) out_.release();
+  if (response_.body_.capacity() > kKeepBytes) std::string().swap(response_.body_);
+  if (response_.fields_.capacity() > kKeepBytes) std::string().swap(response_.fields_);
+  if (request_.query_storage_.capacity() > kKeepBytes) std::string().swap(request_.query_storage_);
+  if (request_.path_storage_.capacity() > kKeepBytes) std::string().swap(request_.path_storage_);
+  if (request_.param_storage_.capacity() > kKeepBytes) std::string().swap(request_.param_storage_);
   RequestHead& head = parser_.head();
   if (head.fields.capacity() > 64) std::vector<Field>().swap(head.fields);
 }
