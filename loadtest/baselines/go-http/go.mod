@@ -1,0 +1,3 @@
+module cogo/loadtest/baselines/gohttp
+
+go 1.19
