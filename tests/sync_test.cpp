@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cogo/chan.h"
+#include "cogo/introspect.h"
 #include "cogo/runtime.h"
 #include "cogo/sync.h"
 
@@ -349,33 +350,74 @@ TEST_P(SyncRuntime, MutexParksTheGoroutineNotTheThread) {
   });
 }
 
-// Direct hand-off: a goroutine that re-locks in a loop cannot keep a queued
-// waiter out, even on one P where the waiter runs only when it yields.
-TEST_P(SyncRuntime, MutexHandsOffToTheWaiter) {
+// waiting_in() counts the goroutines parked with the given wait reason, from
+// the goroutine dump (so a test can wait until its goroutines really park).
+int waiting_in(const std::string& reason) {
+  const std::string dump = cogo::goroutine_dump();
+  const std::string needle = "[waiting: " + reason;
+  int n = 0;
+  for (size_t pos = dump.find(needle); pos != std::string::npos; pos = dump.find(needle, pos + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+void wait_until_waiting(const std::string& reason, int n) {
+  while (waiting_in(reason) < n) cogo::sleep_for(1ms);
+}
+
+// Direct hand-off in FIFO order: waiters get the mutex in the order they
+// queued, and an unlocker that re-locks at once goes behind them instead of
+// barging in (no starvation).
+TEST_P(SyncRuntime, MutexHandsOffInFifoOrder) {
+  run_on(GetParam(), [] {
+    cogo::Mutex mu;
+    cogo::WaitGroup wg;
+    std::string order;  // guarded by mu
+    mu.lock();
+    wg.add(3);
+    for (char name : {'a', 'b', 'c'}) {
+      cogo::go([&, name] {
+        mu.lock();
+        order += name;
+        mu.unlock();
+        wg.done();
+      });
+      wait_until_waiting("sync.Mutex.Lock", name - 'a' + 1);
+    }
+    mu.unlock();
+    mu.lock();  // the unlocker comes back at once: it must queue behind a, b, c
+    order += 'M';
+    mu.unlock();
+    wg.wait();
+    EXPECT_EQ(order, "abcM");
+  });
+}
+
+// A goroutine that re-locks in a loop cannot keep a queued waiter out, even
+// on one P where the waiter runs only when the looper yields.
+TEST_P(SyncRuntime, MutexLooperDoesNotStarveWaiter) {
   run_on(GetParam(), [] {
     cogo::Mutex mu;
     std::atomic<bool> waiter_got_it{false};
-    cogo::Chan<int> done;
-    int rounds = 0;
+    cogo::WaitGroup wg;
+    wg.add(2);
     cogo::go([&] {
       while (!waiter_got_it) {
         mu.lock();
-        ++rounds;
         cogo::yield();  // the waiter runs and queues meanwhile
         mu.unlock();
       }
-      done.send(0);
+      wg.done();
     });
     cogo::go([&] {
       mu.lock();
       waiter_got_it = true;
       mu.unlock();
-      done.send(0);
+      wg.done();
     });
-    done.recv();
-    done.recv();
+    wg.wait();
     EXPECT_TRUE(waiter_got_it);
-    EXPECT_LT(rounds, 1000) << "the looping goroutine kept re-taking the mutex";
   });
 }
 

@@ -11,15 +11,26 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cogo/runtime.h"
+
 namespace cogo {
 
 namespace {
 constexpr int kSpinRounds = 4;   // Go's active_spin
 constexpr int kSpinPauses = 30;  // Go's active_spin_cnt
+
+// worth_spinning() tells whether the holder might release the mutex while
+// we spin: not if we are a goroutine on the only P (Go's canSpin has the same
+// rule; a plain thread may always spin).
+bool worth_spinning() {
+  return detail::current_g() == nullptr || gomaxprocs() > 1;
+}
+
 }  // namespace
 
 void Mutex::lock_slow() {
-  for (int round = 0; round < kSpinRounds; ++round) {
+  const int rounds = worth_spinning() ? kSpinRounds : 0;
+  for (int round = 0; round < rounds; ++round) {
     for (int i = 0; i < kSpinPauses; ++i) COGO_CPU_RELAX();
     uint32_t s = state_.load(std::memory_order_relaxed);
     if (s == 0 && state_.compare_exchange_weak(s, kLocked, std::memory_order_acquire,
