@@ -162,25 +162,29 @@ TEST_P(Scheduler, ManySleepersAllWake) {
 }
 
 // With one P, a goroutine stuck in a busy loop (no yield) or in a blocking
-// call must not stop another goroutine from making progress.
+// call must not stop another goroutine from making progress. Each test's
+// stuck goroutine waits for the other one to make 20 steps: if the runtime
+// stalled it, the wait would only end at its 60 s cap and the test fails. No
+// time is asserted; a loaded machine only makes it slower.
+constexpr int kSteps = 20;
+constexpr auto kCap = std::chrono::seconds(60);
+
 TEST(SchedulerOneP, BusyLoopDoesNotStallOthers) {
   setenv("COGO_MAXPROCS", "1", 1);
   std::atomic<bool> hog_done{false};
-  std::atomic<int> ticks_during_hog{0};
+  std::atomic<int> ticks{0};
   uint64_t retakes = 0;
   cogo::run([&] {
-    std::atomic<bool> ticker_started{false};
     cogo::go([&] {
-      ticker_started.store(true);
       while (!hog_done.load()) {
-        ticks_during_hog.fetch_add(1);
+        ticks.fetch_add(1);
         cogo::sleep_for(1ms);
       }
     });
-    while (!ticker_started.load()) cogo::yield();
     cogo::go([&] {
-      auto end = std::chrono::steady_clock::now() + 200ms;
-      while (std::chrono::steady_clock::now() < end) {
+      // Never yields: only sysmon retaking this P lets the ticker run.
+      const auto cap = std::chrono::steady_clock::now() + kCap;
+      while (ticks.load() < kSteps && std::chrono::steady_clock::now() < cap) {
       }
       hog_done.store(true);
     });
@@ -188,7 +192,7 @@ TEST(SchedulerOneP, BusyLoopDoesNotStallOthers) {
     retakes = cogo::stats().retakes;
   });
   unsetenv("COGO_MAXPROCS");
-  EXPECT_GT(ticks_during_hog.load(), 5);
+  EXPECT_GE(ticks.load(), kSteps);
   EXPECT_GT(retakes, 0u);
 }
 
@@ -198,7 +202,12 @@ TEST(SchedulerOneP, BlockingCallDoesNotStallOthers) {
   std::atomic<int> ticks{0};
   cogo::run([&] {
     cogo::go([&] {
-      cogo::blocking([] { std::this_thread::sleep_for(200ms); });
+      cogo::blocking([&] {
+        const auto cap = std::chrono::steady_clock::now() + kCap;
+        while (ticks.load() < kSteps && std::chrono::steady_clock::now() < cap) {
+          std::this_thread::sleep_for(1ms);
+        }
+      });
       blocked_done.store(true);
     });
     cogo::go([&] {
@@ -210,7 +219,7 @@ TEST(SchedulerOneP, BlockingCallDoesNotStallOthers) {
     while (!blocked_done.load()) cogo::sleep_for(1ms);
   });
   unsetenv("COGO_MAXPROCS");
-  EXPECT_GT(ticks.load(), 5);
+  EXPECT_GE(ticks.load(), kSteps);
 }
 
 TEST_P(Scheduler, BlockingReturnsValueAndCanBeNested) {
