@@ -34,7 +34,9 @@
 #   --wait-quiet L wait (60 s steps) until the 1-minute load average is below L
 #                  before each round
 #   --keep         keep the scratch directory (wrk outputs, server logs)
-# Environment: COGO_SERVER (default build/bin/cogo-server, a Release build).
+# Environment: COGO_SERVER (default build/bin/cogo-server, a Release build; copied
+# first, so a rebuild meanwhile changes nothing), COGO_REV (the revision it was
+# built from, recorded in the JSON; default `git describe --dirty`).
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -131,7 +133,13 @@ trap 'exit 143' TERM
 # The script itself and every tool it runs stay off core 0; servers go there.
 taskset -cp 1 $$ >/dev/null
 
-declare -A PORT=([goroutine]=18080 [thread]=18081 [nginx]=18082 [go]=18083)
+declare -A PORT=([goroutine]=28080 [thread]=28081 [nginx]=28082 [go]=28083)  # nginx: its config
+
+# Measure one binary throughout, even if build/ is rebuilt meanwhile.
+cp "$COGO_SERVER" "$WORK/cogo-server" || die "cannot copy $COGO_SERVER"
+BUILD_ID=$(file -L "$WORK/cogo-server" | grep -o 'BuildID\[sha1\]=[0-9a-f]*' | cut -d= -f2 || true)
+GIT_REV=${COGO_REV:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}
+COGO_SERVER=$WORK/cogo-server
 
 if wanted go; then
   note "building the Go net/http baseline (offline)"
@@ -448,16 +456,17 @@ for c in sorted({c for sc, c in configs if sc == "pipelined"}):
 
 result = {
     "date": "$DATE_START", "stamp": stamp, "quick": $QUICK == 1,
+    "cogo": {"git": "$GIT_REV", "build_id": "$BUILD_ID"},
     "host": {"kernel": os.uname().release, "cpus": os.cpu_count(),
              "load_start": "$LOAD_START", "load_end": "$LOAD_END"},
     "protocol": {"rounds": $ROUNDS, "duration_s": $DURATION, "pipeline_depth": $PIPE_DEPTH,
                  "sleep_ms": $SLEEP_MS, "server_core": 0, "wrk_core": 1,
                  "wrk": "taskset -c 1 wrk -t1 -c C -d ${DURATION}s --latency [-s loadtest/wrk/pipeline.lua URL -- $PIPE_DEPTH]",
                  "servers": {
-                   "goroutine": "taskset -c 0 build/bin/cogo-server http --listen 127.0.0.1:18080 --model goroutine --maxprocs 1 --log-level warn",
-                   "thread": "taskset -c 0 build/bin/cogo-server http --listen 127.0.0.1:18081 --model thread --maxprocs 1 --log-level warn",
+                   "goroutine": "taskset -c 0 build/bin/cogo-server http --listen 127.0.0.1:28080 --model goroutine --maxprocs 1 --log-level warn",
+                   "thread": "taskset -c 0 build/bin/cogo-server http --listen 127.0.0.1:28081 --model thread --maxprocs 1 --log-level warn",
                    "nginx": "taskset -c 0 nginx -p SCRATCH -c loadtest/baselines/nginx/nginx.conf",
-                   "go": "GOMAXPROCS=1 taskset -c 0 go-http -listen 127.0.0.1:18083"}},
+                   "go": "GOMAXPROCS=1 taskset -c 0 go-http -listen 127.0.0.1:28083"}},
     "summary": summary, "targets": targets, "runs": runs,
 }
 path = os.path.join(out_dir, stamp + ".json")

@@ -22,7 +22,9 @@
 #          [--servers "goroutine thread nginx go"] [--modes "idle parked"] [--out DIR]
 #   --quick  N=1000, 5 s sleeps (a smoke test; results named *-quick*)
 # Output: a table on stdout and loadtest/results/memory-<date>.json.
-# Environment: COGO_SERVER (default build/bin/cogo-server, a Release build).
+# Environment: COGO_SERVER (default build/bin/cogo-server, a Release build; copied
+# first, so a rebuild meanwhile changes nothing), COGO_REV (the revision it was
+# built from, recorded in the JSON; default `git describe --dirty`).
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -89,7 +91,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 taskset -cp 1 $$ >/dev/null
 
-declare -A PORT=([goroutine]=18090 [thread]=18091 [nginx]=18082 [go]=18093)
+declare -A PORT=([goroutine]=28090 [thread]=28091 [nginx]=28082 [go]=28093)  # nginx: its config
+
+cp "$COGO_SERVER" "$WORK/cogo-server" || die "cannot copy $COGO_SERVER"
+BUILD_ID=$(file -L "$WORK/cogo-server" | grep -o 'BuildID\[sha1\]=[0-9a-f]*' | cut -d= -f2 || true)
+GIT_REV=${COGO_REV:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}
+COGO_SERVER=$WORK/cogo-server
 if wanted go; then
   (cd "$ROOT/loadtest/baselines/go-http" &&
     GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local go build -o "$WORK/go-http" .) ||
@@ -276,7 +283,7 @@ for r in runs:
     rows.append("| %s | %s | %d | %d | %.1f | %.1f | %.2f | %d | %.1f | %s |" % (
         r["mode"], r["server"], r["n"], r["held"], b["rss_kib"] / 1024, h["rss_kib"] / 1024,
         r["kib_per_conn"], h["threads"], h["vmsize_kib"] / 1024, verdict))
-json.dump({"date": "$DATE_START", "load_start": "$LOAD_START", "load_end": "$LOAD_END",
+json.dump({"date": "$DATE_START", "cogo": {"git": "$GIT_REV", "build_id": "$BUILD_ID"}, "load_start": "$LOAD_START", "load_end": "$LOAD_END",
            "n": $N, "sleep_ms": $SLEEP_MS, "quick": $QUICK == 1, "runs": runs},
           open(sys.argv[2], "w"), indent=1)
 print("\n".join(rows))

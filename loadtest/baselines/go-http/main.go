@@ -8,7 +8,7 @@
 //
 //	cd loadtest/baselines/go-http
 //	GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local go build -o /tmp/go-http .
-//	GOMAXPROCS=1 taskset -c 0 /tmp/go-http -listen 127.0.0.1:18083
+//	GOMAXPROCS=1 taskset -c 0 /tmp/go-http -listen 127.0.0.1:28083
 package main
 
 import (
@@ -23,7 +23,7 @@ import (
 var hello = []byte("Hello, World!")
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:18083", "HOST:PORT to serve on")
+	listen := flag.String("listen", "127.0.0.1:28083", "HOST:PORT to serve on")
 	flag.Parse()
 
 	mux := http.NewServeMux()
