@@ -54,15 +54,11 @@ unsigned port_of(std::string_view addr) {
   return port;
 }
 
-// fix_for() is the advice for the errors a user can do something about.
-std::string_view fix_for(std::string_view op, std::string_view addr, const std::error_code& ec) {
+// fix_for_errno() is the advice for the errno values a user can do
+// something about.
+std::string_view fix_for_errno(std::string_view op, std::string_view addr, int err) {
   const bool unix_path = addr.starts_with("unix:");
-  if (ec == errc::timeout && op == "dial") {
-    return "no answer before the dial timeout; is the host up and the port open?";
-  }
-  if (ec == errc::name_not_resolved) return "check the host name (and /etc/hosts, resolv.conf)";
-  if (ec.category() != std::system_category()) return {};
-  switch (ec.value()) {
+  switch (err) {
     case EACCES:
       if (op == "listen" && !unix_path && port_of(addr) != 0 && port_of(addr) < 1024) {
         return "use a port above 1024 or run with CAP_NET_BIND_SERVICE";
@@ -106,6 +102,36 @@ std::string_view fix_for(std::string_view op, std::string_view addr, const std::
   }
 }
 
+// fix_for() is the advice for the errors a user can do something about.
+std::string_view fix_for(std::string_view op, std::string_view addr, const std::error_code& ec) {
+  if (ec == errc::timeout && op == "dial") {
+    return "no answer before the dial timeout; is the host up and the port open?";
+  }
+  if (ec == errc::name_not_resolved) return "check the host name (and /etc/hosts, resolv.conf)";
+  if (ec.category() != std::system_category()) return {};
+  return fix_for_errno(op, addr, ec.value());
+}
+
+void append_message(std::string& s, std::string_view op, std::string_view addr,
+                    std::string_view what, std::string_view detail, std::string_view fix) {
+  s.append(op);
+  if (!addr.empty()) {
+    s.push_back(' ');
+    s.append(addr);
+  }
+  s.append(": ");
+  s.append(what);
+  if (!detail.empty()) {
+    s.append(" (");
+    s.append(detail);
+    s.append(")");
+  }
+  if (!fix.empty()) {
+    s.append(" — ");
+    s.append(fix);
+  }
+}
+
 }  // namespace
 
 const std::error_category& net_category() noexcept {
@@ -144,23 +170,16 @@ std::error_code to_error_code(int err) noexcept {
 
 std::string describe(std::string_view op, std::string_view addr, const std::error_code& ec,
                      std::string_view detail) {
-  std::string s(op);
-  if (!addr.empty()) {
-    s.push_back(' ');
-    s.append(addr);
-  }
-  s.append(": ");
-  s.append(ec.message());
-  if (!detail.empty()) {
-    s.append(" (");
-    s.append(detail);
-    s.append(")");
-  }
-  std::string_view fix = fix_for(op, addr, ec);
-  if (!fix.empty()) {
-    s.append(" — ");
-    s.append(fix);
-  }
+  std::string s;
+  append_message(s, op, addr, ec.message(), detail, fix_for(op, addr, ec));
+  return s;
+}
+
+std::string describe_errno(std::string_view op, std::string_view addr, int err) {
+  char buf[128];
+  const char* what = strerror_r(err, buf, sizeof buf);  // GNU: may return a static string
+  std::string s;
+  append_message(s, op, addr, what, {}, fix_for_errno(op, addr, err));
   return s;
 }
 

@@ -17,6 +17,11 @@ std::error_code to_error_code(int err) noexcept;
 std::string describe(std::string_view op, std::string_view addr, const std::error_code& ec,
                      std::string_view detail = {});
 
+// describe_errno() is describe() for an errno, without touching
+// error_category (usable when the process is out of descriptors, where even
+// a sanitizer's type check fails).
+std::string describe_errno(std::string_view op, std::string_view addr, int err);
+
 // log_line() sends a line to the log hook (stderr by default).
 void log_line(std::string_view line);
 

@@ -89,6 +89,7 @@ std::size_t FD::read(void* p, std::size_t n, int& err) {
   std::size_t got = 0;
   if ((err = poll_check(pd, Mode::read)) == 0 && n > 0) {
     n = std::min(n, kMaxRW);
+    poll_consume_ready(pd);
     for (;;) {
       ssize_t r = ::read(sysfd, p, n);
       if (r > 0) {

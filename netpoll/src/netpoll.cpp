@@ -40,10 +40,16 @@
 //             reports closed/timeout.
 //   kPdIdle   (rg only) a callback is armed. Set by poll_arm_idle (kPdWait ->
 //             kPdIdle, under the descriptor's idle shard lock, with idle_fn
-//             filled first); claimed (-> kPdNil) by exactly one of: the
-//             poller's edge, the deadline timer, close(), IdleSet::wake_all —
-//             each under the shard lock, so the claim and the unlinking from
-//             the idle registry are one step. The claimer spawns idle_fn.
+//             filled first); claimed by exactly one of: the poller's edge
+//             (-> kPdReady), the deadline timer, close(), IdleSet::wake_all
+//             (-> kPdNil) — each under the shard lock, so the claim and the
+//             unlinking from the idle registry are one step. The claimer
+//             spawns idle_fn. The edge stays as kPdReady because the
+//             callback's first read may fail before its syscall (an expired
+//             deadline) and hand the connection back: the next arm must know
+//             bytes are waiting. A read that reaches its syscall consumes the
+//             edge first (poll_consume_ready), so the usual hand-off after a
+//             request finds kPdNil and arms without a peek.
 // One goroutine per slot is enforced above this layer: FdMutex serialises
 // readers (and writers), so "double wait" is a broken invariant and aborts.
 //
@@ -252,13 +258,14 @@ struct Wakeup {
   }
 };
 
-// claim_idle() moves rg from kPdIdle to kPdNil and takes the callback. False
-// if someone else claimed it first.
-bool claim_idle(PollDesc* pd, Wakeup& w) {
+// claim_idle() moves rg from kPdIdle to kPdReady (an edge) or kPdNil and
+// takes the callback. False if someone else claimed it first.
+bool claim_idle(PollDesc* pd, Wakeup& w, bool ioready) {
   IdleShard& sh = shard_of(pd);
   sh.lock.lock();
   uintptr_t idle = kPdIdle;
-  if (!pd->rg.compare_exchange_strong(idle, kPdNil, std::memory_order_acq_rel)) {
+  if (!pd->rg.compare_exchange_strong(idle, ioready ? kPdReady : kPdNil,
+                                      std::memory_order_acq_rel)) {
     sh.lock.unlock();
     return false;
   }
@@ -281,11 +288,12 @@ Wakeup unblock(PollDesc* pd, Mode mode, bool ioready) {
     if (old == kPdReady) return {};
     if (old == kPdNil && !ioready) return {};  // the waiter-to-be checks info
     if (old == kPdIdle) {
-      // An edge on an idle connection leaves kPdNil, not kPdReady: the new
-      // goroutine reads first anyway, and a stale kPdReady would only cost
-      // the next await_readable a peek.
+      // An edge leaves kPdReady behind: the callback's first read may not
+      // reach its syscall (an expired deadline fails first), and if it hands
+      // the connection back, the edge must still be there. A read that does
+      // reach its syscall consumes it (poll_consume_ready).
       Wakeup w;
-      if (claim_idle(pd, w)) return w;
+      if (claim_idle(pd, w, ioready)) return w;
       continue;
     }
     uintptr_t nw = ioready ? kPdReady : kPdNil;
@@ -330,7 +338,7 @@ void Poller::runtime_stopped() {
       uintptr_t v = gpp->load(std::memory_order_acquire);
       if (v == kPdIdle) {
         Wakeup wk;
-        if (claim_idle(pd, wk)) dropped.push_back(std::move(wk.fn));
+        if (claim_idle(pd, wk, false)) dropped.push_back(std::move(wk.fn));
       } else if (v == kPdWait || v > kPdIdle) {
         gpp->store(kPdNil, std::memory_order_release);  // a dead goroutine
       }

@@ -103,6 +103,16 @@ void poll_evict(PollDesc* pd);
 
 // poll_check() is the pre-syscall check: kErrClosed, kErrTimeout or 0.
 int poll_check(PollDesc* pd, Mode mode);
+// poll_consume_ready() is called by a reader about to make its syscall:
+// the syscall sees whatever a pending edge announced, so the edge is consumed
+// (an await_readable after a successful read then needs no peek).
+inline void poll_consume_ready(PollDesc* pd) {
+  if (pd->rg.load(std::memory_order_relaxed) == kPdReady) {
+    uintptr_t ready = kPdReady;
+    pd->rg.compare_exchange_strong(ready, kPdNil, std::memory_order_acq_rel);
+  }
+}
+
 // poll_wait() waits until the fd may be ready in `mode` (after EAGAIN): parks
 // the goroutine on the descriptor, or blocks the thread in poll(2). Returns 0
 // (retry the syscall), kErrClosed or kErrTimeout. Precondition: the caller

@@ -423,8 +423,7 @@ Conn Listener::accept(std::error_code& ec) noexcept {
       // Back off instead of spinning on a listener that stays readable.
       backoff = backoff ? std::min(backoff * 2, kMaxBackoff) : kFirstBackoff;
       if (!impl_->exhausted.exchange(true, std::memory_order_relaxed)) {
-        detail::log_line(detail::describe("accept", impl_->address.to_string(),
-                                          to_error_code(err)) +
+        detail::log_line(detail::describe_errno("accept", impl_->address.to_string(), err) +
                          " (retrying with back-off from 5 ms to 1 s; existing connections "
                          "are still served)");
       }
