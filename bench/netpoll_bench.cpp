@@ -337,7 +337,7 @@ void BM_EchoThread(benchmark::State& state) {
     batch.stop();
     for (pthread_t t : client_threads) pthread_join(t, nullptr);
   }
-  for (int c : clients) ::close(c);  // server threads see EOF and exit
+  for (int c : clients) ::close(c);    // server threads see EOF and exit
   pthread_join(acceptor[0], nullptr);  // done after `conns` accepts
   {
     std::lock_guard<std::mutex> lk(server_mu);
@@ -375,9 +375,9 @@ void BM_ParkWakeGoroutine(benchmark::State& state) {
     a.close();
     while (!done) cogo::yield();
   });
-  state.counters["per_wake"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_wake"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 void BM_ParkWakeThread(benchmark::State& state) {
@@ -395,9 +395,9 @@ void BM_ParkWakeThread(benchmark::State& state) {
   peer.join();
   ::close(sv[0]);
   ::close(sv[1]);
-  state.counters["per_wake"] = benchmark::Counter(
-      static_cast<double>(state.iterations()) * 2,
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_wake"] =
+      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
+                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // Registered in pairs, goroutine then thread, for side-by-side figures.

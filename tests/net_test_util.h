@@ -70,7 +70,9 @@ inline double cpu_seconds() {
 // Child processes: a test that needs a fresh process (its own fd limit, its
 // own 10k descriptors) re-executes this binary on one test, marked by
 // COGO_NP_CHILD; such tests skip themselves in a normal run.
-inline bool in_child() { return std::getenv("COGO_NP_CHILD") != nullptr; }
+inline bool in_child() {
+  return std::getenv("COGO_NP_CHILD") != nullptr;
+}
 
 // run_child() runs `test` (a gtest filter) in a new process of this binary
 // with the extra environment, and returns its exit status (-1 on a signal).

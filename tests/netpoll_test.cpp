@@ -419,8 +419,7 @@ TEST_P(Netpoll, AwaitReadableSpawnsOnDataAndHoldsNoGoroutine) {
     }
     EXPECT_TRUE(wait_until([&] { return served.load() == 200 && idle.size() == 1; }));
     // While idle: no goroutine beyond this one holds the connection.
-    EXPECT_TRUE(wait_until([] { return cogo::stats().goroutines == 1; }))
-        << cogo::goroutine_dump();
+    EXPECT_TRUE(wait_until([] { return cogo::stats().goroutines == 1; })) << cogo::goroutine_dump();
     // Data that arrives before the hand-off is not lost (the edge came first).
     p.client.write_all("early");
     EXPECT_TRUE(wait_until([&] { return served.load() == 201; }));

@@ -103,9 +103,7 @@ TEST(Address, ParseAndPrint) {
   EXPECT_EQ(Address::parse("unix:/tmp/x.sock").to_string(), "unix:/tmp/x.sock");
   EXPECT_EQ(Address::parse("unix:@abstract").host(), "@abstract");
   EXPECT_EQ(Address::parse("10.1.2.3:65535").port(), 65535);
-  auto bad = [](const char* text) {
-    return what_of([&] { Address::parse(text); });
-  };
+  auto bad = [](const char* text) { return what_of([&] { Address::parse(text); }); };
   EXPECT_NE(bad("127.0.0.1").find("missing \":port\""), std::string::npos) << bad("127.0.0.1");
   EXPECT_NE(bad("::1:80").find("needs brackets"), std::string::npos) << bad("::1:80");
   EXPECT_NE(bad("1.2.3.4:99999").find("bad port"), std::string::npos);
@@ -303,8 +301,9 @@ TEST(TcpErrors, PrivilegedPortSaysHow) {
   }
   if (geteuid() == 0 && setuid(65534) != 0) GTEST_SKIP() << "cannot drop root";
   std::string msg = what_of([] { cogo::net::listen("0.0.0.0:80"); });
-  EXPECT_EQ(msg, "listen 0.0.0.0:80: Permission denied — use a port above 1024 or run with "
-                 "CAP_NET_BIND_SERVICE");
+  EXPECT_EQ(msg,
+            "listen 0.0.0.0:80: Permission denied — use a port above 1024 or run with "
+            "CAP_NET_BIND_SERVICE");
   _exit(::testing::Test::HasFailure() ? 1 : 0);
 }
 
@@ -365,7 +364,8 @@ TEST_P(Tcp, EchoTenThousandConcurrentConnections) {
 
 // The client half, in its own process (skipped in a normal run).
 TEST(TcpChild, EchoClients) {
-  if (!nettest::in_child()) GTEST_SKIP() << "runs as a child of EchoTenThousandConcurrentConnections";
+  if (!nettest::in_child())
+    GTEST_SKIP() << "runs as a child of EchoTenThousandConcurrentConnections";
   std::string addr = std::getenv("COGO_NP_ADDR");
   std::atomic<int> connected{0}, ok{0}, failed{0}, done{0};
   std::mutex first_error_mu;
@@ -410,7 +410,8 @@ TEST(TcpChild, EchoClients) {
     }
     wait_until([&] { return done.load() == kEchoConns; }, std::chrono::minutes(5));
   });
-  EXPECT_EQ(ok.load(), kEchoConns) << "failed: " << failed.load() << "; first error: " << first_error;
+  EXPECT_EQ(ok.load(), kEchoConns)
+      << "failed: " << failed.load() << "; first error: " << first_error;
   _exit(::testing::Test::HasFailure() ? 1 : 0);
 }
 
@@ -418,6 +419,9 @@ TEST(TcpChild, EchoClients) {
 // Accept under fd exhaustion, in a child with a low RLIMIT_NOFILE.
 
 TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
+#if defined(COGO_SANITIZE_THREAD)
+  GTEST_SKIP() << "TSan's own runtime needs descriptors and crashes when there are none";
+#endif
   if (!nettest::in_child()) {
     EXPECT_EQ(nettest::run_child("TcpEmfile.AcceptBacksOffAndRecovers"), 0);
     return;

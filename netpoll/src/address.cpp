@@ -176,9 +176,8 @@ std::string Address::host() const {
       return buf;
     case Family::unix_path: {
       const auto* un = reinterpret_cast<const sockaddr_un*>(storage_);
-      std::size_t n = size_ > offsetof(sockaddr_un, sun_path)
-                          ? size_ - offsetof(sockaddr_un, sun_path)
-                          : 0;
+      std::size_t n =
+          size_ > offsetof(sockaddr_un, sun_path) ? size_ - offsetof(sockaddr_un, sun_path) : 0;
       if (n == 0) return {};  // unnamed (the client end of a socketpair)
       if (un->sun_path[0] == '\0') {
         std::string r(1, '@');  // (append, not "@" + ...: GCC 12 warns falsely)

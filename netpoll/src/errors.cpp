@@ -140,14 +140,19 @@ const std::error_category& net_category() noexcept {
 }
 
 bool is_timeout(const std::error_code& ec) noexcept {
-  return ec == errc::timeout || (ec.category() == std::system_category() && ec.value() == ETIMEDOUT);
+  return ec == errc::timeout ||
+         (ec.category() == std::system_category() && ec.value() == ETIMEDOUT);
 }
 bool is_eof(const std::error_code& ec) noexcept {
   return ec == errc::eof || ec == errc::unexpected_eof;
 }
-bool is_closed(const std::error_code& ec) noexcept { return ec == errc::closed; }
+bool is_closed(const std::error_code& ec) noexcept {
+  return ec == errc::closed;
+}
 
-void set_log_hook(LogHook hook) { log_hook.store(hook ? hook : default_log); }
+void set_log_hook(LogHook hook) {
+  log_hook.store(hook ? hook : default_log);
+}
 
 namespace detail {
 
@@ -183,7 +188,9 @@ std::string describe_errno(std::string_view op, std::string_view addr, int err) 
   return s;
 }
 
-void log_line(std::string_view line) { log_hook.load()(line); }
+void log_line(std::string_view line) {
+  log_hook.load()(line);
+}
 
 }  // namespace detail
 }  // namespace cogo::net

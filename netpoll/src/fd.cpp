@@ -32,7 +32,9 @@ FD* FD::open(int sysfd, int& err) {
   return fd;
 }
 
-void fd_runtime_stopped(void* owner) { static_cast<FD*>(owner)->runtime_stopped(); }
+void fd_runtime_stopped(void* owner) {
+  static_cast<FD*>(owner)->runtime_stopped();
+}
 
 void FD::runtime_stopped() {
   fdmu.drop_goroutine_waiters();

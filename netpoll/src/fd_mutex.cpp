@@ -21,8 +21,7 @@ constexpr uint64_t kWMask = ((1ull << 20) - 1) << 43;
   std::fprintf(stderr, "cogo runtime: %s\n", what);
   std::abort();
 }
-constexpr const char* kOverflow =
-    "too many concurrent operations on a single socket (max 1048575)";
+constexpr const char* kOverflow = "too many concurrent operations on a single socket (max 1048575)";
 
 }  // namespace
 

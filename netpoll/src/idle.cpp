@@ -19,13 +19,17 @@ std::size_t IdleSet::size() const noexcept {
   return state_->count.load(std::memory_order_relaxed);
 }
 
-std::size_t IdleSet::wake_all() { return detail::idle_wake_all(state_.get()); }
+std::size_t IdleSet::wake_all() {
+  return detail::idle_wake_all(state_.get());
+}
 
 std::size_t IdleSet::close() {
   state_->closed.store(true, std::memory_order_seq_cst);
   return detail::idle_wake_all(state_.get());
 }
 
-bool IdleSet::closed() const noexcept { return state_->closed.load(std::memory_order_acquire); }
+bool IdleSet::closed() const noexcept {
+  return state_->closed.load(std::memory_order_acquire);
+}
 
 }  // namespace cogo::net

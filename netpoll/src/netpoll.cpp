@@ -212,7 +212,9 @@ struct alignas(64) IdleShard {
 constexpr uint32_t kIdleShards = 64;
 IdleShard idle_shards[kIdleShards];
 
-IdleShard& shard_of(PollDesc* pd) { return idle_shards[pd->index % kIdleShards]; }
+IdleShard& shard_of(PollDesc* pd) {
+  return idle_shards[pd->index % kIdleShards];
+}
 
 void idle_link(IdleShard& sh, PollDesc* pd) {  // sh.lock held
   pd->idle_prev = nullptr;

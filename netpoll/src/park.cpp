@@ -29,13 +29,12 @@ void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_
     ts.tv_nsec = timeout_ns % 1'000'000'000;
     tsp = &ts;
   }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp,
-          nullptr, 0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
+          0);
 }
 
 void futex_wake(std::atomic<uint32_t>* word, int n) noexcept {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr,
-          0);
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
 }
 
 namespace {
@@ -181,8 +180,8 @@ bool Sleeper::sleep_until(int64_t when) {
     park(
         [](G*, void* arg) {
           uint32_t running = Node::kRunning;
-          return static_cast<Node*>(arg)->state.compare_exchange_strong(
-              running, Node::kParked, std::memory_order_acq_rel);
+          return static_cast<Node*>(arg)->state.compare_exchange_strong(running, Node::kParked,
+                                                                        std::memory_order_acq_rel);
         },
         &n, WaitReason::kSleep);
     cogo::detail::timer_stop(&n.timer);  // waits out a callback still touching n

@@ -47,9 +47,9 @@ class Sema {
     Waiter* next = nullptr;
   };
   SpinLock mu_;
-  uint32_t count_ = 0;        // guarded by mu_
-  Waiter* head_ = nullptr;    // guarded by mu_
-  Waiter* tail_ = nullptr;    // guarded by mu_
+  uint32_t count_ = 0;      // guarded by mu_
+  Waiter* head_ = nullptr;  // guarded by mu_
+  Waiter* tail_ = nullptr;  // guarded by mu_
 };
 
 // Sleeper: sleeps that cancel() ends early, for any number of concurrent

@@ -340,7 +340,9 @@ void Conn::set_keep_alive(bool on) {
   sockopt_or_throw(fd_, SOL_SOCKET, SO_KEEPALIVE, &v, sizeof v, "setsockopt SO_KEEPALIVE");
 }
 
-int Conn::native_handle() const noexcept { return fd_ ? fd_->sysfd : -1; }
+int Conn::native_handle() const noexcept {
+  return fd_ ? fd_->sysfd : -1;
+}
 
 void Conn::await_readable(cogo::detail::Task on_ready, IdleSet* set) {
   if (!cogo::running()) {
@@ -455,9 +457,13 @@ void Listener::close() noexcept {
   if (!impl_->unlink_path.empty()) ::unlink(impl_->unlink_path.c_str());
 }
 
-Address Listener::address() const { return impl_ ? impl_->address : Address(); }
+Address Listener::address() const {
+  return impl_ ? impl_->address : Address();
+}
 
-int Listener::native_handle() const noexcept { return impl_ ? impl_->fd->sysfd : -1; }
+int Listener::native_handle() const noexcept {
+  return impl_ ? impl_->fd->sysfd : -1;
+}
 
 namespace {
 
@@ -506,8 +512,8 @@ int open_listener(const Address& a, const ListenOptions& opt, detail::ListenerIm
 
 namespace {
 
-Listener listen_impl(std::string_view address, const ListenOptions& options,
-                     std::error_code& ec, std::string& detail_msg) {
+Listener listen_impl(std::string_view address, const ListenOptions& options, std::error_code& ec,
+                     std::string& detail_msg) {
   ec.clear();
   std::vector<Address> addrs;
   const bool dual_stack = address.starts_with(':');

@@ -41,10 +41,10 @@ namespace cogo::net {
 // errc: the conditions that are not an errno. Everything else is reported as
 // std::system_category() with the errno value (ECONNRESET, EPIPE, ...).
 enum class errc {
-  eof = 1,      // the peer closed its side: no more bytes will arrive
-  timeout = 2,  // a deadline passed (read/write deadline or dial timeout)
-  closed = 3,   // the Conn or Listener was closed (possibly by another goroutine)
-  unexpected_eof = 4,  // read_full: the stream ended before the buffer filled
+  eof = 1,                // the peer closed its side: no more bytes will arrive
+  timeout = 2,            // a deadline passed (read/write deadline or dial timeout)
+  closed = 3,             // the Conn or Listener was closed (possibly by another goroutine)
+  unexpected_eof = 4,     // read_full: the stream ended before the buffer filled
   name_not_resolved = 5,  // dial/listen: getaddrinfo found no address for the host
 };
 const std::error_category& net_category() noexcept;
