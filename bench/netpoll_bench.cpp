@@ -9,11 +9,14 @@
 // trips of <bytes> against an echo server of the same model in this process.
 // With one connection the client is the benchmark loop itself; with many,
 // each iteration is a batch of kBatch round trips on every connection at
-// once. "per_rt" is wall time per round trip (all connections together).
+// once. "per_rt" is wall time per round trip (all connections together);
+// "cpu_ns_per_rt" is the process's CPU time per round trip (both ends, user +
+// system), the figure that survives a shared machine best.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -146,8 +149,27 @@ class ThreadBatch {
   int remaining_ = 0;
 };
 
-void set_counters(benchmark::State& state, int conns, int per_iteration) {
+// process_cpu_ns() is the CPU time of the whole process (every thread, both
+// ends of every connection, the kernel's share included): on a shared
+// machine it moves less than wall time, and it is the cost that matters.
+double process_cpu_ns() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return (static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e9 +
+          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e3);
+}
+
+// CpuMeter: process CPU time across the timed loop only (PauseTiming is too
+// coarse for that: the loop is the measurement).
+struct CpuMeter {
+  double start = 0, total = 0;
+  void begin() { start = process_cpu_ns(); }
+  void end() { total = process_cpu_ns() - start; }
+};
+
+void set_counters(benchmark::State& state, int conns, int per_iteration, const CpuMeter& cpu) {
   const double rts = static_cast<double>(state.iterations()) * per_iteration;
+  state.counters["cpu_ns_per_rt"] = rts > 0 ? cpu.total / rts : 0;
   state.SetItemsProcessed(static_cast<int64_t>(rts));
   state.SetBytesProcessed(static_cast<int64_t>(rts * 2 * static_cast<double>(state.range(0))));
   state.counters["conns"] = conns;
@@ -162,6 +184,7 @@ void set_counters(benchmark::State& state, int conns, int per_iteration) {
 void BM_EchoGoroutine(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int conns = static_cast<int>(state.range(1));
+  CpuMeter cpu;
   cogo::run([&] {
     Listener ln = cogo::net::listen("127.0.0.1:0");
     cogo::go([&] {
@@ -182,10 +205,12 @@ void BM_EchoGoroutine(benchmark::State& state) {
     for (int i = 0; i < conns; ++i) clients.push_back(cogo::net::dial(ln.address().to_string()));
     std::vector<char> out(size, 'x'), in(size);
     if (conns == 1) {
+      cpu.begin();
       for (auto _ : state) {
         clients[0].write_all(out.data(), size);
         clients[0].read_full(in.data(), size);
       }
+      cpu.end();
     } else {
       GoBatch batch(conns);
       for (auto& c : clients) {
@@ -201,13 +226,15 @@ void BM_EchoGoroutine(benchmark::State& state) {
           }
         });
       }
+      cpu.begin();
       for (auto _ : state) batch.run();
+      cpu.end();
       batch.stop();
     }
     for (auto& c : clients) c.close();
     ln.close();
   });
-  set_counters(state, conns, conns == 1 ? 1 : conns * kBatch);
+  set_counters(state, conns, conns == 1 ? 1 : conns * kBatch, cpu);
 }
 
 // ---------------------------------------------------------------------------
@@ -311,11 +338,14 @@ void BM_EchoThread(benchmark::State& state) {
   }
   std::vector<pthread_t> client_threads;
   std::vector<char> out(size, 'x'), in(size);
+  CpuMeter cpu;
   if (conns == 1) {
+    cpu.begin();
     for (auto _ : state) {
       write_all_fd(clients[0], out.data(), size);
       read_full_fd(clients[0], in.data(), size);
     }
+    cpu.end();
   } else {
     ThreadBatch batch(conns);
     for (int c : clients) {
@@ -333,7 +363,9 @@ void BM_EchoThread(benchmark::State& state) {
           },
           client_threads);
     }
+    cpu.begin();
     for (auto _ : state) batch.run();
+    cpu.end();
     batch.stop();
     for (pthread_t t : client_threads) pthread_join(t, nullptr);
   }
@@ -345,7 +377,7 @@ void BM_EchoThread(benchmark::State& state) {
     for (int s : server_fds) ::close(s);
   }
   ::close(lfd);
-  set_counters(state, conns, conns == 1 ? 1 : conns * kBatch);
+  set_counters(state, conns, conns == 1 ? 1 : conns * kBatch, cpu);
 }
 
 // ---------------------------------------------------------------------------
@@ -354,7 +386,15 @@ void BM_EchoThread(benchmark::State& state) {
 // switch into the parked reader. Beside it, two threads blocked in read(2).
 // per_wake is half a round trip.
 
+void set_wake_counters(benchmark::State& state, const CpuMeter& cpu) {
+  const double wakes = static_cast<double>(state.iterations()) * 2;
+  state.counters["per_wake"] =
+      benchmark::Counter(wakes, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["cpu_ns_per_wake"] = wakes > 0 ? cpu.total / wakes : 0;
+}
+
 void BM_ParkWakeGoroutine(benchmark::State& state) {
+  CpuMeter cpu;
   cogo::run([&] {
     int sv[2];
     ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
@@ -368,16 +408,16 @@ void BM_ParkWakeGoroutine(benchmark::State& state) {
       done = true;
     });
     char c = 'p';
+    cpu.begin();
     for (auto _ : state) {
       a.write_all(&c, 1);
       a.read(&c, 1);
     }
+    cpu.end();
     a.close();
     while (!done) cogo::yield();
   });
-  state.counters["per_wake"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  set_wake_counters(state, cpu);
 }
 
 void BM_ParkWakeThread(benchmark::State& state) {
@@ -388,16 +428,17 @@ void BM_ParkWakeThread(benchmark::State& state) {
     while (::read(fd, &c, 1) == 1) ::write(fd, &c, 1);
   });
   char c = 'p';
+  CpuMeter cpu;
+  cpu.begin();
   for (auto _ : state) {
     if (::write(sv[0], &c, 1) != 1 || ::read(sv[0], &c, 1) != 1) std::abort();
   }
+  cpu.end();
   ::shutdown(sv[0], SHUT_RDWR);
   peer.join();
   ::close(sv[0]);
   ::close(sv[1]);
-  state.counters["per_wake"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * 2,
-                         benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  set_wake_counters(state, cpu);
 }
 
 // Registered in pairs, goroutine then thread, for side-by-side figures.
