@@ -74,19 +74,28 @@ std::string progress_line(const Live& live, double elapsed, double rps) {
   return buf;
 }
 
+LocalControl::LocalControl(bool show)
+    : show_(show),
+      tty_(isatty(STDOUT_FILENO) != 0),
+      start_(seconds(Clock::now().time_since_epoch())),
+      last_time_(start_) {}
+
 void LocalControl::progress(const Live& live) {
   if (!show_) return;
   const double now = seconds(Clock::now().time_since_epoch());
-  if (start_ < 0) {
-    start_ = last_time_ = now;
-  }
   const double dt = now - last_time_;
   const double rps = dt > 0 ? static_cast<double>(live.answered - last_answered_) / dt : 0;
   last_answered_ = live.answered;
   last_time_ = now;
-  std::printf("\r%s\033[K", progress_line(live, now - start_, rps).c_str());
+  // On a terminal the line rewrites itself; elsewhere (--progress into a
+  // log) each sample is a line of its own.
+  if (tty_) {
+    std::printf("\r%s\033[K", progress_line(live, now - start_, rps).c_str());
+    shown_ = true;
+  } else {
+    std::printf("%s\n", progress_line(live, now - start_, rps).c_str());
+  }
   std::fflush(stdout);
-  shown_ = true;
 }
 
 void LocalControl::finish() {
@@ -408,12 +417,12 @@ void Engine::load_conn(int64_t index) {
     count_status();
     maybe_flush(t, index, Clock::now());
     if (!ok || !parser.keep_alive()) {
-      // A broken connection is lost; one the server closed after answering
-      // is simply opened again (wrk does the same).
+      // A broken connection is counted lost, one the server closed after
+      // answering is not; either way a new one takes its place, so that C
+      // connections stay busy (wrk does the same).
       if (!ok) lost_.fetch_add(1, std::memory_order_relaxed);
       closed(c);
       connected = false;
-      if (!ok) break;
     }
   }
   flush(t, index);

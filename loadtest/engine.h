@@ -46,10 +46,10 @@ class Control {
 };
 
 // Control for a run that is this one process: no barriers; the progress
-// line on stdout when `show` (a terminal).
+// line on stdout when `show` (by default: stdout is a terminal).
 class LocalControl : public Control {
  public:
-  explicit LocalControl(bool show) : show_(show) {}
+  explicit LocalControl(bool show);
   void barrier(const char*) override {}
   void progress(const Live& live) override;
   // finish() ends the progress line.
@@ -57,10 +57,11 @@ class LocalControl : public Control {
 
  private:
   bool show_;
-  bool shown_ = false;
-  double start_ = -1;
+  bool tty_;            // stdout is a terminal
+  bool shown_ = false;  // a line without its newline is on the terminal
+  double start_;        // seconds on the steady clock
+  double last_time_;
   int64_t last_answered_ = 0;
-  double last_time_ = 0;
 };
 
 // progress_line() formats the counts and the request rate.
