@@ -66,6 +66,19 @@
 // between that check and a reuse can only produce a spurious wake-up, which
 // every waiter tolerates by retrying its syscall).
 //
+// Closing (fd.cpp): FdMutex counts the operations in flight; close() marks
+// the fd closing, evicts every waiter here (they return kErrClosed), and the
+// last operation to let go unregisters the descriptor and closes the fd
+// number — never while a syscall may still use it. Every close() returns only
+// after that, so the Conn's owner may free it even if another goroutine
+// closed it first.
+//
+// The runtime's end: run() may return while goroutines are parked here. The
+// runtime calls runtime_stopped(): the slots forget the dead goroutines, the
+// armed callbacks are dropped (destroyed, like the closures of goroutines that
+// never ran), and the fd locks and references the dead goroutines held are
+// given back, so Conns that outlive run() can still be closed.
+//
 // Memory ordering
 // ---------------
 // rg/wg transitions are acq_rel CAS: whoever moves a slot away from a G* or
@@ -94,7 +107,11 @@
 //   for deadlines and close, and the idle shard lock only for callbacks.
 // - Keeping an idle connection's goroutine parked in read (the simple way):
 //   its stack stays touched (a few KiB) and its buffer allocated. The callback
-//   costs one Task (56 bytes) in the descriptor.
+//   costs one Task (64 bytes) in the descriptor.
+// - Waking a plain thread blocked in poll(2) with a signal when its deadline
+//   moves: a process-wide signal handler for a rare case. close() wakes it by
+//   shutting the socket down instead; a moved deadline is seen at its next
+//   wake-up.
 #include "netpoll.h"
 
 #include <errno.h>
