@@ -27,7 +27,6 @@
 #include <new>
 #include <optional>
 #include <stdexcept>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
