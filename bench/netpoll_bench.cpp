@@ -5,7 +5,7 @@
 //
 //   build/bin/netpoll_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only
 //
-// Echo/<model>/<bytes>/<conns>: every connection runs request/response round
+// Echo<model>/<bytes>/<conns>[/<procs>]: every connection runs request/response round
 // trips of <bytes> against an echo server of the same model in this process.
 // With one connection the client is the benchmark loop itself; with many,
 // each iteration is a batch of kBatch round trips on every connection at
@@ -181,9 +181,16 @@ void set_counters(benchmark::State& state, int conns, int per_iteration, const C
 // ---------------------------------------------------------------------------
 // Goroutines + netpoller.
 
+// set_procs() sets the Ps of the next cogo::run (the runtime reads
+// COGO_MAXPROCS when it starts).
+void set_procs(benchmark::State& state, int arg) {
+  setenv("COGO_MAXPROCS", std::to_string(state.range(arg)).c_str(), 1);
+}
+
 void BM_EchoGoroutine(benchmark::State& state) {
   const size_t size = static_cast<size_t>(state.range(0));
   const int conns = static_cast<int>(state.range(1));
+  set_procs(state, 2);
   CpuMeter cpu;
   cogo::run([&] {
     Listener ln = cogo::net::listen("127.0.0.1:0");
@@ -394,6 +401,7 @@ void set_wake_counters(benchmark::State& state, const CpuMeter& cpu) {
 }
 
 void BM_ParkWakeGoroutine(benchmark::State& state) {
+  set_procs(state, 0);
   CpuMeter cpu;
   cogo::run([&] {
     int sv[2];
@@ -441,22 +449,25 @@ void BM_ParkWakeThread(benchmark::State& state) {
   set_wake_counters(state, cpu);
 }
 
-// Registered in pairs, goroutine then thread, for side-by-side figures.
-void EchoArgs(benchmark::internal::Benchmark* b) {
+void GoroutineEchoArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"bytes", "conns", "procs"})->UseRealTime()->MinTime(0.5);
+}
+void ThreadEchoArgs(benchmark::internal::Benchmark* b) {
   b->ArgNames({"bytes", "conns"})->UseRealTime()->MinTime(0.5);
 }
 
 }  // namespace
 
-BENCHMARK(BM_EchoGoroutine)->Apply(EchoArgs)->Args({1, 1});
-BENCHMARK(BM_EchoThread)->Apply(EchoArgs)->Args({1, 1});
-BENCHMARK(BM_EchoGoroutine)->Apply(EchoArgs)->Args({4096, 1});
-BENCHMARK(BM_EchoThread)->Apply(EchoArgs)->Args({4096, 1});
-BENCHMARK(BM_EchoGoroutine)->Apply(EchoArgs)->Args({1, 1000});
-BENCHMARK(BM_EchoThread)->Apply(EchoArgs)->Args({1, 1000});
-BENCHMARK(BM_EchoGoroutine)->Apply(EchoArgs)->Args({4096, 1000});
-BENCHMARK(BM_EchoThread)->Apply(EchoArgs)->Args({4096, 1000});
-BENCHMARK(BM_ParkWakeGoroutine)->UseRealTime()->MinTime(0.5);
+// Registered side by side: goroutines on 1 and 2 Ps, then threads.
+BENCHMARK(BM_EchoGoroutine)->Apply(GoroutineEchoArgs)->Args({1, 1, 1})->Args({1, 1, 2});
+BENCHMARK(BM_EchoThread)->Apply(ThreadEchoArgs)->Args({1, 1});
+BENCHMARK(BM_EchoGoroutine)->Apply(GoroutineEchoArgs)->Args({4096, 1, 1})->Args({4096, 1, 2});
+BENCHMARK(BM_EchoThread)->Apply(ThreadEchoArgs)->Args({4096, 1});
+BENCHMARK(BM_EchoGoroutine)->Apply(GoroutineEchoArgs)->Args({1, 1000, 1})->Args({1, 1000, 2});
+BENCHMARK(BM_EchoThread)->Apply(ThreadEchoArgs)->Args({1, 1000});
+BENCHMARK(BM_EchoGoroutine)->Apply(GoroutineEchoArgs)->Args({4096, 1000, 1})->Args({4096, 1000, 2});
+BENCHMARK(BM_EchoThread)->Apply(ThreadEchoArgs)->Args({4096, 1000});
+BENCHMARK(BM_ParkWakeGoroutine)->ArgName("procs")->Arg(1)->Arg(2)->UseRealTime()->MinTime(0.5);
 BENCHMARK(BM_ParkWakeThread)->UseRealTime()->MinTime(0.5);
 
 BENCHMARK_MAIN();
