@@ -371,12 +371,20 @@ struct ListenerImpl {
 
 Listener::Listener() noexcept = default;
 Listener::Listener(Listener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr)) {}
+namespace {
+void destroy_listener(detail::ListenerImpl* impl) {
+  impl->backoff.cancel();
+  impl->fd->close();  // waits for a concurrent close() to finish with the FD
+  delete impl->fd;
+  delete impl;
+}
+}  // namespace
+
 Listener& Listener::operator=(Listener&& o) noexcept {
   if (this != &o) {
-    close();
     if (impl_) {
-      delete impl_->fd;
-      delete impl_;
+      close();
+      destroy_listener(impl_);
     }
     impl_ = std::exchange(o.impl_, nullptr);
   }
@@ -385,9 +393,7 @@ Listener& Listener::operator=(Listener&& o) noexcept {
 Listener::~Listener() {
   if (impl_) {
     close();
-    impl_->fd->close();  // waits for a concurrent close() to finish
-    delete impl_->fd;
-    delete impl_;
+    destroy_listener(impl_);
   }
 }
 
