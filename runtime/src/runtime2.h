@@ -46,9 +46,13 @@ struct G {
   M* m = nullptr;              // the M running it; only meaningful while kRunning
   SanitizerFiber fiber;        // TSan/ASan bookkeeping for the stack switch
 
+  // set_status() stamps the time only for the states a dump reports a
+  // duration for (waiting, blocking): a clock read per switch is not free.
   void set_status(GStatus s) {
     status.store(s, std::memory_order_release);
-    status_since.store(nanotime(), std::memory_order_relaxed);
+    if (s == GStatus::kWaiting || s == GStatus::kBlocking) {
+      status_since.store(nanotime(), std::memory_order_relaxed);
+    }
   }
 };
 

@@ -542,8 +542,17 @@ G* steal_work(M* m, P* p) {
   return nullptr;
 }
 
-void run_all_timers(int64_t now) {
-  for (P* q : sched.allp) run_timers(q, now);
+// run_all_timers() runs the expired timers of every P. Reads the clock only
+// when some P has a timer (Go's checkTimers): a clock read per schedule is a
+// visible share of a channel round trip.
+void run_all_timers() {
+  int64_t now = 0;
+  for (P* q : sched.allp) {
+    const int64_t w = q->timers.when0.load(std::memory_order_acquire);
+    if (w == 0) continue;
+    if (now == 0) now = nanotime();
+    if (w <= now) run_timers(q, now);
+  }
 }
 
 // find_runnable() returns a G to run on m, blocking until there is one.
@@ -552,7 +561,7 @@ G* find_runnable(M* m) {
 top:
   if (sched.exiting.load(std::memory_order_acquire)) return nullptr;
   P* p = m->p;
-  run_all_timers(nanotime());
+  run_all_timers();
 
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0) {
@@ -711,6 +720,7 @@ void execute(M* m, G* g) {
             runqput(m->p, g, true);
           } else {
             globrunqput(g);
+            wakep();  // this M has no P: somebody else must run g
           }
         }
       }
@@ -720,7 +730,9 @@ void execute(M* m, G* g) {
     case Pending::kRequeue:
       g->set_status(GStatus::kRunnable);
       globrunqput(g);
-      if (m->pending == Pending::kRequeue) wakep();
+      // Without a P (retaken by sysmon, or back from blocking()) this M will
+      // sleep: another M must pick g up.
+      if (m->pending == Pending::kRequeue || m->p == nullptr) wakep();
       break;
     case Pending::kExit:
       sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
@@ -1135,7 +1147,7 @@ void run_main(Task main_fn) {
   for (P* p : sched.allp) {
     std::lock_guard<std::mutex> lk(p->timers.lock);
     for (Timer* t : p->timers.heap) {
-      t->heap_p = -1;
+      t->heap_p.store(-1, std::memory_order_relaxed);
       t->heap_index = -1;
       t->state.store(kTimerIdle, std::memory_order_release);
     }

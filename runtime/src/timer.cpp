@@ -69,7 +69,7 @@ void timer_start(Timer* t, int64_t when) {
   {
     std::lock_guard<std::mutex> lk(h.lock);
     t->when = when;
-    t->heap_p = hp;
+    t->heap_p.store(hp, std::memory_order_relaxed);
     t->state.store(kTimerArmed, std::memory_order_release);
     h.push(t);
     h.publish_when0();
@@ -87,14 +87,15 @@ bool timer_stop(Timer* t) {
       while (t->state.load(std::memory_order_acquire) == kTimerRunning) sched_yield();
       continue;  // it may have re-armed itself
     }
-    const int hp = t->heap_p;
+    const int hp = t->heap_p.load(std::memory_order_relaxed);
     if (hp < 0 || hp >= static_cast<int>(sched.allp.size())) continue;
     TimerHeap& h = sched.allp[hp]->timers;
     std::lock_guard<std::mutex> lk(h.lock);
-    if (t->state.load(std::memory_order_relaxed) == kTimerArmed && t->heap_p == hp) {
+    if (t->state.load(std::memory_order_relaxed) == kTimerArmed &&
+        t->heap_p.load(std::memory_order_relaxed) == hp) {
       h.remove_at(t->heap_index);
       h.publish_when0();
-      t->heap_p = -1;
+      t->heap_p.store(-1, std::memory_order_relaxed);
       t->state.store(kTimerIdle, std::memory_order_release);
       return true;
     }
@@ -111,7 +112,7 @@ int64_t run_timers(P* p, int64_t now) {
     Timer* t = h.top();
     if (t == nullptr || t->when > now) break;
     h.remove_at(0);
-    t->heap_p = -1;
+    t->heap_p.store(-1, std::memory_order_relaxed);
     t->state.store(kTimerRunning, std::memory_order_release);
     h.publish_when0();
     lk.unlock();

@@ -62,7 +62,7 @@ struct Timer {
   // Internal, owned by the timer heaps.
   int64_t when = 0;
   std::atomic<int> state{0};
-  int heap_p = -1;
+  std::atomic<int> heap_p{-1};  // written under the heap's lock; read racily as a hint
   int heap_index = -1;
 };
 // timer_start() arms t to fire at `when` (nanotime clock). t must not be armed.
