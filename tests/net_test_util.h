@@ -39,6 +39,10 @@ inline int count_open_fds() {
   return n;
 }
 
+// warm_up_poller() makes the netpoller create its own descriptors (epoll,
+// eventfd: once per process), so that fd counts before and after compare.
+inline void warm_up_poller() { cogo::net::listen("127.0.0.1:0").close(); }
+
 // run_procs() runs fn as the main goroutine of a runtime with `procs` Ps.
 template <class F>
 int run_procs(int procs, F&& fn) {

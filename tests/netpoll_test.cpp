@@ -672,8 +672,7 @@ TEST_P(Netpoll, PlainThreadsAndGoroutinesShareThePoller) {
 // Leaks and the runtime's end.
 
 TEST_P(Netpoll, NoFdLeaks) {
-  // Warm up: the poller's own descriptors (epoll, eventfd) are created once.
-  run([] { cogo::net::listen("127.0.0.1:0"); });
+  nettest::warm_up_poller();
   const int before = nettest::count_open_fds();
   run([] {
     for (int round = 0; round < 3; ++round) {
@@ -710,6 +709,7 @@ TEST_P(Netpoll, NoFdLeaks) {
 // outlive the runtime can still be closed (nothing waits for the dead
 // goroutines' references), and a later run() starts clean.
 TEST_P(Netpoll, RuntimeEndsWithParkedGoroutines) {
+  nettest::warm_up_poller();
   const int before = nettest::count_open_fds();
   {
     Listener ln;
