@@ -12,9 +12,10 @@ cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure --timeout 900
 
 if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
-  # The runtime is where data races and stack-switch bugs hide: its suites run
+  # The runtime and the netpoller are where data races and stack-switch bugs
+  # hide: their suites run
   # under both sanitizers (the million-goroutine case is left to Release).
-  SAN_TESTS=(scheduler_test chan_test sync_test)
+  SAN_TESTS=(scheduler_test chan_test sync_test netpoll_test)
   for san in address thread; do
     dir="build-$san"
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOGO_SANITIZE=$san \
