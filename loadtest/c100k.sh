@@ -16,10 +16,12 @@
 # 127.0.0.3, ...
 #
 # usage: loadtest/c100k.sh [--connections N] [--hold D] [--interval D] [--port PORT]
-#          [--out BASE] [--note TEXT]
+#          [--out BASE] [--note TEXT] [--wait-quiet SECONDS]
 #   defaults: 100000 connections, --hold 30s, --interval 5s, a free port,
 #   --out loadtest/results/c100k-<UTC date>  (writes BASE.txt and BASE.json);
 #   --note: a line recorded in both (what was special about this run)
+#   --wait-quiet: first wait up to SECONDS for the machine to be idle (under
+#   10% CPU busy over 3 s, twice in a row): the machine is shared
 # Environment: COGO_BIN (default build/bin, a Release build; its binaries are
 # copied first, so a rebuild meanwhile changes nothing).
 set -Eeuo pipefail
@@ -31,6 +33,7 @@ HOLD=30s
 INTERVAL=5s
 PORT=
 NOTE=
+WAIT_QUIET=0
 OUT=$ROOT/loadtest/results/c100k-$(date -u +%Y%m%d-%H%M%S)
 FD_SPARE=100  # descriptors a server process keeps for itself (listener, epoll, stdio, ...)
 
@@ -44,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     --port) PORT=$2; shift ;;
     --out) OUT=$2; shift ;;
     --note) NOTE=$2; shift ;;
+    --wait-quiet) WAIT_QUIET=$2; shift ;;
     -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
@@ -86,6 +90,24 @@ exec > >(tee "$OUT.txt") 2>&1
 
 # ---------------------------------------------------------------------------
 # The machine, the limits and the kernel settings this run depends on.
+
+# busy_percent: how busy all cores were over the next 3 s.
+busy_percent() {
+  local a b
+  a=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+  sleep 3
+  b=$(awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat)
+  echo "$a $b" | awk '{printf "%.0f", ($3 - $1) * 100 / (($4 - $2) > 0 ? ($4 - $2) : 1)}'
+}
+if [[ $WAIT_QUIET -gt 0 ]]; then
+  deadline=$(( SECONDS + WAIT_QUIET ))
+  quiet=0
+  while [[ $quiet -lt 2 && $SECONDS -lt $deadline ]]; do
+    if [[ $(busy_percent) -lt 10 ]]; then quiet=$((quiet + 1)); else quiet=0; fi
+  done
+  [[ $quiet -ge 2 ]] || echo "c100k.sh: the machine did not become idle within $WAIT_QUIET s; running anyway" >&2
+fi
+BUSY_BEFORE=$(busy_percent)
 
 read -r PORT_LOW PORT_HIGH < /proc/sys/net/ipv4/ip_local_port_range
 SOMAXCONN=$(cat /proc/sys/net/core/somaxconn)
@@ -131,7 +153,7 @@ URL=http://127.0.0.1:$PORT/
 echo "c100k: $N concurrent connections held by cogo-server (goroutine model)"
 echo "date          $(date -u +%Y-%m-%dT%H:%M:%SZ)   host $(uname -n), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 echo "revision      $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
-echo "load average  $LOADAVG (before the run)"
+echo "load average  $LOADAVG (before the run); all cores ${BUSY_BEFORE}% busy over the 3 s before it"
 [[ -z $NOTE ]] || echo "note          $NOTE"
 echo "fd limit      RLIMIT_NOFILE hard $FD_HARD per process (cannot be raised here)"
 echo "              -> cogo-server --procs $PROCS: the smallest P with N/P + 6 sd of SO_REUSEPORT's spread + $FD_SPARE spare <= $FD_HARD (about $PER_PROC connections each)"
@@ -179,25 +201,42 @@ sample > "$WORK/before.txt"
 
 # ---------------------------------------------------------------------------
 # The load: cogo-load hold, its progress line once a second into load.txt.
-# The server is sampled every second; the last sample taken while cogo-load
-# says "hold" (every connection open, near the end of the hold time) is the
-# "while holding" one, and the process fds then show how SO_REUSEPORT spread
-# the connections. The largest total RSS seen at any time is kept too.
+# The server is sampled every second; the last sample taken in the first half
+# of the hold time (cogo-load's progress says "hold": every connection is
+# open) is the "while holding" one, and the process fds then show how
+# SO_REUSEPORT spread the connections. The largest total RSS seen at any time
+# is kept too.
 
 # timeout: the whole script stays under 5 minutes even if connects hang.
 LOAD_CMD=(timeout -k 5 240 "$WORK/cogo-load" hold -c "$N" -d "$HOLD" --interval "$INTERVAL" --progress
           --json "$WORK/load.json" "$URL")
 echo "command       cogo-load hold -c $N -d $HOLD --interval $INTERVAL --progress --json FILE $URL"
 echo
+# busy_ticks: the CPU time (all cores, in ticks) the machine spent busy.
+busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
+# `times` line 2: user and system time of this shell's reaped children (run
+# here, not in a subshell — a subshell's children are none of these).
+MACHINE0=$(busy_ticks)
+times > "$WORK/times0.txt"
 START=$(date +%s.%N)
 "${LOAD_CMD[@]}" > "$WORK/load.txt" 2>&1 &
 LOAD_PID=$!
+HOLD_HALF=$(awk -v d="$HOLD" 'BEGIN {
+  v = d + 0; u = d; sub(/^[0-9.]+/, "", u)
+  print (u == "m" ? v * 60 : u == "ms" ? v / 1000 : v) / 2 }')
 peak=0
+hold_seen=
 while kill -0 "$LOAD_PID" 2>/dev/null; do
+  holding=0
+  if tail -n 1 "$WORK/load.txt" | grep -q '^ *[0-9.]*s hold '; then
+    now=$(date +%s.%N)
+    [[ -n $hold_seen ]] || hold_seen=$now
+    holding=$(awk -v a="$hold_seen" -v b="$now" -v h="$HOLD_HALF" 'BEGIN {print (b - a <= h) ? 1 : 0}')
+  fi
   sample > "$WORK/now.txt"
   total=$(awk '{s += $2} END {print s}' "$WORK/now.txt")
   [[ $total -gt $peak ]] && peak=$total
-  if tail -n 1 "$WORK/load.txt" | grep -q '^ *[0-9.]*s hold '; then
+  if [[ $holding -eq 1 ]]; then
     cp "$WORK/now.txt" "$WORK/holding.txt"
     cat /proc/net/sockstat > "$WORK/sockstat.txt"
   fi
@@ -208,6 +247,9 @@ wait "$LOAD_PID" || LOAD_RC=$?
 LOAD_PID=
 END=$(date +%s.%N)
 sample > "$WORK/after.txt"
+MACHINE1=$(busy_ticks)
+times > "$WORK/times1.txt"
+echo "$(( MACHINE1 - MACHINE0 ))" > "$WORK/machine.txt"
 # The progress every 5 s, then cogo-load's table.
 awk '/^ *[0-9.]+s (ramp|hold|close) / { if (n++ % 5 == 0) print; next } { print }' "$WORK/load.txt"
 [[ $LOAD_RC -ne 124 && $LOAD_RC -ne 137 ]] || die "cogo-load did not finish within 240 s"
@@ -220,10 +262,11 @@ echo "$peak" > "$WORK/peak.txt"
 
 "$PY" - "$WORK" "$OUT.json" "$N" "$PROCS" "$CLK_TCK" "$LOAD_RC" "$START" "$END" "$LOADAVG" \
   "$PORT_LOW $PORT_HIGH" "$SOMAXCONN" "$SYN_BACKLOG" "$FD_HARD" "$SOURCES" "$URL" \
-  "$HOLD" "$INTERVAL" "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$NOTE" <<'EOF'
+  "$HOLD" "$INTERVAL" "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$NOTE" \
+  "$BUSY_BEFORE" <<'EOF'
 import json, sys, time
 (work, out, n, procs, clk, load_rc, start, end, loadavg, port_range, somaxconn, syn_backlog,
- fd_hard, sources, url, hold, interval, rev, note) = sys.argv[1:]
+ fd_hard, sources, url, hold, interval, rev, note, busy_before) = sys.argv[1:]
 n, procs, clk, load_rc, fd_hard = int(n), int(procs), int(clk), int(load_rc), int(fd_hard)
 
 def table(name):
@@ -235,6 +278,12 @@ def table(name):
 
 before, holding, after = table("before"), table("holding"), table("after")
 rss_peak = int(open(f"{work}/peak.txt").read())
+machine_s = int(open(f"{work}/machine.txt").read()) / clk
+def children_seconds(name):  # "0m1.5s 0m0.2s" on line 2 of `times`
+    import re
+    line = open(f"{work}/{name}").read().splitlines()[1]
+    return sum(float(m) * 60 + float(s) for m, s in re.findall(r"(\d+)m([\d.]+)s", line))
+client_s = children_seconds("times1.txt") - children_seconds("times0.txt")
 load = json.load(open(f"{work}/load.json"))
 sockstat = open(f"{work}/sockstat.txt").read() if __import__("os").path.exists(f"{work}/sockstat.txt") else ""
 c, r = load["connections"], load["requests"]
@@ -266,6 +315,8 @@ if sockstat:
     if tcp: print("kernel        /proc/net/sockstat while holding (both ends, the whole machine): " + tcp[0])
 print("CPU           %.2f s user+system in the server over the %.1f s run (ramp %.2f s, hold %.2f s)"
       % (cpu_s, wall, load["ramp_seconds"], load["duration_seconds"]))
+print("machine       %.2f s of CPU busy on all cores over the run: server %.2f s, cogo-load %.2f s, everything else %.2f s"
+      % (machine_s, cpu_s, client_s, max(machine_s - cpu_s - client_s, 0)))
 print("requests      sent %s, answered %s, unanswered %s, errors %s" % (g(r["sent"]), g(r["answered"]), g(r["unanswered"]), g(load["error_count"])))
 verdict = "PASS" if ok else "FAIL"
 why = (f"held {g(held)} >= {g(n)}, every request answered" if ok else
@@ -280,6 +331,7 @@ report = {
     "connections_target": n,
     "hold": hold, "interval": interval, "url": url,
     "load_average_before": loadavg,
+    "cpu_busy_percent_before": int(busy_before),
     "limits": {"rlimit_nofile_hard": fd_hard, "server_procs": procs,
                "server_procs_reason": "smallest P with N/P + 6 sd (SO_REUSEPORT spread) + spare <= RLIMIT_NOFILE"},
     "sysctl": {"ip_local_port_range": port_range, "somaxconn": int(somaxconn),
@@ -292,6 +344,9 @@ report = {
         "threads": threads, "cpu_seconds": round(cpu_s, 3),
     },
     "wall_seconds": round(wall, 3),
+    "machine_cpu_busy_seconds": round(machine_s, 3),
+    "cogo_load_cpu_seconds": round(client_s, 3),
+    "other_cpu_seconds": round(max(machine_s - cpu_s - client_s, 0), 3),
     "kernel_sockstat_holding": sockstat,
     "cogo_load": load,
     "cogo_load_exit_status": load_rc,
