@@ -265,6 +265,36 @@ TEST_P(Netpoll, CloseWakesParkedReaderAndWriter) {
   });
 }
 
+// A shutdown "hammer" closes connections that other goroutines own; each
+// owner wakes with errc::closed and frees its Conn at once. The owner's free
+// must wait until the hammer's close() is done with the fd (ASan checks).
+TEST_P(Netpoll, CloseFromAnotherGoroutineWhileTheOwnerFreesTheConn) {
+  run([] {
+    Listener ln = cogo::net::listen("127.0.0.1:0");
+    constexpr int kConns = 200;
+    std::vector<Conn*> owned(kConns);
+    std::vector<Conn> peers;
+    std::atomic<int> parked{0}, freed{0};
+    for (int i = 0; i < kConns; ++i) {
+      peers.push_back(cogo::net::dial(ln.address().to_string()));
+      owned[i] = new Conn(ln.accept());
+      cogo::go([c = owned[i], &parked, &freed] {
+        ++parked;
+        char b;
+        std::error_code ec;
+        c->read(&b, 1, ec);
+        EXPECT_EQ(ec, errc::closed);
+        delete c;  // the destructor's close() waits for the hammer's
+        ++freed;
+      });
+    }
+    ASSERT_TRUE(wait_until([&] { return parked.load() == kConns; }));
+    cogo::sleep_for(10ms);
+    for (Conn* c : owned) c->close();  // the hammer
+    ASSERT_TRUE(wait_until([&] { return freed.load() == kConns; }));
+  });
+}
+
 TEST_P(Netpoll, ConcurrentReadersAreSerialised) {
   run([] {
     Listener ln = cogo::net::listen("127.0.0.1:0");

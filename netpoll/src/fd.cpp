@@ -58,20 +58,14 @@ void FD::destroy() {
   destroyed.store(1, std::memory_order_release);  // the last touch of *this
 }
 
-int FD::close() {
-  const bool first = fdmu.incref_and_close();
-  if (first) {
-    // Wake every waiter. They return kErrClosed and drop their references;
-    // the last one to go (maybe us, just below) destroys the fd.
-    poll_evict(pd);
-    decref();
-  }
-  // Wait for destroy(). Usually it already ran (no operation was in flight),
-  // else the woken operations are on their way out: yield to them, then
-  // sleep in growing steps. This is not a handshake with a waker because
-  // destroy() must not touch *this after setting `destroyed`.
+namespace {
+// wait_until() waits for a flag that its setter cannot signal (the setter
+// may not touch the object after setting it): yield a few times to the
+// goroutines (or threads) on their way out, then sleep in growing steps.
+template <class Pred>
+void wait_until(Pred done) {
   int64_t pause_ns = 10'000;
-  for (int spins = 0; destroyed.load(std::memory_order_acquire) == 0; ++spins) {
+  for (int spins = 0; !done(); ++spins) {
     if (spins < 16) {
       cogo::yield();
     } else {
@@ -79,7 +73,30 @@ int FD::close() {
       pause_ns = std::min<int64_t>(pause_ns * 2, 1'000'000);
     }
   }
+}
+}  // namespace
+
+int FD::close() {
+  closers.fetch_add(1, std::memory_order_acq_rel);
+  const bool first = fdmu.incref_and_close();
+  if (first) {
+    // Wake every waiter. They return kErrClosed and drop their references;
+    // the last one to go (maybe us, just below) destroys the fd.
+    poll_evict(pd);
+    decref();
+  }
+  // Wait for destroy(); usually it already ran (no operation was in flight).
+  wait_until([this] { return destroyed.load(std::memory_order_acquire) != 0; });
+  closers.fetch_sub(1, std::memory_order_acq_rel);  // our last touch of *this
   return first ? 0 : kErrClosed;
+}
+
+void FD::close_and_free(FD* fd) {
+  fd->close();
+  // Another goroutine's close() (a shutdown closing connections it does not
+  // own) may still be on its way out of *fd.
+  wait_until([fd] { return fd->closers.load(std::memory_order_acquire) == 0; });
+  delete fd;
 }
 
 std::size_t FD::read(void* p, std::size_t n, int& err) {

@@ -25,9 +25,11 @@ struct FD {
   PollDesc* pd = nullptr;  // immutable until destroy
   Address remote;          // from accept/connect; immutable afterwards
   // destroyed: set by destroy() as its very last touch of *this. Every
-  // close() returns only once it is set, so whoever owns the FD may free it
-  // after its close() returns, even if another goroutine closed it first.
+  // close() returns only once it is set.
   std::atomic<uint32_t> destroyed{0};
+  // closers: close() calls still inside close(); the owner frees the FD only
+  // when none is (close_and_free).
+  std::atomic<uint32_t> closers{0};
   // The goroutine holding the read / write lock (nullptr: free, or held by a
   // plain thread). Written by the holder only; read by runtime_stopped, which
   // gives back the locks of goroutines that died holding them.
@@ -54,6 +56,9 @@ struct FD {
   // when the fd is closed (0), or kErrClosed if another close() was first
   // (it too returns only once the fd is closed).
   int close();
+  // close_and_free() closes fd and deletes it once no other close() is
+  // still inside it. For the owner (Conn, Listener destructors).
+  static void close_and_free(FD* fd);
   // shutdown(how) for close_write / close_read.
   int shutdown(int how);
   // set_deadline() sets deadlines (0 clears).

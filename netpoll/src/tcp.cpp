@@ -149,19 +149,13 @@ Conn::Conn() noexcept = default;
 Conn::Conn(Conn&& o) noexcept : fd_(std::exchange(o.fd_, nullptr)) {}
 Conn& Conn::operator=(Conn&& o) noexcept {
   if (this != &o) {
-    if (fd_) {
-      fd_->close();
-      delete fd_;
-    }
+    if (fd_) FD::close_and_free(fd_);
     fd_ = std::exchange(o.fd_, nullptr);
   }
   return *this;
 }
 Conn::~Conn() {
-  if (fd_) {
-    fd_->close();  // waits for a concurrent close() to finish with the FD
-    delete fd_;
-  }
+  if (fd_) FD::close_and_free(fd_);
 }
 
 Conn Conn::adopt(int sysfd) {
@@ -374,8 +368,7 @@ Listener::Listener(Listener&& o) noexcept : impl_(std::exchange(o.impl_, nullptr
 namespace {
 void destroy_listener(detail::ListenerImpl* impl) {
   impl->backoff.cancel();
-  impl->fd->close();  // waits for a concurrent close() to finish with the FD
-  delete impl->fd;
+  FD::close_and_free(impl->fd);
   delete impl;
 }
 }  // namespace
@@ -601,8 +594,7 @@ int dial_one(const Address& to, const Address* local, int64_t deadline, FD*& out
   if (!fd) return err;
   err = fd->connect(sa, to.sockaddr_size(), deadline);
   if (err) {
-    fd->close();
-    delete fd;
+    FD::close_and_free(fd);
     return err;
   }
   fd->remote = to;
