@@ -155,6 +155,7 @@ struct Server::Impl {
     std::unique_ptr<TlsStream> tls;
     HttpConnection http;
     bool handshaken = false;
+    net::Clock::time_point idle_deadline{};
     GConn(Impl* s, net::Conn c, std::string remote)
         : srv(s), conn(std::move(c)), plain(conn), http(s->handler, s->opt.http, std::move(remote)) {}
     Stream& stream() { return tls ? static_cast<Stream&>(*tls) : plain; }
@@ -197,7 +198,8 @@ struct Server::Impl {
 
   void park_idle(GConn* c) {
     const auto idle = opt.http.idle_timeout;
-    c->conn.set_read_deadline(idle.count() > 0 ? net::Clock::now() + idle : net::kNoDeadline);
+    c->idle_deadline = idle.count() > 0 ? net::Clock::now() + idle : net::kNoDeadline;
+    c->conn.set_read_deadline(c->idle_deadline);
     idle_parked.fetch_add(1);
     c->conn.await_readable([this, c] { resume_gconn(c); }, &idle_set);
   }
@@ -215,9 +217,15 @@ struct Server::Impl {
       return;
     }
     if (n < 0) {
-      // No bytes: the wake-up was the idle timeout, a close, or shutdown.
+      // No bytes. Past the idle deadline: close. Before it, the wake-up was
+      // an edge whose bytes an earlier read already took: wait again.
       // (A TLS session idles only when OpenSSL held no decrypted input.)
-      finish(c);
+      if (c->idle_deadline != net::kNoDeadline && net::Clock::now() >= c->idle_deadline) {
+        finish(c);
+        return;
+      }
+      idle_parked.fetch_add(1);
+      c->conn.await_readable([this, c] { resume_gconn(c); }, &idle_set);
       return;
     }
     c->conn.set_read_deadline(net::kNoDeadline);
