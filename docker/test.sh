@@ -227,6 +227,7 @@ done
 # ---------------------------------------------------------------------------
 step "build"
 old_ids=$(podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" 2>/dev/null || true)
+build_start=$(date +%s)
 # --format docker: the OCI format has no HEALTHCHECK, and podman would drop it.
 # The build stage is tagged too, so that its apt-get layer stays cached; lb
 # is nginx for the compose file's lb profile.
@@ -247,6 +248,12 @@ for id in $old_ids; do
   if ! podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" | grep -qx "$id"; then
     podman rmi "$id" >/dev/null 2>&1 || log "kept replaced image ${id:0:12} (in use)"
   fi
+done
+# Sources edited between the three builds (a developer's tree) leave an
+# untagged second build stage behind: remove the dangling images this run made.
+for id in $(podman images -q -f dangling=true); do
+  created=$(podman image inspect --format '{{.Created.Unix}}' "$id" 2>/dev/null || echo 0)
+  if [ "$created" -ge "$build_start" ]; then podman rmi "$id" >/dev/null 2>&1 || true; fi
 done
 health=$(podman image inspect --format '{{json .Config.Healthcheck}}' "$IMAGE")
 case "$health" in *healthz*) ;; *) fail "the image has no HEALTHCHECK on /healthz: $health" ;; esac
