@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh builds cogo (Release) and runs every test; then the runtime's tests
-# again under ASan+UBSan and TSan. Installs missing Debian packages first.
-# COGO_SKIP_SANITIZERS=1 skips the sanitizer passes.
+# again under ASan+UBSan and TSan, then the Docker image test. Installs
+# missing Debian packages first.
+# COGO_SKIP_SANITIZERS=1 skips the sanitizer passes; COGO_SKIP_DOCKER=1 the
+# container test (docker/test.sh, which needs root for podman).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -33,5 +35,11 @@ if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
         "$dir/bin/$t" --gtest_filter='-*Million*' --gtest_brief=1
     done
   done
+fi
+# The container image, built and run for real with podman (docker/README.md).
+if [ "${COGO_SKIP_DOCKER:-0}" = "1" ]; then
+  echo "scripts/test.sh: COGO_SKIP_DOCKER=1 — the Docker test was NOT run" >&2
+else
+  bash docker/test.sh
 fi
 echo "scripts/test.sh: all tests passed"
