@@ -222,8 +222,9 @@ class Conn {
   // is closed, the poller spawns a fresh goroutine running on_ready. It runs
   // exactly once per call, and on_ready's first read() tells which it was
   // (bytes, eof, timeout, closed). The Conn must outlive that run, so
-  // on_ready usually owns it. Only one reader may use the Conn meanwhile:
-  // none. Requires a running runtime (throws std::logic_error otherwise).
+  // on_ready usually owns it. Until on_ready runs, nothing else may read
+  // from the Conn (writing, deadlines and close() are fine). Requires a
+  // running runtime (throws std::logic_error otherwise).
   void await_readable(cogo::detail::Task on_ready, IdleSet* set = nullptr);
 
  private:
