@@ -134,6 +134,10 @@ EOF
 )
 [[ -n $PROCS ]] || die "no process count fits $N connections under RLIMIT_NOFILE $FD_HARD"
 PER_PROC=$(( (N + PROCS - 1) / PROCS ))
+# Ps per server process: the CPUs shared out (at least 1). More Ps than CPUs
+# in all would only add idle Ms spinning for work.
+CPUS=$(nproc)
+SERVER_MAXPROCS=$(( CPUS / PROCS > 0 ? CPUS / PROCS : 1 ))
 
 PORTS=$(( PORT_HIGH - PORT_LOW + 1 ))
 PER_SOURCE=$(( PORTS * 3 / 4 ))  # cogo-load's budget per source address (options.h)
@@ -157,6 +161,7 @@ echo "load average  $LOADAVG (before the run); all cores ${BUSY_BEFORE}% busy ov
 [[ -z $NOTE ]] || echo "note          $NOTE"
 echo "fd limit      RLIMIT_NOFILE hard $FD_HARD per process (cannot be raised here)"
 echo "              -> cogo-server --procs $PROCS: the smallest P with N/P + 6 sd of SO_REUSEPORT's spread + $FD_SPARE spare <= $FD_HARD (about $PER_PROC connections each)"
+echo "              -> --maxprocs $SERVER_MAXPROCS: $CPUS CPUs shared by $PROCS processes"
 echo "              -> cogo-load: $CLIENT_PROCS worker processes of at most $CLIENT_PER_PROC connections"
 echo "sysctl        net.ipv4.ip_local_port_range $PORT_LOW $PORT_HIGH: $PORTS ports per (source, destination) pair;"
 echo "              cogo-load uses up to $PER_SOURCE per source address -> $SOURCES source address(es)$( [[ $SOURCES -gt 1 ]] && echo " (127.0.0.2 .. 127.0.0.$((SOURCES + 1)))"); not changed"
@@ -166,7 +171,8 @@ echo "              fs.file-max $FILE_MAX, vm.max_map_count $MAX_MAP_COUNT: enou
 # ---------------------------------------------------------------------------
 # The server
 
-"$WORK/cogo-server" http --listen "127.0.0.1:$PORT" --procs "$PROCS" --log-level info \
+"$WORK/cogo-server" http --listen "127.0.0.1:$PORT" --procs "$PROCS" \
+  --maxprocs "$SERVER_MAXPROCS" --log-level info \
   > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 200); do
@@ -216,6 +222,10 @@ echo
 busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # `times` line 2: user and system time of this shell's reaped children (run
 # here, not in a subshell — a subshell's children are none of these).
+# TCP counters of this network namespace (whole machine: other runs count too).
+NSTAT_KEYS='TcpActiveOpens|TcpAttemptFails|TcpExtListenOverflows|TcpExtListenDrops|TcpExtTCPSynRetrans|TcpExtTCPTimeouts|TcpExtTCPAbortOnData|TcpRetransSegs'
+nstat_sample() { nstat -asz 2>/dev/null | grep -E "^($NSTAT_KEYS) " | awk '{print $1, $2}' || true; }
+nstat_sample > "$WORK/nstat0.txt"
 MACHINE0=$(busy_ticks)
 times > "$WORK/times0.txt"
 START=$(date +%s.%N)
@@ -248,6 +258,7 @@ LOAD_PID=
 END=$(date +%s.%N)
 sample > "$WORK/after.txt"
 MACHINE1=$(busy_ticks)
+nstat_sample > "$WORK/nstat1.txt"
 times > "$WORK/times1.txt"
 echo "$(( MACHINE1 - MACHINE0 ))" > "$WORK/machine.txt"
 # The progress every 5 s, then cogo-load's table.
@@ -263,10 +274,10 @@ echo "$peak" > "$WORK/peak.txt"
 "$PY" - "$WORK" "$OUT.json" "$N" "$PROCS" "$CLK_TCK" "$LOAD_RC" "$START" "$END" "$LOADAVG" \
   "$PORT_LOW $PORT_HIGH" "$SOMAXCONN" "$SYN_BACKLOG" "$FD_HARD" "$SOURCES" "$URL" \
   "$HOLD" "$INTERVAL" "$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)" "$NOTE" \
-  "$BUSY_BEFORE" <<'EOF'
+  "$BUSY_BEFORE" "$SERVER_MAXPROCS" <<'EOF'
 import json, sys, time
 (work, out, n, procs, clk, load_rc, start, end, loadavg, port_range, somaxconn, syn_backlog,
- fd_hard, sources, url, hold, interval, rev, note, busy_before) = sys.argv[1:]
+ fd_hard, sources, url, hold, interval, rev, note, busy_before, server_maxprocs) = sys.argv[1:]
 n, procs, clk, load_rc, fd_hard = int(n), int(procs), int(clk), int(load_rc), int(fd_hard)
 
 def table(name):
@@ -317,6 +328,15 @@ print("CPU           %.2f s user+system in the server over the %.1f s run (ramp 
       % (cpu_s, wall, load["ramp_seconds"], load["duration_seconds"]))
 print("machine       %.2f s of CPU busy on all cores over the run: server %.2f s, cogo-load %.2f s, everything else %.2f s"
       % (machine_s, cpu_s, client_s, max(machine_s - cpu_s - client_s, 0)))
+def nstat(name):
+    try:
+        return {k: int(v) for k, v in (l.split() for l in open(f"{work}/{name}") if l.strip())}
+    except OSError:
+        return {}
+n0, n1 = nstat("nstat0.txt"), nstat("nstat1.txt")
+tcp_delta = {k: n1[k] - n0.get(k, 0) for k in n1}
+if tcp_delta:
+    print("tcp           during the run (machine-wide): " + ", ".join(f"{k.replace('TcpExt', '')} {g(v)}" for k, v in tcp_delta.items()))
 print("requests      sent %s, answered %s, unanswered %s, errors %s" % (g(r["sent"]), g(r["answered"]), g(r["unanswered"]), g(load["error_count"])))
 verdict = "PASS" if ok else "FAIL"
 why = (f"held {g(held)} >= {g(n)}, every request answered" if ok else
@@ -332,7 +352,7 @@ report = {
     "hold": hold, "interval": interval, "url": url,
     "load_average_before": loadavg,
     "cpu_busy_percent_before": int(busy_before),
-    "limits": {"rlimit_nofile_hard": fd_hard, "server_procs": procs,
+    "limits": {"rlimit_nofile_hard": fd_hard, "server_procs": procs, "server_maxprocs": int(server_maxprocs),
                "server_procs_reason": "smallest P with N/P + 6 sd (SO_REUSEPORT spread) + spare <= RLIMIT_NOFILE"},
     "sysctl": {"ip_local_port_range": port_range, "somaxconn": int(somaxconn),
                "tcp_max_syn_backlog": int(syn_backlog), "source_addresses": int(sources)},
@@ -348,6 +368,7 @@ report = {
     "cogo_load_cpu_seconds": round(client_s, 3),
     "other_cpu_seconds": round(max(machine_s - cpu_s - client_s, 0), 3),
     "kernel_sockstat_holding": sockstat,
+    "tcp_counters_delta": tcp_delta,
     "cogo_load": load,
     "cogo_load_exit_status": load_rc,
 }

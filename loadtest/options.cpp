@@ -165,7 +165,8 @@ flags:
   -h, --help              this help
 
 More connections than one process may open are split over worker
-processes (cogo-load runs itself again), whose reports are summed. More
+processes (cogo-load runs itself again), whose reports are summed; each
+worker gets COGO_MAXPROCS = CPUs / workers (at least 1) unless it is set. More
 connections than one source address has ports for (ip_local_port_range) are
 spread over the source addresses 127.0.0.2, 127.0.0.3, ... when the target is
 on 127.0.0.0/8.

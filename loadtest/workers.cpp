@@ -9,11 +9,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "cogo/runtime.h"
 
 namespace cogo::load {
 
@@ -167,6 +171,14 @@ void write_go(Worker& w) {
 Report run_workers(const Options& o, const std::vector<Slice>& slices,
                    const std::vector<std::string>& args, bool show_progress) {
   const std::string exe = self_exe();
+  // Each worker is a whole runtime: with more workers than CPUs, one P each
+  // is plenty, and more would only add idle Ms spinning for work. The
+  // workers inherit COGO_MAXPROCS (the parent runs no runtime itself).
+  if (const char* v = std::getenv("COGO_MAXPROCS"); v == nullptr || *v == '\0') {
+    const int cpus = cogo::gomaxprocs();  // CPUs allowed (affinity, cgroup quota)
+    const int per_worker = std::max<int>(1, cpus / static_cast<int>(slices.size()));
+    setenv("COGO_MAXPROCS", std::to_string(per_worker).c_str(), 1);
+  }
   std::vector<Worker> workers(slices.size());
   for (size_t i = 0; i < slices.size(); i++) {
     workers[i].slice = slices[i];
