@@ -140,7 +140,8 @@ CPUS=$(nproc)
 SERVER_MAXPROCS=$(( CPUS / PROCS > 0 ? CPUS / PROCS : 1 ))
 
 PORTS=$(( PORT_HIGH - PORT_LOW + 1 ))
-PER_SOURCE=$(( PORTS * 3 / 4 ))  # cogo-load's budget per source address (options.h)
+# shellcheck disable=SC2017  # the same integer steps as cogo-load (options.cpp)
+PER_SOURCE=$(( PORTS / 2 * 9 / 10 ))  # cogo-load's budget per source address (options.cpp)
 SOURCES=$(( (N + PER_SOURCE - 1) / PER_SOURCE ))
 CLIENT_PER_PROC=$(( FD_HARD - 100 ))
 CLIENT_PROCS=$(( (N + CLIENT_PER_PROC - 1) / CLIENT_PER_PROC ))
@@ -164,7 +165,8 @@ echo "              -> cogo-server --procs $PROCS: the smallest P with N/P + 6 s
 echo "              -> --maxprocs $SERVER_MAXPROCS: $CPUS CPUs shared by $PROCS processes"
 echo "              -> cogo-load: $CLIENT_PROCS worker processes of at most $CLIENT_PER_PROC connections"
 echo "sysctl        net.ipv4.ip_local_port_range $PORT_LOW $PORT_HIGH: $PORTS ports per (source, destination) pair;"
-echo "              cogo-load uses up to $PER_SOURCE per source address -> $SOURCES source address(es)$( [[ $SOURCES -gt 1 ]] && echo " (127.0.0.2 .. 127.0.0.$((SOURCES + 1)))"); not changed"
+echo "              connect() searches one parity (half) of them first, so cogo-load puts at most $PER_SOURCE"
+echo "              on one source address -> $SOURCES source address(es)$( [[ $SOURCES -gt 1 ]] && echo " (127.0.0.2 .. 127.0.0.$((SOURCES + 1)))"); not changed"
 echo "              net.core.somaxconn $SOMAXCONN, net.ipv4.tcp_max_syn_backlog $SYN_BACKLOG: enough for $DIAL_CONCURRENCY connects in flight per client process; not changed"
 echo "              fs.file-max $FILE_MAX, vm.max_map_count $MAX_MAP_COUNT: enough; not changed"
 

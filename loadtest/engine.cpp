@@ -335,37 +335,57 @@ void Engine::hold_conn(int64_t index) {
       counted[i] = parser.by_class()[i];
     }
   };
-  bool ok = exchange(c, parser, 1, t, index);
-  if (ok && !parser.keep_alive()) {
-    error("read", "the server announced Connection: close");
-    ok = false;
-  }
-  count_status();
-  flush(t, index);
+  // request() is one exchange; false (the error recorded) when the
+  // connection failed or the server announced it would close it.
+  auto request = [&] {
+    bool ok = exchange(c, parser, 1, t, index);
+    if (ok && !parser.keep_alive()) {
+      error("read", "the server announced Connection: close");
+      ok = false;
+    }
+    count_status();
+    flush(t, index);
+    return ok;
+  };
+  const Clock::time_point connected_at = Clock::now();
+  bool ok = request();
   ramped_.done();
-  started_.recv();  // closed when the hold time starts
 
-  if (ok) {
-    const auto interval = o_.interval;
-    const double share =
-        o_.total > 0 ? static_cast<double>(index) / static_cast<double>(o_.total) : 0.0;
-    Clock::time_point next = start_ + std::chrono::duration_cast<Clock::duration>(interval * share);
-    while (ok && next < end_) {
-      cogo::sleep_until(next);
-      ok = exchange(c, parser, 1, t, index);
-      if (ok && !parser.keep_alive()) {
-        error("read", "the server announced Connection: close");
-        ok = false;
-      }
-      count_status();
-      flush(t, index);
-      next += interval;
-    }
+  // Every connection keeps its own schedule from the moment it connected: a
+  // request at connected_at + (share + k) * interval, share = index/total
+  // spreading the connections evenly over an interval. It starts during the
+  // ramp, so that no connection idles longer than the interval however long
+  // the ramp takes (a server's idle timeout would close it), and a hold time
+  // that is a multiple of the interval sees exactly hold/interval requests on
+  // every connection.
+  const auto interval = std::chrono::duration_cast<Clock::duration>(o_.interval);
+  const double share =
+      o_.total > 0 ? static_cast<double>(index) / static_cast<double>(o_.total) : 0.0;
+  Clock::time_point next =
+      connected_at + std::chrono::duration_cast<Clock::duration>(o_.interval * share);
+  if (next <= connected_at) next += interval;
+  for (;;) {  // the ramp: until started_ is closed
+    bool started = false;
     if (ok) {
-      cogo::sleep_until(end_);
-      c.set_deadline(net::kNoDeadline);
-      ok = still_open(c);
+      cogo::select(cogo::on_recv(started_, [&](std::optional<int>) { started = true; }),
+                   cogo::on_timeout(next - Clock::now(), [] {}));
+    } else {
+      started_.recv();
+      started = true;
     }
+    if (started) break;
+    ok = request();
+    next += interval;
+  }
+  while (ok && next < end_) {  // the hold
+    cogo::sleep_until(next);
+    ok = request();
+    next += interval;
+  }
+  if (ok) {
+    cogo::sleep_until(end_);
+    c.set_deadline(net::kNoDeadline);
+    ok = still_open(c);
   }
   if (ok) {
     held_.fetch_add(1, std::memory_order_relaxed);

@@ -1,14 +1,15 @@
 // engine.h: the connections of one cogo-load process — one goroutine each,
 // written in blocking style on cogo's dial/read/write.
 //
-// hold: connect (at most --dial-concurrency dials in flight), send a first
-//   request; when every connection has done so (the ramp), all processes
-//   pass the "ramped" barrier and the hold time starts. Connection i then
-//   sends a request at hold_start + i/N * interval, and every interval after,
-//   until the hold time ends; then it checks that its socket is still open
-//   and unread (a peek), counts itself held, and waits at the "checked"
-//   barrier, so that every held connection of every process is open at the
-//   same moment, before all close.
+// hold: connect (at most --dial-concurrency dials in flight) and send a
+//   first request; when every connection has done so (the ramp), all
+//   processes pass the "ramped" barrier and the hold time starts. Each
+//   connection sends a request every interval on its own schedule, which
+//   starts when it connects (so a long ramp idles no connection past the
+//   interval), until the hold time ends; then it checks that its socket is
+//   still open and unread (a peek), counts itself held, and waits at the
+//   "checked" barrier, so that every held connection of every process is
+//   open at the same moment, before all close.
 // load: connect, pass the "ramped" barrier, then each connection writes a
 //   batch of --pipeline requests, reads that many responses, and repeats
 //   (a closed loop, like wrk) until the measuring window ends; a batch in

@@ -351,10 +351,13 @@ std::string with_port0(const std::string& a) {
 
 SourcePlan plan_sources(const Options& o, int64_t total, const PortRange& ports) {
   SourcePlan plan;
-  // A quarter of the range stays free: the kernel probes ports until it
-  // finds one unused for this destination, and a nearly full range makes
-  // every connect() probe long.
-  plan.per_source_budget = std::max<int64_t>(1, int64_t{ports.size()} * 3 / 4);
+  // connect() searches the ports of one parity first (Linux's
+  // __inet_hash_connect: even offsets, then odd ones). Once that half is
+  // taken for this (source, destination) pair, every further connect() probes
+  // all of it first: 16,000 connections from one source cost 2.5 s of system
+  // time against 1.2 s from two (measured here). So a source carries at most
+  // 90% of half the range.
+  plan.per_source_budget = std::max<int64_t>(1, int64_t{ports.size()} / 2 * 9 / 10);
   if (!o.sources.empty()) {
     for (const auto& s : o.sources) plan.addresses.push_back(with_port0(s));
     return plan;

@@ -102,10 +102,10 @@ struct PortRange {
 PortRange read_port_range();  // the defaults above if /proc is unreadable
 
 // SourcePlan: which local address each connection binds before connecting.
-// Every (source, destination) pair has its own PortRange of ports, so one
-// source address carries at most about that many connections to the target;
-// past that (with a margin, because the kernel's port search slows down as
-// the range fills) connections spread round-robin over 127.0.0.2,
+// Every (source, destination) pair has its own PortRange of ports, but the
+// kernel's port search slows down sharply once half of them are taken (see
+// plan_sources), so one source address carries at most ~45% of the range to
+// the target; past that connections spread round-robin over 127.0.0.2,
 // 127.0.0.3, ... — only when the target is on 127.0.0.0/8, where every such
 // address is local. Explicit --source addresses are used round-robin as given.
 struct SourcePlan {

@@ -504,24 +504,26 @@ TEST(Options, SplitIntoTheFewestEvenProcesses) {
 }
 
 TEST(Options, SourceAddressesPastOneAddressPorts) {
-  const PortRange ports{32768, 60999};  // 28,232 ports: 21,174 per source with the margin
+  // 28,232 ports, of which connect() searches one parity (14,116) first:
+  // 12,704 connections per source address.
+  const PortRange ports{32768, 60999};
   Options o = parse({"hold", "http://127.0.0.1:8080/"});
-  SourcePlan small = plan_sources(o, 20000, ports);
+  SourcePlan small = plan_sources(o, 12000, ports);
   EXPECT_TRUE(small.addresses.empty());
   EXPECT_EQ(small.source_for(5), "");
-  EXPECT_EQ(small.per_source_budget, 21174);
+  EXPECT_EQ(small.per_source_budget, 12704);
 
   SourcePlan big = plan_sources(o, 100000, ports);
-  ASSERT_EQ(big.addresses.size(), 5u);
+  ASSERT_EQ(big.addresses.size(), 8u);
   EXPECT_EQ(big.addresses[0], "127.0.0.2:0");
-  EXPECT_EQ(big.addresses[4], "127.0.0.6:0");
+  EXPECT_EQ(big.addresses[7], "127.0.0.9:0");
   // Round-robin by connection index: each source carries at most its budget.
   std::map<std::string, int64_t> per_source;
   for (int64_t i = 0; i < 100000; i++) per_source[big.source_for(i)]++;
   for (const auto& [a, n] : per_source) EXPECT_LE(n, big.per_source_budget) << a;
 
   Options remote = parse({"hold", "http://10.0.0.1:8080/"});
-  EXPECT_NO_THROW(plan_sources(remote, 20000, ports));
+  EXPECT_NO_THROW(plan_sources(remote, 12000, ports));
   try {
     plan_sources(remote, 100000, ports);
     ADD_FAILURE() << "expected FlagError";
@@ -639,7 +641,8 @@ TEST(LoadBinary, HoldTwoThousandConnections) {
   Server srv;
   ASSERT_GT(srv.port(), 0) << srv.output();
   // 2,000 connections, one request each when connected, then one a second
-  // for 5 s at fixed offsets: 1 + 5 requests on every connection.
+  // on each connection's own schedule: five of them in the 5 s hold, and
+  // perhaps one more while the others were still connecting.
   LoadRun r =
       run_load({"hold", "-c", "2000", "-d", "5s", "--interval", "1s", "--progress", srv.url()});
   ASSERT_EQ(r.status, 0) << r.out;
@@ -650,11 +653,12 @@ TEST(LoadBinary, HoldTwoThousandConnections) {
   EXPECT_EQ(figure(r.json, "connections", "peak_open"), 2000);
   EXPECT_EQ(figure(r.json, "connections", "failed"), 0);
   EXPECT_EQ(figure(r.json, "connections", "lost"), 0);
-  EXPECT_EQ(figure(r.json, "requests", "sent"), 2000 * 6);
-  EXPECT_EQ(figure(r.json, "requests", "answered"), 2000 * 6);
+  const int64_t sent = figure(r.json, "requests", "sent");
+  EXPECT_GE(sent, 2000 * 6);
+  EXPECT_EQ(figure(r.json, "requests", "answered"), sent);
   EXPECT_EQ(figure(r.json, "requests", "unanswered"), 0);
-  EXPECT_EQ(r.json.get("requests").get("by_status").get("2xx").as_int(), 2000 * 6);
-  EXPECT_EQ(figure(r.json, "latency", "count"), 2000 * 6);
+  EXPECT_EQ(r.json.get("requests").get("by_status").get("2xx").as_int(), sent);
+  EXPECT_EQ(figure(r.json, "latency", "count"), sent);
   EXPECT_EQ(r.json.get("error_count").as_int(), 0);
   EXPECT_EQ(r.json.get("processes").as_int(), 1);
   EXPECT_TRUE(r.json.get("clean").as_bool());
@@ -675,9 +679,10 @@ TEST(LoadBinary, HoldSplitOverWorkerProcessesAddsUp) {
   EXPECT_EQ(figure(r.json, "connections", "established"), 2000);
   EXPECT_EQ(figure(r.json, "connections", "held"), 2000);
   EXPECT_EQ(figure(r.json, "connections", "peak_open"), 2000);
-  EXPECT_EQ(figure(r.json, "requests", "sent"), 2000 * 3);
-  EXPECT_EQ(figure(r.json, "requests", "answered"), 2000 * 3);
-  EXPECT_EQ(figure(r.json, "latency", "count"), 2000 * 3);
+  const int64_t sent = figure(r.json, "requests", "sent");
+  EXPECT_GE(sent, 2000 * 3);  // the first request, and two in the 2 s hold
+  EXPECT_EQ(figure(r.json, "requests", "answered"), sent);
+  EXPECT_EQ(figure(r.json, "latency", "count"), sent);
   EXPECT_EQ(r.json.get("config").get("connections_per_process").as_int(), 700);
   EXPECT_NE(r.out.find("(3 processes"), std::string::npos) << r.out;
 }
