@@ -145,8 +145,7 @@ class Engine {
         tokens_(static_cast<size_t>(o.dial_concurrency)) {
     const std::string one = build_request(o);
     request_ = one;
-    for (int i = 1; i < o.pipeline; i++) batch_ += one;
-    batch_ = one + batch_;
+    for (int i = 0; i < o.pipeline; i++) batch_ += one;
   }
 
   Report run();
