@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "cogo/chan.h"
+#include "cogo/introspect.h"
 #include "cogo/runtime.h"
 #include "cogo/sync.h"
 
@@ -79,10 +80,11 @@ struct StackProbe {
 // parked goroutine). A stack is [guard | usable], the next stack's guard right
 // above our top, so the first non-present page at or above the sample is our
 // top; pages_touched counts the present pages of the stack below it.
-StackProbe probe_stacks(const std::vector<uintptr_t>& samples) {
+StackProbe probe_stacks(const std::vector<uintptr_t>& samples, size_t stack_bytes) {
   StackProbe r;
   const long page = sysconf(_SC_PAGESIZE);
-  const long stack_pages = 256 * 1024 / page;  // enough: the sample sits near the top
+  const long stack_pages = static_cast<long>(stack_bytes) / page;
+  if (stack_pages <= 8) return r;
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return r;
   long total = 0, counted = 0;
@@ -173,7 +175,7 @@ Round park_round(long n, bool probe) {
   r.rss = status_kib("VmRSS");
   r.pte = status_kib("VmPTE");
   r.vmas = count_lines("/proc/self/maps");
-  if (probe) r.probe = probe_stacks(samples);
+  if (probe) r.probe = probe_stacks(samples, cogo::stats().stack_size);
 
   const auto t2 = Clock::now();
   for (auto& g : gates) g.close();
