@@ -29,7 +29,7 @@
 # usage: loadtest/compare.sh [--quick] [--rounds N] [--duration S]
 #          [--servers "goroutine thread nginx go"] [--scenarios "plaintext pipelined sleep"]
 #          [--conns "50 1000 10000"] [--pipeline-conns "50 1000"] [--sleep-conns "1000 10000"]
-#          [--wait-quiet LOAD] [--max-other PCT] [--retries N] [--out DIR] [--keep]
+#          [--wait-quiet LOAD] [--max-other PCT] [--retries N] [--out DIR] [--keep] [--report-only SCRATCH]
 #   --quick        one round of 3 s runs (a smoke test; results named *-quick*)
 #   --wait-quiet L wait (60 s steps) until the 1-minute load average is below L
 #                  before each round, and before each run until both cores were
@@ -38,6 +38,8 @@
 #                  core 0 (default 10) is repeated, up to --retries times
 #                  (default 4); the last attempt is kept and flagged
 #   --keep         keep the scratch directory (wrk outputs, server logs)
+#   --report-only D  measure nothing: redo the JSON, table and charts from the
+#                  kept scratch directory D (its runs.jsonl and meta.sh)
 # Environment: COGO_SERVER (default build/bin/cogo-server, a Release build; copied
 # first, so a rebuild meanwhile changes nothing), COGO_REV (the revision it was
 # built from, recorded in the JSON; default `git describe --dirty`).
@@ -60,6 +62,7 @@ MAX_OTHER=10
 RETRIES=4
 OUT_DIR=$ROOT/loadtest/results
 KEEP=0
+REPORT_ONLY=""
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
 note() { echo "compare.sh: $*" >&2; }
@@ -79,6 +82,7 @@ while [[ $# -gt 0 ]]; do
     --retries) RETRIES=$2; shift ;;
     --out) OUT_DIR=$2; shift ;;
     --keep) KEEP=1 ;;
+    --report-only) REPORT_ONLY=$2; shift ;;
     -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
@@ -107,6 +111,7 @@ fi
 HAVE_GNUPLOT=1
 command -v gnuplot >/dev/null || { HAVE_GNUPLOT=0; note "gnuplot not installed (apt-get install gnuplot-nox): no charts"; }
 
+if [[ -z $REPORT_ONLY ]]; then
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 [[ $QUICK == 1 ]] && STAMP=$STAMP-quick
 mkdir -p "$OUT_DIR"
@@ -363,7 +368,9 @@ run = {
   "cpu_s": ticks / hz,
   "cpu_us_per_req": (ticks / hz) * 1e6 / requests if requests else None,
   "cpu_pct_of_core": 100.0 * ticks / hz / wall,
-  "p50_ms": ms(lat["50"]), "p75_ms": ms(lat["75"]), "p90_ms": ms(lat["90"]), "p99_ms": ms(lat["99"]),
+  # wrk 4.1 sometimes prints a high percentile as 0.00us (histogram overflow): unknown, not 0
+  "p50_ms": ms(lat["50"]) or None, "p75_ms": ms(lat["75"]) or None, "p90_ms": ms(lat["90"]) or None,
+  "p99_ms": ms(lat["99"]) or None,
   "errors": {"connect": err[0], "read": err[1], "write": err[2], "timeout": err[3]},
   "socket_errors": sum(err),
   "non_2xx": int(non2xx.group(1)) if non2xx else 0,
@@ -385,7 +392,7 @@ r = json.loads(open(sys.argv[1]).read().splitlines()[-1])
 e = r["errors"]
 print("  r%d %-9s c=%-5d %-9s %9.0f req/s  %6.2f us/req  p50 %8.2f ms  p99 %8.2f ms  err %d/%d/%d/%d  ovf %d  rss %7.1f MiB  thr %5d  load %.2f  core0-other %4.1f%%" % (
   r["round"], r["scenario"], r["connections"], r["server"], r["rps"], r["cpu_us_per_req"] or 0,
-  r["p50_ms"], r["p99_ms"], e["connect"], e["read"], e["write"], e["timeout"], r["listen_overflows"],
+  r["p50_ms"] or 0, r["p99_ms"] or 0, e["connect"], e["read"], e["write"], e["timeout"], r["listen_overflows"],
   r["rss_end_kib"] / 1024, r["threads_end"], r["load1_before"], r["core0_other_pct"]), flush=True)
 EOF
 }
@@ -403,6 +410,11 @@ done
 
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE_START=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+cat >"$WORK/meta.sh" <<META
+STAMP='$STAMP' DATE_START='$DATE_START' LOAD_START='$LOAD_START' SERVERS='$SERVERS'
+ROUNDS='$ROUNDS' DURATION='$DURATION' QUICK='$QUICK' PIPE_DEPTH='$PIPE_DEPTH' SLEEP_MS='$SLEEP_MS'
+GIT_REV='$GIT_REV' BUILD_ID='$BUILD_ID' MAX_OTHER='$MAX_OTHER'
+META
 note "$(wc -w <<<"$SERVERS") servers, ${#PLAN[@]} configurations, $ROUNDS round(s) of ${DURATION}s runs; load average $LOAD_START"
 for round in $(seq "$ROUNDS"); do
   wait_quiet
@@ -415,14 +427,30 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "LOAD_END='$LOAD_END'" >>"$WORK/meta.sh"
+else
+  # --report-only: the figures of an earlier, kept run
+  [[ -f $REPORT_ONLY/runs.jsonl && -f $REPORT_ONLY/meta.sh ]] ||
+    die "--report-only $REPORT_ONLY: no runs.jsonl and meta.sh there (a scratch directory kept with --keep)"
+  # shellcheck disable=SC1091
+  source "$REPORT_ONLY/meta.sh"
+  RUNS=$REPORT_ONLY/runs.jsonl
+  mkdir -p "$OUT_DIR"
+fi
 
 # ---- report: JSON with every run and the medians, table, targets, charts ----
 python3 - "$RUNS" "$OUT_DIR" "$STAMP" "$HAVE_GNUPLOT" <<EOF
 import json, os, statistics, subprocess, sys
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for r in runs:  # a 0.00us percentile is wrk's overflow, not a figure
+    for k in ("p50_ms", "p75_ms", "p90_ms", "p99_ms"):
+        if r.get(k) == 0: r[k] = None
 out_dir, stamp, have_gnuplot = sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 servers = "$SERVERS".split()
 med = statistics.median
+def medn(v):
+    v = [x for x in v if x is not None]
+    return med(v) if v else None
 
 def group(scen, c, srv):
     return [r for r in runs if r["scenario"] == scen and r["connections"] == c and r["server"] == srv]
@@ -451,7 +479,7 @@ for scen, c in configs:
             "rps": med([r["rps"] for r in g]),
             "rps_ratio_to": base, "rps_ratio": med(ratios) if ratios else None,
             "cpu_us_per_req": med(cpu) if cpu else None,
-            "p50_ms": med([r["p50_ms"] for r in g]), "p99_ms": med([r["p99_ms"] for r in g]),
+            "p50_ms": medn([r["p50_ms"] for r in g]), "p99_ms": medn([r["p99_ms"] for r in g]),
             "socket_errors_max": max(r["socket_errors"] for r in g),
             "errors_max": {k: max(r["errors"][k] for r in g) for k in ("connect", "read", "write", "timeout")},
             "non_2xx_max": max(r["non_2xx"] for r in g),
@@ -475,7 +503,7 @@ def per_round_ratio(scen, c, a, b, key, scen_b=None):
     vals = []
     for ra in group(scen, c, a):
         rb = [x for x in group(scen_b or scen, c, b) if x["round"] == ra["round"]]
-        if rb and rb[0][key]: vals.append(ra[key] / rb[0][key])
+        if rb and rb[0][key] and ra[key] is not None: vals.append(ra[key] / rb[0][key])
     return med(vals) if vals else None
 
 targets = []
@@ -563,7 +591,7 @@ if have_gnuplot:
         for scen, srv, rows in blocks:
             f.write("# %s %s\n" % (scen, srv))
             for s in rows:
-                f.write("%d %.1f %.3f %.2f\n" % (s["connections"], s["rps"], s["p99_ms"], s["rss_end_kib"] / 1024))
+                f.write("%d %.1f %s %.2f\n" % (s["connections"], s["rps"], "NaN" if s["p99_ms"] is None else "%.3f" % s["p99_ms"], s["rss_end_kib"] / 1024))
             f.write("\n\n")
     def plot(name, title, ylabel, col, scens, logy=False):
         curves = []
