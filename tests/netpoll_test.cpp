@@ -158,6 +158,57 @@ TEST_P(Netpoll, ReadDeadlineFiresAndConnStaysUsable) {
   });
 }
 
+// try_read() and try_writev() never park, and no deadline applies to them:
+// a server uses them at request boundaries and arms deadlines only to wait.
+TEST_P(Netpoll, TryReadAndTryWritevNeverPark) {
+  run([] {
+    Listener ln = cogo::net::listen("127.0.0.1:0");
+    Pair p = tcp_pair(ln);
+    char buf[64];
+    std::error_code ec;
+    EXPECT_EQ(p.server.try_read(buf, sizeof buf, ec), 0u);
+    EXPECT_EQ(ec, std::errc::resource_unavailable_try_again);
+    p.client.write_all("hello", 5);
+    ASSERT_TRUE(wait_until([&] {
+      return p.server.try_read(buf, sizeof buf, ec) == 5 && !ec;
+    }));
+    EXPECT_EQ(std::string(buf, 5), "hello");
+    // An expired read deadline fails read() but not try_read().
+    p.server.set_read_deadline(Clock::now() - 1s);
+    EXPECT_EQ(p.server.read(buf, 1, ec), 0u);
+    EXPECT_EQ(ec, errc::timeout);
+    p.client.write_all("again", 5);
+    ASSERT_TRUE(wait_until([&] {
+      return p.server.try_read(buf, sizeof buf, ec) == 5 && !ec;
+    }));
+    EXPECT_EQ(std::string(buf, 5), "again");
+    p.server.set_read_deadline(cogo::net::kNoDeadline);
+
+    // try_writev writes what fits and says would-block for the rest.
+    p.server.set_write_deadline(Clock::now() - 1s);
+    std::string big(8 << 20, 'x');
+    cogo::net::ConstBuffer parts[2] = {{big.data(), big.size() / 2},
+                                       {big.data() + big.size() / 2, big.size() / 2}};
+    const std::size_t wrote = p.server.try_writev(parts, ec);
+    EXPECT_EQ(ec, std::errc::resource_unavailable_try_again);
+    EXPECT_GT(wrote, 0u);
+    EXPECT_LT(wrote, big.size());
+    std::size_t got = 0;
+    while (got < wrote) got += p.client.read(big.data(), big.size());
+    EXPECT_EQ(got, wrote);
+
+    // End of stream and a closed Conn.
+    p.client.close();
+    ASSERT_TRUE(wait_until([&] {
+      p.server.try_read(buf, sizeof buf, ec);
+      return ec == errc::eof;
+    }));
+    p.server.close();
+    EXPECT_EQ(p.server.try_read(buf, sizeof buf, ec), 0u);
+    EXPECT_EQ(ec, errc::closed);
+  });
+}
+
 TEST_P(Netpoll, WriteDeadlineWakesParkedWriter) {
   run([] {
     Listener ln = cogo::net::listen("127.0.0.1:0");

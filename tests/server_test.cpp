@@ -284,6 +284,40 @@ TEST_P(ServerBinary, GracefulShutdownFinishesInFlightRequests) {
   EXPECT_NE(srv.output().find("shutdown complete"), std::string::npos) << srv.output();
 }
 
+// The idle timeout counts from the last request, on a connection that kept
+// busy for longer than the timeout (the goroutine model re-arms its idle
+// timer lazily, at most once a second), and it closes a silent connection,
+// not before the timeout.
+TEST_P(ServerBinary, IdleTimeoutCountsFromTheLastRequest) {
+  auto args = base_args();
+  args.push_back("--idle-timeout");
+  args.push_back("2500ms");
+  ServerProcess srv(args);
+  int fd = connect_to(srv.port());
+  ASSERT_GE(fd, 0);
+  for (int i = 0; i < 9; i++) {  // 3.6 s of requests, 400 ms apart
+    send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::string got;
+    while (got.find("Hello, World!") == std::string::npos) {
+      pollfd p{fd, POLLIN, 0};
+      ASSERT_GT(poll(&p, 1, 10000), 0) << "request " << i << " unanswered";
+      char buf[4096];
+      ssize_t n = recv(fd, buf, sizeof buf, 0);
+      ASSERT_GT(n, 0) << "closed before request " << i << " was answered";
+      got.append(buf, static_cast<size_t>(n));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  const auto silent_since = std::chrono::steady_clock::now() - std::chrono::milliseconds(400);
+  pollfd p{fd, POLLIN, 0};
+  ASSERT_GT(poll(&p, 1, 15000), 0) << "a silent connection was not closed";
+  char b;
+  EXPECT_EQ(recv(fd, &b, 1, 0), 0);  // closed by the server, nothing sent
+  EXPECT_GE(std::chrono::steady_clock::now() - silent_since, std::chrono::milliseconds(2400));
+  close(fd);
+  EXPECT_EQ(srv.stop(), 0);
+}
+
 TEST_P(ServerBinary, EchoPortRoundTrips) {
   auto args = base_args();
   args.push_back("--echo-listen");

@@ -99,15 +99,17 @@ void FD::close_and_free(FD* fd) {
   delete fd;
 }
 
-std::size_t FD::read(void* p, std::size_t n, int& err) {
+std::size_t FD::read(void* p, std::size_t n, int& err, bool wait) {
   err = 0;
   if (!lock(true)) {
     err = kErrClosed;
     return 0;
   }
   std::size_t got = 0;
-  if ((err = poll_check(pd, Mode::read)) == 0 && n > 0) {
+  if ((err = wait ? poll_check(pd, Mode::read) : poll_check_closed(pd)) == 0 && n > 0) {
     n = std::min(n, kMaxRW);
+    // Consume the pending edge before the syscall: an edge that arrives
+    // after it is news, and await_readable() then arms without a peek.
     poll_consume_ready(pd);
     for (;;) {
       ssize_t r = ::read(sysfd, p, n);
@@ -121,6 +123,10 @@ std::size_t FD::read(void* p, std::size_t n, int& err) {
       }
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
+        if (!wait) {
+          err = EAGAIN;
+          break;
+        }
         if ((err = poll_wait(pd, Mode::read))) break;
         continue;
       }
@@ -172,14 +178,14 @@ std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
   return done;
 }
 
-std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err) {
+std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err, bool wait) {
   err = 0;
   if (!lock(false)) {
     err = kErrClosed;
     return 0;
   }
   std::size_t done = 0;
-  if ((err = poll_check(pd, Mode::write)) == 0) {
+  if ((err = wait ? poll_check(pd, Mode::write) : poll_check_closed(pd)) == 0) {
     // Skip empty buffers up front so the loop's "all written" test is simple.
     while (iovcnt > 0 && iov->iov_len == 0) {
       ++iov;
@@ -193,6 +199,10 @@ std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err) {
       if (r < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
+          if (!wait) {
+            err = EAGAIN;
+            break;
+          }
           if ((err = poll_wait(pd, Mode::write))) break;
           continue;
         }

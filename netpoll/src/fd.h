@@ -40,12 +40,15 @@ struct FD {
   // (and closes sysfd) if it cannot be registered.
   static FD* open(int sysfd, int& err);
 
-  // read() reads up to n bytes; 0 with err set on EOF/error.
-  std::size_t read(void* p, std::size_t n, int& err);
+  // read() reads up to n bytes; 0 with err set on EOF/error. Without wait
+  // it never parks: EAGAIN when nothing is there, and deadlines do not apply
+  // (there is no wait to bound); closing does.
+  std::size_t read(void* p, std::size_t n, int& err, bool wait = true);
   // write_all() writes all n bytes; returns how many were written.
   std::size_t write_all(const void* p, std::size_t n, int& err);
-  // writev_all() writes every buffer; returns the total written.
-  std::size_t writev_all(iovec* iov, int iovcnt, int& err);
+  // writev_all() writes every buffer; returns the total written. Without
+  // wait it stops with EAGAIN where it would park (deadlines do not apply).
+  std::size_t writev_all(iovec* iov, int iovcnt, int& err, bool wait = true);
   // accept() returns a new non-blocking fd, or -1 with err set.
   int accept(sockaddr* sa, socklen_t* len, int& err);
   // connect() connects, waiting until `deadline` (0: none). 0 or an error.

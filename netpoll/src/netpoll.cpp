@@ -599,6 +599,10 @@ int poll_check(PollDesc* pd, Mode mode) {
   return 0;
 }
 
+int poll_check_closed(PollDesc* pd) {
+  return (pd->info.load(std::memory_order_seq_cst) & kInfoClosing) ? kErrClosed : 0;
+}
+
 int poll_wait(PollDesc* pd, Mode mode) {
   if (!cogo::detail::current_g()) return wait_thread(pd, mode);
   if (int err = poll_check(pd, mode)) return err;

@@ -103,6 +103,9 @@ void poll_evict(PollDesc* pd);
 
 // poll_check() is the pre-syscall check: kErrClosed, kErrTimeout or 0.
 int poll_check(PollDesc* pd, Mode mode);
+// poll_check_closed() is the check of an operation that never waits (so no
+// deadline bounds it): kErrClosed or 0, without reading the clock.
+int poll_check_closed(PollDesc* pd);
 // poll_consume_ready() is called by a reader about to make its syscall:
 // the syscall sees whatever a pending edge announced, so the edge is consumed
 // (an await_readable after a successful read then needs no peek).

@@ -176,12 +176,20 @@ Conn Conn::adopt(int sysfd) {
 }
 
 std::size_t Conn::read(void* buf, std::size_t n, std::error_code& ec) noexcept {
+  return read(buf, n, ec, true);
+}
+
+std::size_t Conn::try_read(void* buf, std::size_t n, std::error_code& ec) noexcept {
+  return read(buf, n, ec, false);
+}
+
+std::size_t Conn::read(void* buf, std::size_t n, std::error_code& ec, bool wait) noexcept {
   if (!fd_) {
     ec = errc::closed;
     return 0;
   }
   int err;
-  std::size_t got = fd_->read(buf, n, err);
+  std::size_t got = fd_->read(buf, n, err, wait);
   ec = to_error_code(err);
   return got;
 }
@@ -232,6 +240,15 @@ void Conn::write_all(const void* buf, std::size_t n) {
 }
 
 std::size_t Conn::writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept {
+  return writev(bufs, ec, true);
+}
+
+std::size_t Conn::try_writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept {
+  return writev(bufs, ec, false);
+}
+
+std::size_t Conn::writev(std::span<const ConstBuffer> bufs, std::error_code& ec,
+                         bool wait) noexcept {
   if (!fd_) {
     ec = errc::closed;
     return 0;
@@ -250,7 +267,7 @@ std::size_t Conn::writev(std::span<const ConstBuffer> bufs, std::error_code& ec)
     iov[i].iov_len = bufs[i].size;
   }
   int err;
-  std::size_t done = fd_->writev_all(iov, static_cast<int>(bufs.size()), err);
+  std::size_t done = fd_->writev_all(iov, static_cast<int>(bufs.size()), err, wait);
   ec = to_error_code(err);
   return done;
 }

@@ -68,6 +68,7 @@ HttpConnection::State HttpConnection::serve_ready(Stream& stream) {
   if (exchange_ == nullptr) exchange_ = acquire_exchange();
   exchange_->attach(stream, *handler_, *options_, remote_address_, true);
   const State state = exchange_->serve();
+  got_input_ = exchange_->got_input();
   release_exchange(exchange_);
   exchange_ = nullptr;
   return state;

@@ -9,6 +9,7 @@
 #include <exception>
 
 #include "cogo/http/error.h"
+#include "coarse_clock.h"
 #include "http_date.h"
 #include "text.h"
 
@@ -40,16 +41,6 @@ constexpr std::size_t kScratchBytes = 16 * 1024;
 [[gnu::noinline]] char* thread_scratch() {
   thread_local char scratch[kScratchBytes];
   return scratch;
-}
-
-// coarse_now() is steady_clock::now() at the kernel tick's resolution (1-4
-// ms; same clock, CLOCK_MONOTONIC, read without touching the clock source):
-// deadlines of seconds need no better, and one is set for every write.
-Deadline coarse_now() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return Deadline(std::chrono::duration_cast<Clock::duration>(
-      std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 Deadline deadline_after(std::chrono::milliseconds timeout) {
@@ -94,6 +85,7 @@ void Exchange::attach(Stream& stream, const Handler& handler, const HttpOptions&
   // the next one; only one that stopped elsewhere needs llhttp_init again.
   if (parser_dirty_) parser_.reset();
   parser_dirty_ = true;
+  got_input_ = false;
   in_.reset_to(0);
   out_.clear();
   head_deadline_ = body_deadline_ = no_deadline;
@@ -163,6 +155,8 @@ HttpConnection::State Exchange::serve() {
 Exchange::Fill Exchange::fill_at_boundary() {
   head_deadline_ = no_deadline;
   if (readiness_) {
+    // A short read took all there was: the poller tells of more.
+    if (stream_->input_drained()) return Fill::idle;
     char* scratch = thread_scratch();
     const std::ptrdiff_t n = stream_->try_read(scratch, kScratchBytes);
     if (n == Stream::would_block) return Fill::idle;
@@ -171,6 +165,7 @@ Exchange::Fill Exchange::fill_at_boundary() {
     in_.reserve_empty(std::max(size, kMinBuffer));
     std::memcpy(in_.tail(), scratch, size);
     in_.commit(size);
+    got_input_ = true;
     return Fill::got;
   }
   in_.reserve_empty(std::max(options_->read_buffer_bytes, kMinBuffer));

@@ -58,6 +58,8 @@ class Exchange {
   // serve() runs the loop until the connection is done or, readiness
   // driven, idle.
   HttpConnection::State serve();
+  // got_input() tells whether the last serve() read any bytes.
+  bool got_input() const noexcept { return got_input_; }
 
   // read_body() is Request::read().
   std::size_t read_body(void* dst, std::size_t size);
@@ -93,6 +95,7 @@ class Exchange {
   const HttpOptions* options_ = nullptr;
   std::string_view remote_address_;
   bool readiness_ = false;
+  bool got_input_ = false;  // serve() read something (readiness mode)
   bool parser_dirty_ = true;  // the parser may be inside a message or failed
 
   RequestParser parser_;

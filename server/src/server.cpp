@@ -5,7 +5,8 @@
 //   arrived; when the next read would block the engine drops its buffers and
 //   the G hands the socket to the poller (await_readable, with the idle
 //   timeout as read deadline) and exits. The next readable edge spawns a new G
-//   that peeks: bytes -> serve again; EOF, error or idle timeout -> close.
+//   that serves again: bytes -> answered; EOF or error -> close; no bytes ->
+//   park again, or close once the idle timeout has passed.
 //   So an idle keep-alive connection costs a few hundred bytes, no stack.
 //
 // Thread model: a blocking accept() thread per listener and one OS thread per
@@ -17,6 +18,7 @@
 #include "cogo/http/server.h"
 
 #include "blocking_socket.h"
+#include "coarse_clock.h"
 
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -155,7 +157,7 @@ struct Server::Impl {
     std::unique_ptr<TlsStream> tls;
     HttpConnection http;
     bool handshaken = false;
-    net::Clock::time_point idle_deadline{};
+    Deadline idle_deadline = no_deadline;  // set by park_idle()
     GConn(Impl* s, net::Conn c, std::string remote)
         : srv(s), conn(std::move(c)), plain(conn), http(s->handler, s->opt.http, std::move(remote)) {}
     Stream& stream() { return tls ? static_cast<Stream&>(*tls) : plain; }
@@ -193,42 +195,53 @@ struct Server::Impl {
       finish(c);
       return;
     }
-    park_idle(c);
+    park_idle(c, c->http.got_input());
   }
 
-  void park_idle(GConn* c) {
+  // park_idle() hands an idle connection to the poller with the idle
+  // timeout as its read deadline. The deadline moves only when the client
+  // sent something; and the poller's timer is re-armed only when it would
+  // fire more than kLazyRearm early (then resume_gconn() sees the deadline
+  // not yet passed and parks again): a busy keep-alive connection does not
+  // re-arm a timer per request (nginx's lazy timers do the same).
+  static constexpr std::chrono::milliseconds kLazyRearm{1000};
+
+  void park_idle(GConn* c, bool got_input) {
     const auto idle = opt.http.idle_timeout;
-    c->idle_deadline = idle.count() > 0 ? net::Clock::now() + idle : net::kNoDeadline;
-    c->conn.set_read_deadline(c->idle_deadline);
+    const auto now = detail::coarse_now();
+    if (got_input || c->idle_deadline == no_deadline) {
+      c->idle_deadline = idle.count() > 0 ? now + idle : no_deadline;
+    }
+    if (c->tls) {
+      c->conn.set_read_deadline(c->idle_deadline == no_deadline ? net::kNoDeadline
+                                                                : c->idle_deadline);
+    } else {
+      const Deadline armed = c->plain.applied_read_deadline();
+      const bool close_enough = c->idle_deadline != no_deadline && armed <= c->idle_deadline &&
+                                c->idle_deadline - armed < kLazyRearm &&
+                                armed > now + kLazyRearm + detail::kCoarseLag;
+      if (!close_enough) c->plain.apply_read_deadline(c->idle_deadline);
+    }
     idle_parked.fetch_add(1);
     c->conn.await_readable([this, c] { resume_gconn(c); }, &idle_set);
   }
 
+  // resume_gconn() runs on a fresh goroutine when an idle connection became
+  // readable, hung up, or its read deadline passed. The engine's first read
+  // tells bytes from end of input; a timer wake-up is told by the clock.
   void resume_gconn(GConn* c) {
     idle_parked.fetch_sub(1);
     if (draining.load()) {
       finish(c);
       return;
     }
-    char b;
-    ssize_t n = ::recv(c->conn.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-      finish(c);  // the client closed or reset
+    if (c->idle_deadline != no_deadline &&
+        detail::coarse_now() + detail::kCoarseLag >= c->idle_deadline &&
+        net::Clock::now() >= c->idle_deadline) {
+      finish(c);  // idle for idle_timeout: close
       return;
     }
-    if (n < 0) {
-      // No bytes. Past the idle deadline: close. Before it, the wake-up was
-      // an edge whose bytes an earlier read already took: wait again.
-      // (A TLS session idles only when OpenSSL held no decrypted input.)
-      if (c->idle_deadline != net::kNoDeadline && net::Clock::now() >= c->idle_deadline) {
-        finish(c);
-        return;
-      }
-      idle_parked.fetch_add(1);
-      c->conn.await_readable([this, c] { resume_gconn(c); }, &idle_set);
-      return;
-    }
-    c->conn.set_read_deadline(net::kNoDeadline);
+    c->plain.note_readable();
     serve_gconn(c);
   }
 

@@ -163,6 +163,13 @@ class Conn {
   // Non-throwing form: returns 0 and sets ec (errc::eof at the end of the
   // stream) or returns the byte count and clears ec.
   std::size_t read(void* buf, std::size_t n, std::error_code& ec) noexcept;
+  // try_read() reads what has arrived without ever parking: the byte count,
+  // or 0 with ec set — std::errc::resource_unavailable_try_again when
+  // nothing has arrived, errc::eof at the end of the stream, errc::closed.
+  // Deadlines do not apply (it never waits). A readiness-driven server uses
+  // it at request boundaries; like read(), it takes the pending readiness,
+  // so a following await_readable() arms without asking the socket again.
+  std::size_t try_read(void* buf, std::size_t n, std::error_code& ec) noexcept;
   // read_full() reads exactly n bytes. An end of stream before the first byte
   // is errc::eof, after it errc::unexpected_eof. Returns the bytes read.
   void read_full(void* buf, std::size_t n);
@@ -177,6 +184,10 @@ class Conn {
   // kernel allows (one sendmsg when the socket has room). Returns the total.
   std::size_t writev(std::span<const ConstBuffer> bufs);
   std::size_t writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept;
+  // try_writev() writes what fits in the socket buffer now, never parking:
+  // returns the bytes written; ec is std::errc::resource_unavailable_try_again
+  // if not all of them fit. Deadlines do not apply (it never waits).
+  std::size_t try_writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept;
 
   // wait_readable() / wait_writable() park until the socket is readable /
   // writable (or hung up), a deadline passes, or the Conn is closed, without
@@ -230,6 +241,8 @@ class Conn {
  private:
   friend struct detail::Access;
   explicit Conn(detail::FD* fd) noexcept : fd_(fd) {}
+  std::size_t read(void* buf, std::size_t n, std::error_code& ec, bool wait) noexcept;
+  std::size_t writev(std::span<const ConstBuffer> bufs, std::error_code& ec, bool wait) noexcept;
   detail::FD* fd_ = nullptr;
 };
 

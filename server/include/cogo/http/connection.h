@@ -54,11 +54,17 @@ class HttpConnection {
   // (false while idle between serve_ready() calls).
   bool holds_buffers() const noexcept { return exchange_ != nullptr; }
 
+  // got_input() tells whether the last serve_ready() read any bytes. A
+  // caller woken by its idle timer closes a connection that had none; one
+  // woken by a readiness edge whose bytes an earlier read took waits again.
+  bool got_input() const noexcept { return got_input_; }
+
  private:
   const Handler* handler_;
   const HttpOptions* options_;
   std::string remote_address_;
   detail::Exchange* exchange_ = nullptr;
+  bool got_input_ = false;
 };
 
 // serve_http_connection() is HttpConnection(handler, options, remote).serve(stream).

@@ -73,6 +73,12 @@ class Stream {
   // so that unread input does not turn the close into a reset that destroys
   // the response in flight. The default does nothing.
   virtual void shutdown_write() {}
+
+  // input_drained() is true when the last read took everything the source
+  // held (a short read of a socket): try_read() would say would_block, and a
+  // readiness-driven caller learns of new input from the poller. The engine
+  // then goes idle without that read. The default, false, always asks.
+  virtual bool input_drained() const noexcept { return false; }
 };
 
 }  // namespace cogo::http
