@@ -2,6 +2,7 @@
 // waking, deadlines, close, EOF and reset, the plain-thread path, the idle
 // hand-off (await_readable), no CPU while idle, no fd leaks. Each goroutine
 // test runs with 1 and with 2 Ps.
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -206,6 +207,33 @@ TEST_P(Netpoll, TryReadAndTryWritevNeverPark) {
     p.server.close();
     EXPECT_EQ(p.server.try_read(buf, sizeof buf, ec), 0u);
     EXPECT_EQ(ec, errc::closed);
+  });
+}
+
+// Conn::adopt() takes any pollable fd, not only sockets: reads of a pipe
+// work (sockets read with recv(2), everything else with read(2)).
+TEST_P(Netpoll, AdoptedPipeReads) {
+  run([] {
+    int fds[2];
+    ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    Conn r = Conn::adopt(fds[0]);
+    std::atomic<bool> got{false};
+    cogo::go([&] {
+      char buf[8] = {};
+      std::error_code ec;
+      const std::size_t n = r.read(buf, sizeof buf, ec);  // parks until the write
+      got = !ec && n == 4 && std::string(buf, 4) == "pipe";
+    });
+    cogo::sleep_for(20ms);
+    ASSERT_EQ(write(fds[1], "pipe", 4), 4);
+    ASSERT_TRUE(wait_until([&] { return got.load(); }));
+    close(fds[1]);
+    char c;
+    std::error_code ec;
+    ASSERT_TRUE(wait_until([&] {
+      r.try_read(&c, 1, ec);
+      return ec == errc::eof;
+    }));
   });
 }
 

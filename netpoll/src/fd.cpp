@@ -112,7 +112,7 @@ std::size_t FD::read(void* p, std::size_t n, int& err, bool wait) {
     // after it is news, and await_readable() then arms without a peek.
     poll_consume_ready(pd);
     for (;;) {
-      ssize_t r = ::read(sysfd, p, n);
+      ssize_t r = socket ? ::recv(sysfd, p, n, 0) : ::read(sysfd, p, n);
       if (r > 0) {
         got = static_cast<std::size_t>(r);
         break;

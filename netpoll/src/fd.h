@@ -23,6 +23,10 @@ struct FD {
   FdMutex fdmu;
   int sysfd = -1;          // immutable until destroy
   PollDesc* pd = nullptr;  // immutable until destroy
+  // socket: sysfd is a socket, so reads use recv(2), which skips the VFS
+  // layer read(2) goes through (a few % of a small request's CPU). Set by
+  // open()'s caller before the FD is shared; immutable afterwards.
+  bool socket = true;
   Address remote;          // from accept/connect; immutable afterwards
   // destroyed: set by destroy() as its very last touch of *this. Every
   // close() returns only once it is set.

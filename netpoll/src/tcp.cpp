@@ -2,6 +2,7 @@
 // layer, on top of FD (fd.h).
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -171,6 +172,8 @@ Conn Conn::adopt(int sysfd) {
     std::error_code ec = to_error_code(err);
     throw Error(ec, detail::describe("adopt", "fd " + std::to_string(sysfd), ec));
   }
+  struct stat st;
+  fd->socket = ::fstat(sysfd, &st) == 0 && S_ISSOCK(st.st_mode);
   fd->sockname(fd->remote, true);  // best effort: not every socket has a peer name
   return Conn(fd);
 }

@@ -67,7 +67,7 @@ namespace {
 void echo_blocking(int fd) {
   char buf[4096];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
       return;
