@@ -3,12 +3,9 @@
 // holding and loading a real cogo-server at small scale, with every count
 // checked exactly. No test asserts a time or a rate.
 #include <gtest/gtest.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -16,7 +13,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -27,6 +23,7 @@
 #include "loadtest/options.h"
 #include "loadtest/report.h"
 #include "loadtest/response_parser.h"
+#include "support/server_process.h"
 
 namespace {
 
@@ -541,63 +538,23 @@ TEST(Options, SourceAddressesPastOneAddressPorts) {
 // ---------------------------------------------------------------------------
 // The binaries
 
-const std::string kServer = std::string(COGO_BIN_DIR) + "/cogo-server";
 const std::string kLoad = std::string(COGO_BIN_DIR) + "/cogo-load";
 
-// Server: cogo-server on 127.0.0.1:0; port() read from its "listening on" line.
-class Server {
+// Server: cogo-server serving HTTP on 127.0.0.1:0 with info logging and
+// the extra flags; port() is read from its "listening on" line.
+class Server : public cogo_test::ServerProcess {
  public:
-  explicit Server(std::vector<std::string> extra = {}) {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    std::vector<std::string> args = {kServer,       "http",        "--listen",
-                                     "127.0.0.1:0", "--log-level", "info"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(out[1], 2);
-      close(out[0]);
-      close(out[1]);
-      execv(kServer.c_str(), argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    fd_ = out[0];
-    const auto deadline = std::chrono::steady_clock::now() + 20s;
-    std::smatch m;
-    const std::regex re("listening on 127\\.0\\.0\\.1:([0-9]+)");
-    while (!std::regex_search(output_, m, re) && std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, 1000) <= 0) continue;
-      char buf[4096];
-      const ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) break;
-      output_.append(buf, static_cast<size_t>(n));
-    }
-    if (std::regex_search(output_, m, re)) port_ = std::stoi(m[1]);
-  }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-  int port() const { return port_; }
+  explicit Server(std::vector<std::string> extra = {}) : ServerProcess(flags(std::move(extra))) {}
   std::string url(const std::string& path = "/") const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
+    return "http://127.0.0.1:" + std::to_string(port()) + path;
   }
-  const std::string& output() const { return output_; }
 
  private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  int port_ = -1;
-  std::string output_;
+  static std::vector<std::string> flags(std::vector<std::string> extra) {
+    std::vector<std::string> args = {"http", "--listen", "127.0.0.1:0", "--log-level", "info"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
 };
 
 struct LoadRun {
@@ -616,12 +573,9 @@ LoadRun run_load(const std::vector<std::string>& args, bool with_json = true) {
   if (with_json) cmd += " --json '" + json_path + "'";
   cmd += " 2>&1";
   LoadRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
+  int st = -1;
+  r.out = cogo_test::run_command(cmd, &st);
+  if (st == -1) return r;
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   std::ifstream f(json_path);
   if (f) {

@@ -1,4 +1,7 @@
-// net_test_util.h: helpers shared by netpoll_test.cpp and tcp_test.cpp.
+// net_test_util.h: helpers shared by the network tests (netpoll_test.cpp,
+// tcp_test.cpp; tls_test.cpp uses wait_until): fd counts, a runtime with N
+// Ps and the ProcsTest fixture over it, wait_until, CPU time, re-running one
+// test in a child process, a parking Gate, and a byte pattern.
 #pragma once
 
 #include <dirent.h>
@@ -48,6 +51,24 @@ template <class F>
 int run_procs(int procs, F&& fn) {
   setenv("COGO_MAXPROCS", std::to_string(procs).c_str(), 1);
   return cogo::run(std::forward<F>(fn));
+}
+
+// ProcsTest: the fixture of a suite that runs each test with several P
+// counts (its parameter). run() runs fn as the main goroutine of a runtime
+// with that many Ps and expects exit status 0. A suite derives its own
+// fixture (class Tcp : public nettest::ProcsTest {}) and instantiates it
+// with ::testing::Values(1, 2) and procs_name.
+class ProcsTest : public ::testing::TestWithParam<int> {
+ protected:
+  template <class F>
+  void run(F&& fn) {
+    ASSERT_EQ(run_procs(GetParam(), std::forward<F>(fn)), 0);
+  }
+};
+
+// procs_name() names a ProcsTest instance by its P count: "1P", "2P".
+inline std::string procs_name(const ::testing::TestParamInfo<int>& info) {
+  return std::to_string(info.param) + "P";
 }
 
 // wait_until() polls cond every millisecond (parking a goroutine, or sleeping

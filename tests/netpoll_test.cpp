@@ -24,7 +24,6 @@ using cogo::net::Clock;
 using cogo::net::Conn;
 using cogo::net::errc;
 using cogo::net::Listener;
-using nettest::run_procs;
 using nettest::wait_until;
 
 struct Pair {
@@ -40,16 +39,8 @@ Pair tcp_pair(Listener& ln) {
   return p;
 }
 
-class Netpoll : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& fn) {
-    ASSERT_EQ(run_procs(GetParam(), std::forward<F>(fn)), 0);
-  }
-};
-
-INSTANTIATE_TEST_SUITE_P(Procs, Netpoll, ::testing::Values(1, 2),
-                         [](const auto& info) { return std::to_string(info.param) + "P"; });
+class Netpoll : public nettest::ProcsTest {};
+INSTANTIATE_TEST_SUITE_P(Procs, Netpoll, ::testing::Values(1, 2), nettest::procs_name);
 
 TEST_P(Netpoll, EchoRoundTripsCheckEveryByte) {
   run([] {

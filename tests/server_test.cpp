@@ -1,161 +1,30 @@
 // server_test: the real cogo-server binary, driven by real clients (curl,
 // Python's http.client, raw sockets), in both connection models.
-#include <arpa/inet.h>
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/server_process.h"
+
 namespace {
 
-const std::string kServer = std::string(COGO_BIN_DIR) + "/cogo-server";
+using cogo_test::connect_to;
+using cogo_test::read_until_close;
+using cogo_test::run_command;
+using cogo_test::send_all;
+using cogo_test::ServerProcess;
 
-// run() runs a shell command and returns its stdout.
-std::string run(const std::string& cmd, int* status = nullptr) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  int st = pclose(p);
-  if (status) *status = st;
-  return out;
-}
-
-// ServerProcess: cogo-server started with args; learns its ports from the
-// start-up log line.
-class ServerProcess {
- public:
-  explicit ServerProcess(std::vector<std::string> args, bool expect_listen = true) {
-    int out[2];
-    EXPECT_EQ(pipe(out), 0);
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      dup2(out[1], 2);
-      close(out[0]);
-      close(out[1]);
-      std::vector<char*> argv;
-      argv.push_back(const_cast<char*>(kServer.c_str()));
-      for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(kServer.c_str(), argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    fd_ = out[0];
-    if (expect_listen) wait_for("listening on");
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (fd_ >= 0) close(fd_);
-  }
-
-  // wait_for() reads output until it contains text (or the process ends).
-  bool wait_for(const std::string& text, int timeout_ms = 20000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (output_.find(text) == std::string::npos) {
-      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      deadline - std::chrono::steady_clock::now())
-                                      .count());
-      if (left <= 0) return false;
-      pollfd p{fd_, POLLIN, 0};
-      if (poll(&p, 1, left) <= 0) return false;
-      char buf[4096];
-      ssize_t n = read(fd_, buf, sizeof buf);
-      if (n <= 0) return output_.find(text) != std::string::npos;
-      output_.append(buf, static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  // port() is the port of the n-th address in the start-up line.
-  int port(int n = 0) {
-    std::smatch m;
-    std::string line = output_.substr(output_.find("listening on"));
-    std::regex re(":([0-9]+) \\(");
-    auto it = std::sregex_iterator(line.begin(), line.end(), re);
-    for (int i = 0; i < n && it != std::sregex_iterator(); i++) ++it;
-    return it == std::sregex_iterator() ? -1 : std::stoi((*it)[1]);
-  }
-
-  // stop() sends sig and returns the exit status (-1 if it did not exit).
-  int stop(int sig = SIGTERM) {
-    kill(pid_, sig);
-    int st = 0;
-    for (int i = 0; i < 2000; i++) {
-      pid_t r = waitpid(pid_, &st, WNOHANG);
-      if (r == pid_) {
-        pid_ = -1;
-        wait_for("\x01", 200);  // drain what is left
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return -1;
-  }
-  const std::string& output() const { return output_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::string output_;
-};
-
-int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-    close(fd);
-    return -1;
-  }
-  return fd;
-}
-
-void send_all(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-    ASSERT_GT(n, 0);
-    off += static_cast<size_t>(n);
-  }
-}
-
-// read_until_close() reads until EOF (or 10 s without bytes).
-std::string read_until_close(int fd) {
-  std::string out;
-  for (;;) {
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, 10000) <= 0) break;
-    char buf[8192];
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  return out;
-}
+const std::string& kServer = cogo_test::server_binary();
 
 size_t count(const std::string& s, const std::string& needle) {
   size_t n = 0;
@@ -180,7 +49,7 @@ TEST_P(ServerBinary, PlaintextHelloWorld) {
   ServerProcess srv(base_args());
   const int port = srv.port();
   ASSERT_GT(port, 0) << srv.output();
-  std::string out = run("curl -s -i " + url(port, "/"));
+  std::string out = run_command("curl -s -i " + url(port, "/"));
   EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos) << out;
   EXPECT_NE(out.find("Content-Type: text/plain"), std::string::npos) << out;
   EXPECT_NE(out.find("Content-Length: 13"), std::string::npos) << out;
@@ -193,15 +62,17 @@ TEST_P(ServerBinary, PlaintextHelloWorld) {
 TEST_P(ServerBinary, EchoHealthzSleepAndErrors) {
   ServerProcess srv(base_args());
   const int port = srv.port();
-  EXPECT_EQ(run("curl -s --data-binary 'ping pong' " + url(port, "/echo")), "ping pong");
-  EXPECT_EQ(run("curl -s " + url(port, "/healthz")), "ok\n");
-  EXPECT_EQ(run("curl -s '" + url(port, "/sleep?ms=20") + "'"), "slept 20 ms\n");
-  EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' '" + url(port, "/sleep?ms=abc") + "'"), "400");
-  EXPECT_EQ(run("curl -s -o /dev/null -w '%{http_code}' " + url(port, "/nope")), "404");
-  std::string m = run("curl -s -i -X DELETE " + url(port, "/"));
+  EXPECT_EQ(run_command("curl -s --data-binary 'ping pong' " + url(port, "/echo")), "ping pong");
+  EXPECT_EQ(run_command("curl -s " + url(port, "/healthz")), "ok\n");
+  EXPECT_EQ(run_command("curl -s '" + url(port, "/sleep?ms=20") + "'"), "slept 20 ms\n");
+  EXPECT_EQ(
+      run_command("curl -s -o /dev/null -w '%{http_code}' '" + url(port, "/sleep?ms=abc") + "'"),
+      "400");
+  EXPECT_EQ(run_command("curl -s -o /dev/null -w '%{http_code}' " + url(port, "/nope")), "404");
+  std::string m = run_command("curl -s -i -X DELETE " + url(port, "/"));
   EXPECT_NE(m.find("HTTP/1.1 405"), std::string::npos) << m;
   EXPECT_NE(m.find("Allow: "), std::string::npos) << m;
-  std::string h = run("curl -s -I " + url(port, "/"));
+  std::string h = run_command("curl -s -I " + url(port, "/"));
   EXPECT_NE(h.find("Content-Length: 13"), std::string::npos) << h;
   EXPECT_EQ(srv.stop(), 0);
 }
@@ -220,7 +91,7 @@ TEST_P(ServerBinary, KeepAliveWithPythonHttpClient) {
       "    socks.add(id(c.sock))\n"
       "print('reused' if len(socks) == 1 else 'new connections')\n";
   std::ofstream("/tmp/cogo_keepalive.py") << py;
-  EXPECT_EQ(run("python3 /tmp/cogo_keepalive.py"), "reused\n");
+  EXPECT_EQ(run_command("python3 /tmp/cogo_keepalive.py"), "reused\n");
   EXPECT_EQ(srv.stop(), 0);
 }
 
@@ -253,7 +124,7 @@ TEST_P(ServerBinary, MalformedRequestGets400AndClose) {
   close(fd);
   EXPECT_EQ(out.rfind("HTTP/1.1 400", 0), 0u) << out;
   // The server is fine afterwards.
-  EXPECT_EQ(run("curl -s " + url(srv.port(), "/")), "Hello, World!");
+  EXPECT_EQ(run_command("curl -s " + url(srv.port(), "/")), "Hello, World!");
   EXPECT_EQ(srv.stop(), 0);
 }
 
@@ -344,7 +215,7 @@ TEST_P(ServerBinary, TlsWithSelfSignedCertificate) {
   ASSERT_NE(mkdtemp(dir), nullptr);
   const std::string d = dir;
   int st = 0;
-  run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+  run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
       "-subj /CN=localhost -keyout " + d + "/k.pem -out " + d + "/c.pem 2>&1", &st);
   ASSERT_EQ(st, 0);
   auto args = base_args();
@@ -355,30 +226,31 @@ TEST_P(ServerBinary, TlsWithSelfSignedCertificate) {
   ServerProcess srv(args);
   const int plain = srv.port(0), tls = srv.port(1);
   ASSERT_GT(tls, 0) << srv.output();
-  EXPECT_EQ(run("curl -s " + url(plain, "/")), "Hello, World!");
-  std::string out = run("curl -sk -v https://127.0.0.1:" + std::to_string(tls) + "/ 2>&1");
+  EXPECT_EQ(run_command("curl -s " + url(plain, "/")), "Hello, World!");
+  std::string out = run_command("curl -sk -v https://127.0.0.1:" + std::to_string(tls) + "/ 2>&1");
   EXPECT_NE(out.find("Hello, World!"), std::string::npos) << out;
   EXPECT_NE(out.find("ALPN: server accepted http/1.1"), std::string::npos) << out;
-  EXPECT_EQ(run("curl -sk --tls-max 1.2 --data-binary tls12 https://127.0.0.1:" + std::to_string(tls) + "/echo"),
+  EXPECT_EQ(run_command("curl -sk --tls-max 1.2 --data-binary tls12 https://127.0.0.1:" +
+                        std::to_string(tls) + "/echo"),
             "tls12");
   EXPECT_EQ(srv.stop(), 0);
-  run("rm -rf " + d);
+  run_command("rm -rf " + d);
 }
 
 TEST(ServerBinaryFlags, BadFlagsAreNamed) {
   int st = 0;
-  std::string out = run(kServer + " --model fibers 2>&1", &st);
+  std::string out = run_command(kServer + " --model fibers 2>&1", &st);
   EXPECT_EQ(WEXITSTATUS(st), 2);
   EXPECT_NE(out.find("--model: 'fibers' is not a model"), std::string::npos) << out;
-  out = run(kServer + " --idle-timeout 10 2>&1", &st);
+  out = run_command(kServer + " --idle-timeout 10 2>&1", &st);
   EXPECT_EQ(WEXITSTATUS(st), 2);
   EXPECT_NE(out.find("--idle-timeout: '10' is not a duration"), std::string::npos) << out;
-  out = run("COGO_MAX_BODY_BYTES=lots " + kServer + " 2>&1", &st);
+  out = run_command("COGO_MAX_BODY_BYTES=lots " + kServer + " 2>&1", &st);
   EXPECT_EQ(WEXITSTATUS(st), 2);
   EXPECT_NE(out.find("COGO_MAX_BODY_BYTES"), std::string::npos) << out;
-  out = run(kServer + " --frobnicate 2>&1", &st);
+  out = run_command(kServer + " --frobnicate 2>&1", &st);
   EXPECT_NE(out.find("unknown flag --frobnicate"), std::string::npos) << out;
-  out = run(kServer + " --help", &st);
+  out = run_command(kServer + " --help", &st);
   EXPECT_EQ(WEXITSTATUS(st), 0);
   EXPECT_NE(out.find("--shutdown-grace"), std::string::npos);
 }
@@ -402,7 +274,8 @@ TEST(ServerBinaryFlags, EnvironmentConfiguresTheServer) {
   unsetenv("COGO_LISTEN");
   unsetenv("COGO_MODEL");
   EXPECT_NE(srv.output().find("model=thread"), std::string::npos) << srv.output();
-  EXPECT_EQ(run("curl -s http://127.0.0.1:" + std::to_string(srv.port()) + "/"), "Hello, World!");
+  EXPECT_EQ(run_command("curl -s http://127.0.0.1:" + std::to_string(srv.port()) + "/"),
+            "Hello, World!");
   EXPECT_EQ(srv.stop(), 0);
 }
 

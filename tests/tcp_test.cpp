@@ -30,19 +30,10 @@ using cogo::net::Address;
 using cogo::net::Conn;
 using cogo::net::errc;
 using cogo::net::Listener;
-using nettest::run_procs;
 using nettest::wait_until;
 
-class Tcp : public ::testing::TestWithParam<int> {
- protected:
-  template <class F>
-  void run(F&& fn) {
-    ASSERT_EQ(run_procs(GetParam(), std::forward<F>(fn)), 0);
-  }
-};
-
-INSTANTIATE_TEST_SUITE_P(Procs, Tcp, ::testing::Values(1, 2),
-                         [](const auto& info) { return std::to_string(info.param) + "P"; });
+class Tcp : public nettest::ProcsTest {};
+INSTANTIATE_TEST_SUITE_P(Procs, Tcp, ::testing::Values(1, 2), nettest::procs_name);
 
 // echo_once() dials addr, sends msg and checks the echo; the listener side
 // must be served by serve_echo().

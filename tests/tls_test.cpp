@@ -39,6 +39,7 @@
 #include "cogo/net.h"
 #include "cogo/runtime.h"
 #include "gtest/gtest.h"
+#include "net_test_util.h"
 
 namespace {
 
@@ -50,6 +51,7 @@ using cogo::http::TlsConfig;
 using cogo::http::TlsContext;
 using cogo::http::TlsError;
 using cogo::http::TlsStream;
+using nettest::wait_until;
 
 // ---------------------------------------------------------------------------
 // Files and processes
@@ -144,17 +146,6 @@ cat leaf.pem inter.pem >chain.pem
 
 TlsContext ec_context(std::chrono::milliseconds handshake_timeout = 10s) {
   return TlsContext(TlsConfig{certs().ec_cert, certs().ec_key, handshake_timeout});
-}
-
-// wait_until() polls cond (sleeping a goroutine or a thread) until it holds;
-// the limit only keeps a broken build from hanging.
-bool wait_until(const std::function<bool()>& cond, std::chrono::milliseconds limit = 30s) {
-  const auto give_up = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    cogo::sleep_for(1ms);
-  }
-  return true;
 }
 
 std::string pattern(std::size_t size, unsigned seed) {
