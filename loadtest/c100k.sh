@@ -27,6 +27,8 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$ROOT/loadtest/lib/common.sh"
 COGO_BIN=${COGO_BIN:-$ROOT/build/bin}
 N=100000
 HOLD=30s
@@ -37,8 +39,6 @@ WAIT_QUIET=0
 OUT=$ROOT/loadtest/results/c100k-$(date -u +%Y%m%d-%H%M%S)
 FD_SPARE=100  # descriptors a server process keeps for itself (listener, epoll, stdio, ...)
 
-die() { echo "c100k.sh: $*" >&2; exit 1; }
-
 while [[ $# -gt 0 ]]; do
   case $1 in
     --connections) N=$2; shift ;;
@@ -48,7 +48,7 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=$2; shift ;;
     --note) NOTE=$2; shift ;;
     --wait-quiet) WAIT_QUIET=$2; shift ;;
-    -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
   shift
@@ -194,11 +194,9 @@ ALL_SERVER_PIDS=("$SERVER_PID" "${SERVER_PIDS[@]}")
 sample() {
   local p
   for p in "${ALL_SERVER_PIDS[@]}"; do
-    local rss threads cpu fds
-    rss=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
-    threads=$(awk '/^Threads:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
-    # Fields 14 and 15 (utime, stime) counted after the ")" that ends comm.
-    cpu=$(sed 's/.*) //' /proc/"$p"/stat 2>/dev/null | awk '{print $12 + $13}' || echo 0)
+    local rss="" threads="" cpu fds
+    read -r rss threads _ < <(mem "$p") || true  # nothing if it is gone
+    cpu=$(proc_cpu_ticks "$p" 2>/dev/null || echo 0)
     fds=$(find /proc/"$p"/fd -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
     echo "$p ${rss:-0} ${threads:-0} ${cpu:-0} $fds"
   done
@@ -220,15 +218,13 @@ LOAD_CMD=(timeout -k 5 240 "$WORK/cogo-load" hold -c "$N" -d "$HOLD" --interval 
           --json "$WORK/load.json" "$URL")
 echo "command       cogo-load hold -c $N -d $HOLD --interval $INTERVAL --progress --json FILE $URL"
 echo
-# busy_ticks: the CPU time (all cores, in ticks) the machine spent busy.
-busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 # `times` line 2: user and system time of this shell's reaped children (run
 # here, not in a subshell — a subshell's children are none of these).
 # TCP counters of this network namespace (whole machine: other runs count too).
 NSTAT_KEYS='TcpActiveOpens|TcpAttemptFails|TcpExtListenOverflows|TcpExtListenDrops|TcpExtTCPSynRetrans|TcpExtTCPTimeouts|TcpExtTCPAbortOnData|TcpRetransSegs'
 nstat_sample() { nstat -asz 2>/dev/null | grep -E "^($NSTAT_KEYS) " | awk '{print $1, $2}' || true; }
 nstat_sample > "$WORK/nstat0.txt"
-MACHINE0=$(busy_ticks)
+MACHINE0=$(cpu_busy_ticks cpu)  # the CPU time (all cores, in ticks) the machine spent busy
 times > "$WORK/times0.txt"
 START=$(date +%s.%N)
 "${LOAD_CMD[@]}" > "$WORK/load.txt" 2>&1 &
@@ -259,7 +255,7 @@ wait "$LOAD_PID" || LOAD_RC=$?
 LOAD_PID=
 END=$(date +%s.%N)
 sample > "$WORK/after.txt"
-MACHINE1=$(busy_ticks)
+MACHINE1=$(cpu_busy_ticks cpu)
 nstat_sample > "$WORK/nstat1.txt"
 times > "$WORK/times1.txt"
 echo "$(( MACHINE1 - MACHINE0 ))" > "$WORK/machine.txt"

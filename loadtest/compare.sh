@@ -46,6 +46,8 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$ROOT/loadtest/lib/common.sh"
 COGO_SERVER=${COGO_SERVER:-$ROOT/build/bin/cogo-server}
 ROUNDS=2
 DURATION=10
@@ -64,9 +66,6 @@ OUT_DIR=$ROOT/loadtest/results
 KEEP=0
 REPORT_ONLY=""
 
-die() { echo "compare.sh: $*" >&2; exit 1; }
-note() { echo "compare.sh: $*" >&2; }
-
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) QUICK=1; ROUNDS=1; DURATION=3 ;;
@@ -83,31 +82,24 @@ while [[ $# -gt 0 ]]; do
     --out) OUT_DIR=$2; shift ;;
     --keep) KEEP=1 ;;
     --report-only) REPORT_ONLY=$2; shift ;;
-    -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
   shift
 done
 
 # ---- preconditions: fail loudly, naming the fix ----
-command -v wrk >/dev/null || die "wrk not found — apt-get install wrk"
-command -v taskset >/dev/null || die "taskset not found — apt-get install util-linux"
-command -v nstat >/dev/null || die "nstat not found — apt-get install iproute2"
-command -v curl >/dev/null || die "curl not found — apt-get install curl"
-command -v python3 >/dev/null || die "python3 not found — apt-get install python3"
-[[ -x $COGO_SERVER ]] || die "$COGO_SERVER not found — build it: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target cogo-server"
+need wrk wrk
+need taskset util-linux
+need nstat iproute2
+need curl curl
+need python3 python3
+need_cogo_server
 [[ $(nproc --all) -ge 2 ]] || die "needs 2 cores (server on core 0, wrk on core 1)"
-ulimit -n 20000 2>/dev/null || die "cannot raise the fd limit to 20000 (ulimit -n 20000); the hard limit is $(ulimit -Hn)"
+raise_fd_limit 20000
 
-wanted() { [[ " $SERVERS " == *" $1 "* ]]; }
-if wanted nginx && ! command -v nginx >/dev/null; then
-  note "nginx not installed (apt-get install nginx-light): skipping the nginx baseline"
-  SERVERS=${SERVERS/nginx/}
-fi
-if wanted go && ! command -v go >/dev/null; then
-  note "go not installed (apt-get install golang-go): skipping the Go net/http baseline"
-  SERVERS=${SERVERS/go/}
-fi
+drop_unless_installed nginx nginx-light "the nginx baseline"
+drop_unless_installed go golang-go "the Go net/http baseline"
 HAVE_GNUPLOT=1
 command -v gnuplot >/dev/null || { HAVE_GNUPLOT=0; note "gnuplot not installed (apt-get install gnuplot-nox): no charts"; }
 
@@ -115,33 +107,10 @@ if [[ -z $REPORT_ONLY ]]; then
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 [[ $QUICK == 1 ]] && STAMP=$STAMP-quick
 mkdir -p "$OUT_DIR"
-WORK=$(mktemp -d /tmp/cogo-compare.XXXXXX)
+# Everything this script starts goes into STARTED and is ended on exit.
+make_scratch cogo-compare
 RUNS=$WORK/runs.jsonl
 : > "$RUNS"
-
-# Everything this script starts is recorded here and ended by cleanup.
-STARTED=()
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  local p
-  for p in "${STARTED[@]}"; do
-    kill -TERM "$p" 2>/dev/null || true
-  done
-  for p in "${STARTED[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  if [[ $KEEP == 1 || $rc != 0 ]]; then
-    note "scratch directory kept: $WORK"
-  else
-    rm -rf "$WORK"
-  fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 # The script itself and every tool it runs stay off core 0; servers go there.
 taskset -cp 1 $$ >/dev/null
@@ -149,48 +118,12 @@ taskset -cp 1 $$ >/dev/null
 declare -A PORT=([goroutine]=28080 [thread]=28081 [nginx]=28082 [go]=28083)  # nginx: its config
 
 # Measure one binary throughout, even if build/ is rebuilt meanwhile.
-cp "$COGO_SERVER" "$WORK/cogo-server" || die "cannot copy $COGO_SERVER"
-BUILD_ID=$(file -L "$WORK/cogo-server" | grep -o 'BuildID\[sha1\]=[0-9a-f]*' | cut -d= -f2 || true)
-GIT_REV=${COGO_REV:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}
-COGO_SERVER=$WORK/cogo-server
+snapshot_cogo_server
 
 if wanted go; then
   note "building the Go net/http baseline (offline)"
-  (cd "$ROOT/loadtest/baselines/go-http" &&
-    GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local go build -o "$WORK/go-http" .) ||
-    die "go build of loadtest/baselines/go-http failed"
+  build_go_baseline
 fi
-
-port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
-
-# children PID: PID and its child processes (nginx's master and worker).
-children() {
-  local out=$1 c
-  for c in $(pgrep -P "$1" || true); do out="$out $c"; done
-  echo "$out"
-}
-
-# cpu_ticks PIDS...: utime+stime of the processes, in clock ticks.
-cpu_ticks() {
-  local p sum=0 rest
-  for p in "$@"; do
-    rest=$(<"/proc/$p/stat") || die "server process $p vanished"
-    rest=${rest##*) }
-    # after "pid (comm) ": state ppid ... utime is the 12th field, stime the 13th
-    sum=$((sum + $(awk '{print $12 + $13}' <<<"$rest")))
-  done
-  echo "$sum"
-}
-
-# mem PIDS...: "VmRSS_KiB Threads VmSize_KiB" summed over the processes.
-mem() {
-  local files=() p
-  for p in "$@"; do files+=("/proc/$p/status"); done
-  awk '/^VmRSS:/{r+=$2} /^Threads:/{t+=$2} /^VmSize:/{v+=$2} END{print r+0, t+0, v+0}' "${files[@]}" 2>/dev/null
-}
-
-# core0_busy: busy ticks of cpu0 (user nice system irq softirq steal).
-core0_busy() { awk '$1=="cpu0"{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
 
 listen_counters() {
   nstat -az TcpExtListenOverflows TcpExtListenDrops |
@@ -225,54 +158,6 @@ wait_quiet_now() {
     sleep 18
   done
   note "still busy after 10 min: measuring anyway"
-}
-
-SERVER_PID=""
-# start_server NAME: a fresh server on core 0; sets SERVER_PID, waits for its port.
-start_server() {
-  local name=$1 port=${PORT[$1]} log=$WORK/$1.log
-  port_busy "$port" && die "port $port (for $name) is already in use: stop whatever listens there"
-  case $name in
-    goroutine | thread)
-      taskset -c 0 "$COGO_SERVER" http --listen "127.0.0.1:$port" --model "$name" \
-        --maxprocs 1 --log-level warn --shutdown-grace 1s >"$log" 2>&1 &
-      ;;
-    nginx)
-      mkdir -p "$WORK/nginx/logs" "$WORK/nginx/temp"
-      taskset -c 0 nginx -e stderr -p "$WORK/nginx" \
-        -c "$ROOT/loadtest/baselines/nginx/nginx.conf" >"$log" 2>&1 &
-      ;;
-    go)
-      GOMAXPROCS=1 taskset -c 0 "$WORK/go-http" -listen "127.0.0.1:$port" >"$log" 2>&1 &
-      ;;
-    *) die "unknown server $name" ;;
-  esac
-  SERVER_PID=$!
-  STARTED+=("$SERVER_PID")
-  local i
-  for i in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited at start: $(tail -5 "$log")"
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      [[ $name != nginx ]] && return 0
-      [[ -n $(pgrep -P "$SERVER_PID" || true) ]] && return 0
-    fi
-    sleep 0.1
-  done
-  die "$name did not listen on 127.0.0.1:$port within 10 s: $(tail -5 "$log")"
-}
-
-stop_server() {
-  local name=$1 pid=$SERVER_PID pids
-  pids=$(children "$pid")
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$pid" 2>/dev/null; then
-    note "$name (pid $pid) ignored SIGTERM for 10 s: killing it"
-    kill -KILL $pids 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do port_busy "${PORT[$name]}" || return 0; sleep 0.1; done
-  die "port ${PORT[$name]} still busy after $name stopped"
 }
 
 # check_response URL EXPECT: one request with curl; fails loudly on a wrong answer.
@@ -320,7 +205,7 @@ run_attempt() {
   load_before=$(load1)
   read -r lo0 ld0 < <(listen_counters)
   cpu0=$(cpu_ticks $pids)
-  busy0=$(core0_busy)
+  busy0=$(cpu_busy_ticks cpu0)
   t0=$(date +%s.%N)
   local wrk_cmd=(taskset -c 1 wrk -t1 -c "$c" -d "${DURATION}s" --latency "${script_args[@]}" "$url")
   [[ $scen == pipelined ]] && wrk_cmd+=(-- "$PIPE_DEPTH")
@@ -336,7 +221,7 @@ run_attempt() {
   sleep 0.5  # let the server finish closing wrk's connections (counted for all alike)
   t1=$(date +%s.%N)
   cpu1=$(cpu_ticks $pids)
-  busy1=$(core0_busy)
+  busy1=$(cpu_busy_ticks cpu0)
   read -r lo1 ld1 < <(listen_counters)
   local load_after
   load_after=$(load1)

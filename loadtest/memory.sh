@@ -28,6 +28,8 @@
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$ROOT/loadtest/lib/common.sh"
 COGO_SERVER=${COGO_SERVER:-$ROOT/build/bin/cogo-server}
 N=10000
 SLEEP_MS=20000
@@ -35,9 +37,6 @@ QUICK=0
 SERVERS="goroutine thread nginx go"
 MODES="idle parked"
 OUT_DIR=$ROOT/loadtest/results
-
-die() { echo "memory.sh: $*" >&2; exit 1; }
-note() { echo "memory.sh: $*" >&2; }
 
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -47,102 +46,34 @@ while [[ $# -gt 0 ]]; do
     --servers) SERVERS=$2; shift ;;
     --modes) MODES=$2; shift ;;
     --out) OUT_DIR=$2; shift ;;
-    -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) usage; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
   shift
 done
 
-[[ -x $COGO_SERVER ]] || die "$COGO_SERVER not found — build it: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target cogo-server"
-command -v python3 >/dev/null || die "python3 not found — apt-get install python3"
-command -v taskset >/dev/null || die "taskset not found — apt-get install util-linux"
+need_cogo_server
+need python3 python3
+need taskset util-linux
 [[ $(nproc --all) -ge 2 ]] || die "needs 2 cores (server on core 0, clients on core 1)"
 [[ $N -le 19000 ]] || die "--n $N: the clients run in one process under the 20000 fd cap; use --n 19000 or fewer"
-ulimit -n 20000 2>/dev/null || die "cannot raise the fd limit to 20000 (ulimit -n 20000); the hard limit is $(ulimit -Hn)"
-wanted() { [[ " $SERVERS " == *" $1 "* ]]; }
-if wanted nginx && ! command -v nginx >/dev/null; then
-  note "nginx not installed (apt-get install nginx-light): skipping nginx"; SERVERS=${SERVERS/nginx/}
-fi
-if wanted go && ! command -v go >/dev/null; then
-  note "go not installed (apt-get install golang-go): skipping Go net/http"; SERVERS=${SERVERS/go/}
-fi
+raise_fd_limit 20000
+drop_unless_installed nginx nginx-light nginx
+drop_unless_installed go golang-go "Go net/http"
 
 STAMP=$(date -u +%Y-%m-%dT%H%M%SZ)
 [[ $QUICK == 1 ]] && STAMP=$STAMP-quick
 mkdir -p "$OUT_DIR"
-WORK=$(mktemp -d /tmp/cogo-memory.XXXXXX)
+make_scratch cogo-memory  # kept only if the script fails
 RUNS=$WORK/runs.jsonl
 : > "$RUNS"
-
-STARTED=()
-cleanup() {
-  local rc=$? p
-  trap - EXIT INT TERM
-  for p in "${STARTED[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  for p in "${STARTED[@]}"; do
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$p" 2>/dev/null || true
-  done
-  if [[ $rc != 0 ]]; then note "scratch directory kept: $WORK"; else rm -rf "$WORK"; fi
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 taskset -cp 1 $$ >/dev/null
 
 declare -A PORT=([goroutine]=28090 [thread]=28091 [nginx]=28082 [go]=28093)  # nginx: its config
 
-cp "$COGO_SERVER" "$WORK/cogo-server" || die "cannot copy $COGO_SERVER"
-BUILD_ID=$(file -L "$WORK/cogo-server" | grep -o 'BuildID\[sha1\]=[0-9a-f]*' | cut -d= -f2 || true)
-GIT_REV=${COGO_REV:-$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)}
-COGO_SERVER=$WORK/cogo-server
-if wanted go; then
-  (cd "$ROOT/loadtest/baselines/go-http" &&
-    GOFLAGS=-mod=mod GOPROXY=off GOTOOLCHAIN=local go build -o "$WORK/go-http" .) ||
-    die "go build of loadtest/baselines/go-http failed"
-fi
-
-port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
-
-SERVER_PID=""
-start_server() {
-  local name=$1 port=${PORT[$1]} log=$WORK/$1.log
-  port_busy "$port" && die "port $port (for $name) is already in use: stop whatever listens there"
-  case $name in
-    goroutine | thread)
-      taskset -c 0 "$COGO_SERVER" http --listen "127.0.0.1:$port" --model "$name" \
-        --maxprocs 1 --log-level warn --shutdown-grace 1s --idle-timeout 300s >"$log" 2>&1 & ;;
-    nginx)
-      mkdir -p "$WORK/nginx/logs" "$WORK/nginx/temp"
-      taskset -c 0 nginx -e stderr -p "$WORK/nginx" \
-        -c "$ROOT/loadtest/baselines/nginx/nginx.conf" >"$log" 2>&1 & ;;
-    go)
-      GOMAXPROCS=1 taskset -c 0 "$WORK/go-http" -listen "127.0.0.1:$port" >"$log" 2>&1 & ;;
-  esac
-  SERVER_PID=$!
-  STARTED+=("$SERVER_PID")
-  for _ in $(seq 100); do
-    kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited at start: $(tail -5 "$log")"
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      [[ $name != nginx ]] && return 0
-      [[ -n $(pgrep -P "$SERVER_PID" || true) ]] && return 0
-    fi
-    sleep 0.1
-  done
-  die "$name did not listen on 127.0.0.1:$port within 10 s: $(tail -5 "$log")"
-}
-
-stop_server() {
-  local name=$1 pid=$SERVER_PID pids
-  pids="$pid $(pgrep -P "$pid" | tr '\n' ' ' || true)"
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && { note "$name ignored SIGTERM for 10 s: killing it"; kill -KILL $pids 2>/dev/null || true; }
-  wait "$pid" 2>/dev/null || true
-  for _ in $(seq 100); do port_busy "${PORT[$name]}" || return 0; sleep 0.1; done
-  die "port ${PORT[$name]} still busy after $name stopped"
-}
+COGO_SERVER_ARGS=(--idle-timeout 300s)  # the idle connections must outlive the measurement
+snapshot_cogo_server
+if wanted go; then build_go_baseline; fi
 
 # The client: one process, N sockets; samples the server's /proc itself.
 cat >"$WORK/client.py" <<'PY'
@@ -258,7 +189,7 @@ for mode in $MODES; do
   for name in $SERVERS; do
     [[ $mode == parked && $name == nginx ]] && continue  # nginx has no handler to park
     start_server "$name"
-    pids="$SERVER_PID $(pgrep -P "$SERVER_PID" | tr '\n' ' ' || true)"
+    pids=$(children "$SERVER_PID")
     note "$mode: $name, $N connections"
     taskset -c 1 python3 "$WORK/client.py" "$name" "$mode" "${PORT[$name]}" "$N" "$SLEEP_MS" $pids \
       >>"$RUNS" || die "the $mode client against $name failed (server log: $(tail -3 "$WORK/$name.log"))"
