@@ -17,6 +17,48 @@ namespace {
 // reject larger counts on some file types.
 constexpr std::size_t kMaxRW = std::size_t{1} << 30;
 
+// precheck() is the pre-syscall check of an operation: with wait, poll_check
+// (closing, expired deadline); without, only closing (poll_check_closed).
+int precheck(PollDesc* pd, Mode mode, bool wait) {
+  return wait ? poll_check(pd, mode) : poll_check_closed(pd);
+}
+
+// retry_syscall() repeats call() (a syscall: >= 0, or -1 with errno) until it
+// has an answer: EINTR repeats it; EAGAIN parks on pd until `mode` is ready
+// and repeats it, or without wait gives up with EAGAIN (never parking). Returns
+// the syscall's result, or -1 with err set (its errno, EAGAIN, poll_wait's).
+template <class Syscall>
+ssize_t retry_syscall(PollDesc* pd, Mode mode, bool wait, int& err, Syscall call) {
+  for (;;) {
+    const ssize_t r = call();
+    if (r >= 0) return r;
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) {
+      err = errno;
+      return -1;
+    }
+    if (!wait) {
+      err = EAGAIN;
+      return -1;
+    }
+    if ((err = poll_wait(pd, mode))) return -1;
+  }
+}
+
+// consume_iov() advances (iov, iovcnt) past n written bytes and past the
+// empty buffers that follow them.
+void consume_iov(iovec*& iov, int& iovcnt, std::size_t n) {
+  while (iovcnt > 0 && n >= iov->iov_len) {
+    n -= iov->iov_len;
+    ++iov;
+    --iovcnt;
+  }
+  if (iovcnt > 0 && n > 0) {
+    iov->iov_base = static_cast<char*>(iov->iov_base) + n;
+    iov->iov_len -= n;
+  }
+}
+
 }  // namespace
 
 FD* FD::open(int sysfd, int& err) {
@@ -106,33 +148,16 @@ std::size_t FD::read(void* p, std::size_t n, int& err, bool wait) {
     return 0;
   }
   std::size_t got = 0;
-  if ((err = wait ? poll_check(pd, Mode::read) : poll_check_closed(pd)) == 0 && n > 0) {
+  if ((err = precheck(pd, Mode::read, wait)) == 0 && n > 0) {
     n = std::min(n, kMaxRW);
     // Consume the pending edge before the syscall: an edge that arrives
     // after it is news, and await_readable() then arms without a peek.
     poll_consume_ready(pd);
-    for (;;) {
-      ssize_t r = socket ? ::recv(sysfd, p, n, 0) : ::read(sysfd, p, n);
-      if (r > 0) {
-        got = static_cast<std::size_t>(r);
-        break;
-      }
-      if (r == 0) {
-        err = kErrEOF;
-        break;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (!wait) {
-          err = EAGAIN;
-          break;
-        }
-        if ((err = poll_wait(pd, Mode::read))) break;
-        continue;
-      }
-      err = errno;
-      break;
-    }
+    const ssize_t r = retry_syscall(pd, Mode::read, wait, err, [&] {
+      return socket ? ::recv(sysfd, p, n, 0) : ::read(sysfd, p, n);
+    });
+    if (r > 0) got = static_cast<std::size_t>(r);
+    if (r == 0) err = kErrEOF;
   }
   unlock(true);
   return got;
@@ -148,30 +173,15 @@ std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
   if ((err = poll_check(pd, Mode::write)) == 0) {
     const char* b = static_cast<const char*>(p);
     while (done < n) {
-      ssize_t r = ::send(sysfd, b + done, std::min(n - done, kMaxRW), MSG_NOSIGNAL);
-      if (r >= 0) {
-        done += static_cast<std::size_t>(r);
-        continue;
-      }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if ((err = poll_wait(pd, Mode::write))) break;
-        continue;
-      }
-      if (errno == ENOTSOCK) {  // adopted non-socket (a pipe): plain write
-        r = ::write(sysfd, b + done, std::min(n - done, kMaxRW));
-        if (r >= 0) {
-          done += static_cast<std::size_t>(r);
-          continue;
-        }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {
-          if ((err = poll_wait(pd, Mode::write))) break;
-          continue;
-        }
-      }
-      err = errno;
-      break;
+      const ssize_t r = retry_syscall(pd, Mode::write, true, err, [&] {
+        const std::size_t len = std::min(n - done, kMaxRW);
+        ssize_t w = ::send(sysfd, b + done, len, MSG_NOSIGNAL);
+        // An adopted non-socket (a pipe): plain write.
+        if (w < 0 && errno == ENOTSOCK) w = ::write(sysfd, b + done, len);
+        return w;
+      });
+      if (r < 0) break;
+      done += static_cast<std::size_t>(r);
     }
   }
   unlock(false);
@@ -185,45 +195,19 @@ std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err, bool wait) {
     return 0;
   }
   std::size_t done = 0;
-  if ((err = wait ? poll_check(pd, Mode::write) : poll_check_closed(pd)) == 0) {
+  if ((err = precheck(pd, Mode::write, wait)) == 0) {
     // Skip empty buffers up front so the loop's "all written" test is simple.
-    while (iovcnt > 0 && iov->iov_len == 0) {
-      ++iov;
-      --iovcnt;
-    }
+    consume_iov(iov, iovcnt, 0);
     while (iovcnt > 0) {
-      msghdr msg{};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = static_cast<std::size_t>(std::min(iovcnt, IOV_MAX));
-      ssize_t r = ::sendmsg(sysfd, &msg, MSG_NOSIGNAL);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) {
-          if (!wait) {
-            err = EAGAIN;
-            break;
-          }
-          if ((err = poll_wait(pd, Mode::write))) break;
-          continue;
-        }
-        err = errno;
-        break;
-      }
-      std::size_t left = static_cast<std::size_t>(r);
-      done += left;
-      while (iovcnt > 0 && left >= iov->iov_len) {
-        left -= iov->iov_len;
-        ++iov;
-        --iovcnt;
-      }
-      if (iovcnt > 0) {
-        iov->iov_base = static_cast<char*>(iov->iov_base) + left;
-        iov->iov_len -= left;
-        while (iovcnt > 0 && iov->iov_len == 0) {
-          ++iov;
-          --iovcnt;
-        }
-      }
+      const ssize_t r = retry_syscall(pd, Mode::write, wait, err, [&] {
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<std::size_t>(std::min(iovcnt, IOV_MAX));
+        return ::sendmsg(sysfd, &msg, MSG_NOSIGNAL);
+      });
+      if (r < 0) break;
+      done += static_cast<std::size_t>(r);
+      consume_iov(iov, iovcnt, static_cast<std::size_t>(r));
     }
   }
   unlock(false);
@@ -238,20 +222,15 @@ int FD::accept(sockaddr* sa, socklen_t* len, int& err) {
   }
   int s = -1;
   if ((err = poll_check(pd, Mode::read)) == 0) {
-    socklen_t cap = *len;
-    for (;;) {
-      *len = cap;
-      s = ::accept4(sysfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (s >= 0) break;
-      // ECONNABORTED: the peer reset before we got to it; take the next one.
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN) {
-        if ((err = poll_wait(pd, Mode::read))) break;
-        continue;
-      }
-      err = errno;
-      break;
-    }
+    const socklen_t cap = *len;
+    s = static_cast<int>(retry_syscall(pd, Mode::read, true, err, [&] {
+      int c;
+      do {  // ECONNABORTED: the peer reset before we got to it; take the next one.
+        *len = cap;
+        c = ::accept4(sysfd, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      } while (c < 0 && errno == ECONNABORTED);
+      return c;
+    }));
   }
   unlock(true);
   return s;

@@ -23,6 +23,21 @@ constexpr uint64_t kWMask = ((1ull << 20) - 1) << 43;
 }
 constexpr const char* kOverflow = "too many concurrent operations on a single socket (max 1048575)";
 
+// Lane: the state bits of one direction's lock — the held bit, one waiter,
+// and the mask of the waiter count.
+struct Lane {
+  uint64_t bit, wait, mask;
+};
+constexpr Lane lane(bool read) {
+  return read ? Lane{kRLock, kRWait, kRMask} : Lane{kWLock, kWWait, kWMask};
+}
+
+// last_ref_of_closed(): the fd is closing and no reference is left, so the
+// one that dropped the last reference destroys it.
+constexpr bool last_ref_of_closed(uint64_t state) {
+  return (state & (kClosed | kRefMask)) == kClosed;
+}
+
 }  // namespace
 
 bool FdMutex::incref() {
@@ -56,15 +71,13 @@ bool FdMutex::decref() {
     if ((old & kRefMask) == 0) die("inconsistent netpoll FdMutex (decref without a reference)");
     uint64_t nw = old - kRef;
     if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
-      return (nw & (kClosed | kRefMask)) == kClosed;
+      return last_ref_of_closed(nw);
     }
   }
 }
 
 bool FdMutex::rwlock(bool read) {
-  const uint64_t bit = read ? kRLock : kWLock;
-  const uint64_t wait = read ? kRWait : kWWait;
-  const uint64_t mask = read ? kRMask : kWMask;
+  const auto [bit, wait, mask] = lane(read);
   Sema& sema = read ? rsema_ : wsema_;
   uint64_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
@@ -87,9 +100,7 @@ bool FdMutex::rwlock(bool read) {
 }
 
 bool FdMutex::rwunlock(bool read) {
-  const uint64_t bit = read ? kRLock : kWLock;
-  const uint64_t wait = read ? kRWait : kWWait;
-  const uint64_t mask = read ? kRMask : kWMask;
+  const auto [bit, wait, mask] = lane(read);
   Sema& sema = read ? rsema_ : wsema_;
   uint64_t old = state_.load(std::memory_order_relaxed);
   for (;;) {
@@ -107,7 +118,7 @@ bool FdMutex::rwunlock(bool read) {
     }
     uint64_t nw = (old & ~bit) - kRef;
     if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) {
-      return (nw & (kClosed | kRefMask)) == kClosed;
+      return last_ref_of_closed(nw);
     }
   }
 }

@@ -323,6 +323,35 @@ void answer_plain_http(int fd) {
   }
 }
 
+// call_waiting() runs one SSL call until it no longer wants the socket: on
+// WANT_READ / WANT_WRITE it waits (TimeoutError(timeout_message) past the
+// deadline) and repeats the same call. Returns ok, closed or failed.
+template <class F>
+Status call_waiting(TlsSession& s, TlsWaiter& waiter, const char* timeout_message, F&& fn) {
+  for (;;) {
+    const Status status = s.call(fn);
+    if (status == Status::want_read) {
+      waiter.wait(Want::read, timeout_message);
+    } else if (status == Status::want_write) {
+      waiter.wait(Want::write, timeout_message);
+    } else {
+      return status;
+    }
+  }
+}
+
+// try_result() is try_read()'s answer to a call that did not succeed (it
+// never waits): would_block for WANT_*, 0 at the end of input; throws if the
+// call failed.
+std::ptrdiff_t try_result(TlsSession& s, Status status, const char* op) {
+  if (status == Status::closed) {
+    s.eof = true;
+    return 0;
+  }
+  if (status == Status::failed) s.raise(op);
+  return TlsStream::would_block;
+}
+
 }  // namespace
 
 TlsStream::TlsStream(const TlsContext& ctx, net::Conn& conn)
@@ -364,33 +393,25 @@ void TlsStream::handshake(Deadline deadline) {
   } restore{*waiter_, s};
   waiter_->set_deadline(Want::read, deadline);
   waiter_->set_deadline(Want::write, deadline);
-  for (;;) {
-    switch (s.call([&] { return SSL_do_handshake(s.ssl); })) {
-      case Status::ok:
-        s.established = true;
-        return;
-      case Status::want_read:
-        waiter_->wait(Want::read, "tls handshake: deadline exceeded");
-        break;
-      case Status::want_write:
-        waiter_->wait(Want::write, "tls handshake: deadline exceeded");
-        break;
-      case Status::closed:
-        s.broken = true;
-        throw TlsError(std::make_error_code(std::errc::connection_aborted),
-                       "tls handshake: the client closed the connection");
-      case Status::failed:
-        if (detail::last_error_is(ERR_LIB_SSL, SSL_R_HTTP_REQUEST) ||
-            detail::last_error_is(ERR_LIB_SSL, SSL_R_HTTPS_PROXY_REQUEST)) {
-          ERR_clear_error();
-          answer_plain_http(waiter_->fd());
-          throw TlsError(
-              std::make_error_code(std::errc::protocol_error),
-              "tls handshake: the client sent plain HTTP to the TLS port (answered 400)");
-        }
-        s.raise("tls handshake");
-    }
+  const Status status = call_waiting(s, *waiter_, "tls handshake: deadline exceeded",
+                                     [&] { return SSL_do_handshake(s.ssl); });
+  if (status == Status::ok) {
+    s.established = true;
+    return;
   }
+  if (status == Status::closed) {
+    s.broken = true;
+    throw TlsError(std::make_error_code(std::errc::connection_aborted),
+                   "tls handshake: the client closed the connection");
+  }
+  if (detail::last_error_is(ERR_LIB_SSL, SSL_R_HTTP_REQUEST) ||
+      detail::last_error_is(ERR_LIB_SSL, SSL_R_HTTPS_PROXY_REQUEST)) {
+    ERR_clear_error();
+    answer_plain_http(waiter_->fd());
+    throw TlsError(std::make_error_code(std::errc::protocol_error),
+                   "tls handshake: the client sent plain HTTP to the TLS port (answered 400)");
+  }
+  s.raise("tls handshake");
 }
 
 std::size_t TlsStream::read(void* buf, std::size_t size) {
@@ -400,25 +421,17 @@ std::size_t TlsStream::read(void* buf, std::size_t size) {
   if (s.broken)
     throw TlsError(std::make_error_code(std::errc::protocol_error),
                    "tls read: the connection failed earlier");
-  const int len = static_cast<int>(std::min<std::size_t>(size, INT_MAX));
-  for (;;) {
-    std::size_t got = 0;
-    switch (s.call([&] { return SSL_read_ex(s.ssl, buf, static_cast<std::size_t>(len), &got); })) {
-      case Status::ok:
-        return got;
-      case Status::want_read:
-        waiter_->wait(Want::read, "tls read: deadline exceeded");
-        break;
-      case Status::want_write:  // a TLS 1.3 KeyUpdate answer waits for room
-        waiter_->wait(Want::write, "tls read: deadline exceeded");
-        break;
-      case Status::closed:
-        s.eof = true;
-        return 0;
-      case Status::failed:
-        s.raise("tls read");
-    }
+  const std::size_t len = std::min<std::size_t>(size, INT_MAX);
+  std::size_t got = 0;
+  // WANT_WRITE here is a TLS 1.3 KeyUpdate answer waiting for room.
+  const Status status = call_waiting(s, *waiter_, "tls read: deadline exceeded",
+                                     [&] { return SSL_read_ex(s.ssl, buf, len, &got); });
+  if (status == Status::closed) {
+    s.eof = true;
+    return 0;
   }
+  if (status == Status::failed) s.raise("tls read");
+  return got;
 }
 
 std::ptrdiff_t TlsStream::try_read(void* buf, std::size_t size) {
@@ -429,19 +442,9 @@ std::ptrdiff_t TlsStream::try_read(void* buf, std::size_t size) {
                    "tls read: the connection failed earlier");
   if (!s.established) {
     // Move the handshake on as far as it goes without waiting.
-    switch (s.call([&] { return SSL_do_handshake(s.ssl); })) {
-      case Status::ok:
-        s.established = true;
-        break;
-      case Status::want_read:
-      case Status::want_write:
-        return would_block;
-      case Status::closed:
-        s.eof = true;
-        return 0;
-      case Status::failed:
-        s.raise("tls handshake");
-    }
+    const Status status = s.call([&] { return SSL_do_handshake(s.ssl); });
+    if (status != Status::ok) return try_result(s, status, "tls handshake");
+    s.established = true;
   }
   if (size == 0) return 0;
   // SSL_read, not just SSL_pending: with read_ahead, whole records may sit
@@ -451,19 +454,9 @@ std::ptrdiff_t TlsStream::try_read(void* buf, std::size_t size) {
   // would_block too: the next read or write repeats it.
   std::size_t got = 0;
   const std::size_t len = std::min<std::size_t>(size, INT_MAX);
-  switch (s.call([&] { return SSL_read_ex(s.ssl, buf, len, &got); })) {
-    case Status::ok:
-      return static_cast<std::ptrdiff_t>(got);
-    case Status::want_read:
-    case Status::want_write:
-      return would_block;
-    case Status::closed:
-      s.eof = true;
-      return 0;
-    case Status::failed:
-      s.raise("tls read");
-  }
-  return would_block;  // unreachable
+  const Status status = s.call([&] { return SSL_read_ex(s.ssl, buf, len, &got); });
+  if (status != Status::ok) return try_result(s, status, "tls read");
+  return static_cast<std::ptrdiff_t>(got);
 }
 
 void TlsStream::write_all(const void* data, std::size_t size) {
@@ -489,24 +482,16 @@ void TlsStream::write_all(const void* data, std::size_t size) {
     // The same (p, len) is repeated after WANT_*, as OpenSSL requires.
     const std::size_t len = std::min<std::size_t>(size, INT_MAX);
     std::size_t sent = 0;
-    switch (s.call([&] { return SSL_write_ex(s.ssl, p, len, &sent); })) {
-      case Status::ok:
-        p += sent;
-        size -= sent;
-        break;
-      case Status::want_write:
-        waiter_->wait(Want::write, "tls write: deadline exceeded");
-        break;
-      case Status::want_read:
-        waiter_->wait(Want::read, "tls write: deadline exceeded");
-        break;
-      case Status::closed:
-        s.broken = true;
-        throw std::system_error(std::make_error_code(std::errc::broken_pipe),
-                                "tls write: the client closed the connection");
-      case Status::failed:
-        s.raise("tls write");
+    const Status status = call_waiting(s, *waiter_, "tls write: deadline exceeded",
+                                       [&] { return SSL_write_ex(s.ssl, p, len, &sent); });
+    if (status == Status::closed) {
+      s.broken = true;
+      throw std::system_error(std::make_error_code(std::errc::broken_pipe),
+                              "tls write: the client closed the connection");
     }
+    if (status == Status::failed) s.raise("tls write");
+    p += sent;
+    size -= sent;
   }
   guard.done = true;
 }
