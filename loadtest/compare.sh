@@ -143,9 +143,9 @@ wait_quiet() {
 # quiet_now: both cores less than MAX_OTHER % busy over 2 s (nothing of ours runs).
 quiet_now() {
   local a b
-  a=$(awk '$1=="cpu0"||$1=="cpu1"{printf "%d ", $2+$3+$4+$7+$8+$9}' /proc/stat)
+  a=$(awk '$1=="cpu0"||$1=="cpu1"{printf "%.0f ", $2+$3+$4+$7+$8+$9}' /proc/stat)
   sleep 2
-  b=$(awk '$1=="cpu0"||$1=="cpu1"{printf "%d ", $2+$3+$4+$7+$8+$9}' /proc/stat)
+  b=$(awk '$1=="cpu0"||$1=="cpu1"{printf "%.0f ", $2+$3+$4+$7+$8+$9}' /proc/stat)
   python3 -c "import sys; a=list(map(int,'$a'.split())); b=list(map(int,'$b'.split())); sys.exit(0 if max(y-x for x,y in zip(a,b)) / 2.0 < $MAX_OTHER else 1)"
 }
 

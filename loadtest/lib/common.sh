@@ -173,7 +173,7 @@ proc_cpu_ticks() {
   rest=$(<"/proc/$1/stat") || return 1
   rest=${rest##*) }
   # after "pid (comm) ": state ppid ... utime is the 12th field, stime the 13th
-  awk '{print $12 + $13}' <<<"$rest"
+  awk '{printf "%.0f\n", $12 + $13}' <<<"$rest"
 }
 
 # cpu_ticks PIDS...: utime+stime of the processes, summed, in clock ticks.
@@ -196,5 +196,5 @@ mem() {
 # cpu_busy_ticks [LINE]: busy ticks (user nice system irq softirq steal) of one
 # /proc/stat line: cpu (all cores, the default), cpu0, cpu1, ...
 cpu_busy_ticks() {
-  awk -v cpu="${1:-cpu}" '$1==cpu{print $2+$3+$4+$7+$8+$9}' /proc/stat
+  awk -v cpu="${1:-cpu}" '$1==cpu{printf "%.0f\n", $2+$3+$4+$7+$8+$9}' /proc/stat
 }

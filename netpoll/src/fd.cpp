@@ -175,10 +175,8 @@ std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
     while (done < n) {
       const ssize_t r = retry_syscall(pd, Mode::write, true, err, [&] {
         const std::size_t len = std::min(n - done, kMaxRW);
-        ssize_t w = ::send(sysfd, b + done, len, MSG_NOSIGNAL);
-        // An adopted non-socket (a pipe): plain write.
-        if (w < 0 && errno == ENOTSOCK) w = ::write(sysfd, b + done, len);
-        return w;
+        // An adopted non-socket (a pipe) takes a plain write.
+        return socket ? ::send(sysfd, b + done, len, MSG_NOSIGNAL) : ::write(sysfd, b + done, len);
       });
       if (r < 0) break;
       done += static_cast<std::size_t>(r);
