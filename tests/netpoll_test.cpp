@@ -201,9 +201,9 @@ TEST_P(Netpoll, TryReadAndTryWritevNeverPark) {
   });
 }
 
-// Conn::adopt() takes any pollable fd, not only sockets: reads of a pipe
-// work (sockets read with recv(2), everything else with read(2)).
-TEST_P(Netpoll, AdoptedPipeReads) {
+// Conn::adopt() takes any pollable fd, not only sockets: a pipe reads and
+// writes (sockets use recv(2)/send(2), everything else read(2)/write(2)).
+TEST_P(Netpoll, AdoptedPipeReadsAndWrites) {
   run([] {
     int fds[2];
     ASSERT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
@@ -216,9 +216,25 @@ TEST_P(Netpoll, AdoptedPipeReads) {
       got = !ec && n == 4 && std::string(buf, 4) == "pipe";
     });
     cogo::sleep_for(20ms);
-    ASSERT_EQ(write(fds[1], "pipe", 4), 4);
-    ASSERT_TRUE(wait_until([&] { return got.load(); }));
-    close(fds[1]);
+    {
+      Conn w = Conn::adopt(fds[1]);
+      w.write_all("pipe", 4);
+      ASSERT_TRUE(wait_until([&] { return got.load(); }));
+      // A write bigger than the pipe's buffer parks until the reader drains it.
+      std::string big(256 << 10, 'p');
+      std::atomic<std::size_t> drained{0};
+      cogo::go([&] {
+        char buf[4096];
+        std::error_code e;
+        while (drained < big.size()) {
+          const std::size_t n = r.read(buf, sizeof buf, e);
+          if (e) break;
+          drained += n;
+        }
+      });
+      w.write_all(big.data(), big.size());
+      ASSERT_TRUE(wait_until([&] { return drained.load() == big.size(); }));
+    }  // closes the write end
     char c;
     std::error_code ec;
     ASSERT_TRUE(wait_until([&] {
