@@ -10,7 +10,10 @@
 // Finding work (find_runnable), in order: expired timers; every 61st
 // schedule the global queue (fairness); runnext and the local queue; the
 // global queue; a non-blocking netpoll; stealing half of a random victim's
-// queue. Nothing found: the M releases its P and sleeps on its note; one idle
+// queue; while another P runs, up to 50 us (kSpinNs) of spinning over the
+// queues, timers and network (with no other P busy, work can only come from
+// the poller, so the M blocks there at once). Nothing found: the M releases
+// its P and sleeps on its note; one idle
 // M instead blocks in the poll backend with a timeout equal to the nearest
 // timer. Readying a G wakes an idle M only if there is an idle P and no M is
 // already spinning (wakep); a spinning M that finds work wakes the next one,
