@@ -242,6 +242,8 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"te_in_http10", "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
                 400},
         Refusal{"http2_version", "GET / HTTP/2.0\r\nHost: h\r\n\r\n", 505},
+        Refusal{"unknown_expectation",
+                "POST / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nhi", 417},
         Refusal{"unknown_method", "BREW / HTTP/1.1\r\nHost: h\r\n\r\n", 400},
         Refusal{"declared_body_over_limit",
                 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 413}),
@@ -288,6 +290,19 @@ TEST(HttpRequest, HeadJustUnderLimitIsServed) {
   ASSERT_EQ(head.size(), 2048u);
   pair.client().send(head);
   EXPECT_EQ(pair.client().read_response().status, 200);
+}
+
+// An HTTP/1.0 request's Expect is ignored (RFC 9110, 10.1.1): served, with
+// no interim 100 Continue.
+TEST(HttpRequest, ExpectationsOfHttp10AreIgnored) {
+  for (const char* expect : {"100-continue", "200-ok"}) {
+    ServedPair pair([](Request& req, Response& res) { res.text(200, req.body()); });
+    pair.client().send(std::string("POST / HTTP/1.0\r\nExpect: ") + expect +
+                       "\r\nContent-Length: 2\r\n\r\nhi");
+    auto res = pair.client().read_response();
+    EXPECT_EQ(res.status, 200) << expect;
+    EXPECT_EQ(res.body, "hi") << expect;
+  }
 }
 
 TEST(HttpRequest, ChunkedBodyOverLimitIs413) {

@@ -165,7 +165,13 @@ int RequestParser::check_head() noexcept {
         ++chunked_codings;
       }
     } else if (name.size() == 6 && iequals(name, "expect")) {
-      if (iequals(f.value, "100-continue")) h.expect_continue = h.http_minor >= 1;
+      // The only expectation is 100-continue; an HTTP/1.0 request's Expect
+      // is ignored (RFC 9110, 10.1.1), an HTTP/1.1 one we cannot meet is 417.
+      if (iequals(f.value, "100-continue")) {
+        h.expect_continue = h.http_minor >= 1;
+      } else if (h.http_minor >= 1) {
+        return fail(417, "unsupported expectation");
+      }
     }
   }
   if (h.http_minor >= 1 && hosts != 1)
