@@ -155,6 +155,23 @@ TEST_P(ServerBinary, GracefulShutdownFinishesInFlightRequests) {
   EXPECT_NE(srv.output().find("shutdown complete"), std::string::npos) << srv.output();
 }
 
+// A SIGTERM sent the moment the start-up line names the ports is a graceful
+// shutdown (exit 0), never the default action: the hook is installed with the
+// sockets. With --procs 2 the parent forwards it to both children. Repeated,
+// since the window it guards is short.
+TEST_P(ServerBinary, SigtermRightAfterStartUpIsGraceful) {
+  for (int round = 0; round < 8; round++) {
+    for (const char* procs : {"1", "2"}) {
+      auto args = base_args();
+      args.insert(args.end(), {"--procs", procs, "--echo-listen", "127.0.0.1:0"});
+      ServerProcess srv(args);
+      ASSERT_GT(srv.port(), 0) << srv.output();
+      EXPECT_EQ(srv.stop(), 0) << "round " << round << " --procs " << procs << "\n"
+                               << srv.output();
+    }
+  }
+}
+
 // The idle timeout counts from the last request, on a connection that kept
 // busy for longer than the timeout (the goroutine model re-arms its idle
 // timer lazily, when it would fire more than idle/8 early), and it closes a

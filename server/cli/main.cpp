@@ -88,8 +88,10 @@ int serve_one(const Config& cfg, int index) {
 }
 
 std::vector<pid_t> g_children;
+volatile sig_atomic_t g_forwarded = 0;  // the stop signal passed to the children
 
 void forward_signal(int sig) {
+  g_forwarded = sig;
   for (pid_t p : g_children) kill(p, sig);
 }
 
@@ -123,21 +125,38 @@ int main(int argc, char** argv) {
 
   // Several processes share each port with SO_REUSEPORT, each with its own
   // runtime; the parent forwards SIGTERM/SIGINT and reports their exits.
+  // SIGTERM/SIGINT stay blocked in the parent until every child is known
+  // (one that arrives meanwhile is forwarded to all of them when unblocked),
+  // and each child starts with the default action and its own mask back:
+  // its server installs its own hook in listen().
+  signal(SIGTERM, forward_signal);
+  signal(SIGINT, forward_signal);
+  sigset_t term, old;
+  sigemptyset(&term);
+  sigaddset(&term, SIGTERM);
+  sigaddset(&term, SIGINT);
+  sigprocmask(SIG_BLOCK, &term, &old);
+  const pid_t parent = getpid();
   for (int i = 0; i < cfg.procs; i++) {
     pid_t pid = fork();
+    if (pid == 0) {
+      g_children.clear();
+      signal(SIGTERM, SIG_DFL);
+      signal(SIGINT, SIG_DFL);
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) std::_Exit(1);  // the parent died before PDEATHSIG was set
+      std::_Exit(serve_one(cfg, i));
+    }
     if (pid < 0) {
       std::perror("cogo-server: fork");
       forward_signal(SIGTERM);
+      sigprocmask(SIG_SETMASK, &old, nullptr);
       return 1;
-    }
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      std::_Exit(serve_one(cfg, i));
     }
     g_children.push_back(pid);
   }
-  signal(SIGTERM, forward_signal);
-  signal(SIGINT, forward_signal);
+  sigprocmask(SIG_SETMASK, &old, nullptr);
   int code = 0;
   for (size_t left = g_children.size(); left > 0;) {
     int status = 0;
@@ -147,7 +166,17 @@ int main(int argc, char** argv) {
       break;
     }
     left--;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) code = 1;
+    // A child killed by the stop signal the parent passed on had not
+    // installed its hook yet: it was still starting and served nothing.
+    const bool stopped_while_starting =
+        WIFSIGNALED(status) && g_forwarded != 0 && WTERMSIG(status) == g_forwarded;
+    if (stopped_while_starting) continue;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+      if (WIFSIGNALED(status)) {
+        std::fprintf(stderr, "cogo-server: process %d killed by signal %d\n", p, WTERMSIG(status));
+      }
+      code = 1;
+    }
   }
   return code;
 }

@@ -139,6 +139,7 @@ struct Server::Impl {
 
   std::vector<std::string> addrs;
   bool listening = false;
+  uint64_t signal_id = 0;  // the SIGTERM/SIGINT hook, installed by listen()
   std::atomic<bool> draining{false};
   std::atomic<bool> shutdown_requested{false};
   std::atomic<uint64_t> accepted{0};
@@ -312,6 +313,7 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
 }
 
 Server::~Server() {
+  if (impl_->signal_id) remove_signal_fn(impl_->signal_id);
   for (int fd : impl_->thread_listen_fds) ::close(fd);
 }
 
@@ -341,6 +343,10 @@ void Server::listen() {
     }
   }
   s.listening = true;
+  // The shutdown hook goes in with the sockets, not in serve(): a caller
+  // announces the addresses between the two, and a SIGTERM sent as soon as
+  // they are known must start a graceful shutdown, not kill the process.
+  if (s.opt.handle_signals) s.signal_id = add_signal_fn([this] { shutdown(); });
 }
 
 std::vector<std::string> Server::addresses() const { return impl_->addrs; }
@@ -369,8 +375,6 @@ void Server::serve() {
   }
   listen();
   s.handler = s.chain.empty() ? s.router.handler() : s.chain.then(s.router.handler());
-  uint64_t sig_id = 0;
-  if (s.opt.handle_signals) sig_id = add_signal_fn([this] { shutdown(); });
 
   std::atomic<int> accept_loops{0};
   if (s.opt.model == Model::goroutine) {
@@ -427,7 +431,7 @@ void Server::serve() {
   } else {
     spdlog::info("shutdown complete");
   }
-  if (sig_id) remove_signal_fn(sig_id);
+  if (s.signal_id) remove_signal_fn(std::exchange(s.signal_id, 0));
 }
 
 // ---------------------------------------------------------------------------

@@ -45,7 +45,8 @@ struct ServerOptions {
   std::chrono::milliseconds shutdown_grace{10'000};
   // SO_REUSEPORT on every listener (several processes share a port).
   bool reuse_port = false;
-  // serve() returns after a graceful shutdown on SIGTERM or SIGINT.
+  // From listen() on, SIGTERM or SIGINT requests a graceful shutdown; serve()
+  // returns once it is done.
   bool handle_signals = true;
   // Thread model: stack reserved per connection thread (the goroutine
   // model's default stack is the same size, so the comparison is fair).
