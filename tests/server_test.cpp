@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -90,8 +91,11 @@ TEST_P(ServerBinary, KeepAliveWithPythonHttpClient) {
       "    assert r.status == 200 and r.read() == ('x%d' % i).encode()\n"
       "    socks.add(id(c.sock))\n"
       "print('reused' if len(socks) == 1 else 'new connections')\n";
-  std::ofstream("/tmp/cogo_keepalive.py") << py;
-  EXPECT_EQ(run_command("python3 /tmp/cogo_keepalive.py"), "reused\n");
+  // One script per test process: ctest -j runs both models at once.
+  const std::string script = "/tmp/cogo_keepalive_" + std::to_string(getpid()) + ".py";
+  std::ofstream(script) << py;
+  EXPECT_EQ(run_command("python3 " + script), "reused\n");
+  std::remove(script.c_str());
   EXPECT_EQ(srv.stop(), 0);
 }
 
