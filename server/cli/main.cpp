@@ -140,7 +140,6 @@ int main(int argc, char** argv) {
   for (int i = 0; i < cfg.procs; i++) {
     pid_t pid = fork();
     if (pid == 0) {
-      g_children.clear();
       signal(SIGTERM, SIG_DFL);
       signal(SIGINT, SIG_DFL);
       sigprocmask(SIG_SETMASK, &old, nullptr);

@@ -83,12 +83,10 @@ void ensure_signal_watcher() {
           if (n < 0 && errno == EINTR) continue;
           return;
         }
-        std::vector<std::function<void()>> fns;
-        {
-          std::lock_guard<std::mutex> lk(g_signal_mu);
-          for (auto& [id, fn] : g_signal_fns) fns.push_back(fn);
-        }
-        for (auto& fn : fns) fn();
+        // Called under the lock, so that remove_signal_fn() returns only
+        // once no call into its owner is under way (~Server relies on it).
+        std::lock_guard<std::mutex> lk(g_signal_mu);
+        for (auto& [id, fn] : g_signal_fns) fn();
       }
     }).detach();
     struct sigaction sa;
@@ -139,7 +137,7 @@ struct Server::Impl {
 
   std::vector<std::string> addrs;
   bool listening = false;
-  uint64_t signal_id = 0;  // the SIGTERM/SIGINT hook, installed by listen()
+  uint64_t signal_id = 0;  // the SIGTERM/SIGINT hook: listen() adds it, ~Server removes it
   std::atomic<bool> draining{false};
   std::atomic<bool> shutdown_requested{false};
   std::atomic<uint64_t> accepted{0};
@@ -431,7 +429,6 @@ void Server::serve() {
   } else {
     spdlog::info("shutdown complete");
   }
-  if (s.signal_id) remove_signal_fn(std::exchange(s.signal_id, 0));
 }
 
 // ---------------------------------------------------------------------------
