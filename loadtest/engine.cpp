@@ -33,26 +33,26 @@ using Clock = std::chrono::steady_clock;
 // Live and the progress line
 
 Json Live::to_json() const {
-  return Json(JsonObject{{"phase", phase},
+  return Json{{"phase", phase},
                          {"open", open},
                          {"established", established},
                          {"failed", failed},
                          {"sent", sent},
-                         {"answered", answered}});
+                         {"answered", answered}};
 }
 
 Live Live::from_json(const Json& j) {
   Live l;
   static const char* const kPhases[] = {"ramp", "hold", "load", "close"};
-  const std::string p = j.string_or("phase", "");
+  const std::string p = json_string(j, "phase", "");
   for (const char* k : kPhases) {
     if (p == k) l.phase = k;
   }
-  l.open = j.int_or("open", 0);
-  l.established = j.int_or("established", 0);
-  l.failed = j.int_or("failed", 0);
-  l.sent = j.int_or("sent", 0);
-  l.answered = j.int_or("answered", 0);
+  l.open = json_number<int64_t>(j, "open", 0);
+  l.established = json_number<int64_t>(j, "established", 0);
+  l.failed = json_number<int64_t>(j, "failed", 0);
+  l.sent = json_number<int64_t>(j, "sent", 0);
+  l.answered = json_number<int64_t>(j, "answered", 0);
   return l;
 }
 

@@ -122,16 +122,15 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   if (!o.json_path.empty()) {
-    Json j = report.to_json(false);
-    JsonObject obj = j.as_object();
-    JsonArray cmd;
-    for (int i = 0; i < argc; i++) cmd.push_back(Json(argv[i]));
-    JsonArray sources;
-    for (const auto& s : plan.addresses) sources.push_back(Json(s));
-    obj["command"] = Json(std::move(cmd));
+    Json obj = report.to_json(false);
+    Json cmd = Json::array();
+    for (int i = 0; i < argc; i++) cmd.push_back(argv[i]);
+    Json sources = Json::array();
+    for (const auto& s : plan.addresses) sources.push_back(s);
+    obj["command"] = std::move(cmd);
     obj["date"] = now_iso8601();
     obj["config"] =
-        Json(JsonObject{{"connections", o.connections},
+        Json{{"connections", o.connections},
                         {"duration_seconds", std::chrono::duration<double>(o.duration).count()},
                         {"interval_seconds", std::chrono::duration<double>(o.interval).count()},
                         {"pipeline", o.pipeline},
@@ -140,12 +139,12 @@ int main(int argc, char** argv) {
                         {"method", o.method},
                         {"fd_limit", static_cast<int64_t>(rl.rlim_cur)},
                         {"connections_per_process", per_process},
-                        {"ip_local_port_range", Json(JsonArray{Json(ports.low), Json(ports.high)})},
+                        {"ip_local_port_range", Json::array({ports.low, ports.high})},
                         {"connections_per_source_address", plan.per_source_budget},
-                        {"source_addresses", Json(std::move(sources))},
-                        {"target_address", numeric}});
+                        {"source_addresses", std::move(sources)},
+                        {"target_address", numeric}};
     std::ofstream f(o.json_path);
-    f << Json(std::move(obj)).dump(2) << "\n";
+    f << obj.dump(2) << "\n";
     if (!f) {
       std::fprintf(stderr, "cogo-load: --json %s: cannot write the file\n", o.json_path.c_str());
       return 1;

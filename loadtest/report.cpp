@@ -86,96 +86,109 @@ void Report::merge(const Report& w) {
   latency.merge(w.latency);
 }
 
+std::string json_string(const Json& j, const char* key, const std::string& fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
+const Json& json_member(const Json& j, const char* key) {
+  static const Json null;
+  if (!j.is_object()) return null;
+  const auto it = j.find(key);
+  return it != j.end() ? *it : null;
+}
+
 Json Report::to_json(bool with_buckets) const {
-  JsonObject conns{{"asked", connections},    {"established", established},
+  Json conns{{"asked", connections},    {"established", established},
                    {"failed", failed},        {"held", held},
                    {"peak_open", peak_open},  {"lost", lost},
                    {"reconnects", reconnects}};
-  JsonObject by_status{{"2xx", status[2]},
+  Json by_status{{"2xx", status[2]},
                        {"3xx", status[3]},
                        {"4xx", status[4]},
                        {"5xx", status[5]},
                        {"other", status[0]}};
-  JsonObject reqs{{"sent", sent},
+  Json reqs{{"sent", sent},
                   {"answered", answered},
                   {"unanswered", unanswered()},
                   {"answered_in_window", answered_in_window},
-                  {"by_status", Json(by_status)},
+                  {"by_status", by_status},
                   {"bytes_read", bytes_read}};
-  JsonObject errs;
+  Json errs = Json::object();
   for (const auto& [k, v] : errors) errs[k] = v;
-  JsonObject lat{{"count", latency.count()},
+  Json lat{{"count", latency.count()},
                  {"min_ns", latency.min()},
                  {"max_ns", latency.max()},
                  {"mean_ns", latency.mean()},
                  {"stddev_ns", latency.stddev()}};
   for (double p : kPercentiles) lat[percentile_key(p) + "_ns"] = latency.percentile(p);
   if (with_buckets) {
-    JsonArray buckets;
+    Json buckets = Json::array();
     for (const auto& [b, n] : latency.nonzero()) {
-      buckets.push_back(Json(JsonArray{Json(static_cast<uint64_t>(b)), Json(n)}));
+      buckets.push_back(Json::array({static_cast<uint64_t>(b), n}));
     }
-    lat["buckets"] = Json(std::move(buckets));
+    lat["buckets"] = std::move(buckets);
     lat["sum_ns"] = latency.sum();
     lat["sum_squares_ns"] = latency.sum_squares();
   }
-  return Json(JsonObject{{"mode", mode},
+  return Json{{"mode", mode},
                          {"url", url},
                          {"processes", processes},
                          {"source_addresses", sources},
-                         {"connections", Json(conns)},
-                         {"requests", Json(reqs)},
-                         {"errors", Json(errs)},
+                         {"connections", conns},
+                         {"requests", reqs},
+                         {"errors", errs},
                          {"error_count", error_count()},
                          {"ramp_seconds", ramp_seconds},
                          {"duration_seconds", duration_seconds},
                          {"requests_per_second", requests_per_second},
-                         {"latency", Json(lat)},
-                         {"clean", clean()}});
+                         {"latency", lat},
+                         {"clean", clean()}};
 }
 
 Report Report::from_json(const Json& j) {
   Report r;
-  r.mode = j.string_or("mode", "");
-  r.url = j.string_or("url", "");
-  r.processes = static_cast<int>(j.int_or("processes", 1));
-  r.sources = static_cast<int>(j.int_or("source_addresses", 0));
-  const Json& c = j.get("connections");
-  r.connections = c.int_or("asked", 0);
-  r.established = c.int_or("established", 0);
-  r.failed = c.int_or("failed", 0);
-  r.held = c.int_or("held", 0);
-  r.peak_open = c.int_or("peak_open", 0);
-  r.lost = c.int_or("lost", 0);
-  r.reconnects = c.int_or("reconnects", 0);
-  const Json& q = j.get("requests");
-  r.sent = q.int_or("sent", 0);
-  r.answered = q.int_or("answered", 0);
-  r.answered_in_window = q.int_or("answered_in_window", 0);
-  r.bytes_read = q.int_or("bytes_read", 0);
-  const Json& s = q.get("by_status");
-  r.status[2] = s.int_or("2xx", 0);
-  r.status[3] = s.int_or("3xx", 0);
-  r.status[4] = s.int_or("4xx", 0);
-  r.status[5] = s.int_or("5xx", 0);
-  r.status[0] = s.int_or("other", 0);
-  for (const auto& [k, v] : j.get("errors").as_object()) r.errors[k] = v.as_int();
-  r.ramp_seconds = j.double_or("ramp_seconds", 0);
-  r.duration_seconds = j.double_or("duration_seconds", 0);
-  r.requests_per_second = j.double_or("requests_per_second", 0);
-  const Json& l = j.get("latency");
+  r.mode = json_string(j, "mode", "");
+  r.url = json_string(j, "url", "");
+  r.processes = static_cast<int>(json_number<int64_t>(j, "processes", 1));
+  r.sources = static_cast<int>(json_number<int64_t>(j, "source_addresses", 0));
+  const Json& c = json_member(j, "connections");
+  r.connections = json_number<int64_t>(c, "asked", 0);
+  r.established = json_number<int64_t>(c, "established", 0);
+  r.failed = json_number<int64_t>(c, "failed", 0);
+  r.held = json_number<int64_t>(c, "held", 0);
+  r.peak_open = json_number<int64_t>(c, "peak_open", 0);
+  r.lost = json_number<int64_t>(c, "lost", 0);
+  r.reconnects = json_number<int64_t>(c, "reconnects", 0);
+  const Json& q = json_member(j, "requests");
+  r.sent = json_number<int64_t>(q, "sent", 0);
+  r.answered = json_number<int64_t>(q, "answered", 0);
+  r.answered_in_window = json_number<int64_t>(q, "answered_in_window", 0);
+  r.bytes_read = json_number<int64_t>(q, "bytes_read", 0);
+  const Json& s = json_member(q, "by_status");
+  r.status[2] = json_number<int64_t>(s, "2xx", 0);
+  r.status[3] = json_number<int64_t>(s, "3xx", 0);
+  r.status[4] = json_number<int64_t>(s, "4xx", 0);
+  r.status[5] = json_number<int64_t>(s, "5xx", 0);
+  r.status[0] = json_number<int64_t>(s, "other", 0);
+  for (const auto& [k, v] : json_member(j, "errors").items()) r.errors[k] = v.get<int64_t>();
+  r.ramp_seconds = json_number<double>(j, "ramp_seconds", 0);
+  r.duration_seconds = json_number<double>(j, "duration_seconds", 0);
+  r.requests_per_second = json_number<double>(j, "requests_per_second", 0);
+  const Json& l = json_member(j, "latency");
   std::vector<std::pair<size_t, uint64_t>> buckets;
-  if (l.get("buckets").is_array()) {
-    for (const Json& b : l.get("buckets").as_array()) {
-      const JsonArray& pair = b.as_array();
-      if (pair.size() != 2) throw JsonError("json: latency bucket is not [index, count]");
-      buckets.emplace_back(static_cast<size_t>(pair[0].as_int()),
-                           static_cast<uint64_t>(pair[1].as_int()));
+  if (json_member(l, "buckets").is_array()) {
+    for (const Json& pair : json_member(l, "buckets")) {
+      if (!pair.is_array() || pair.size() != 2) {
+        throw std::runtime_error("json: latency bucket is not [index, count]");
+      }
+      buckets.emplace_back(pair[0].get<size_t>(), pair[1].get<uint64_t>());
     }
   }
-  r.latency.restore(buckets, static_cast<uint64_t>(l.int_or("min_ns", 0)),
-                    static_cast<uint64_t>(l.int_or("max_ns", 0)), l.double_or("sum_ns", 0),
-                    l.double_or("sum_squares_ns", 0));
+  r.latency.restore(buckets, static_cast<uint64_t>(json_number<int64_t>(l, "min_ns", 0)),
+                    static_cast<uint64_t>(json_number<int64_t>(l, "max_ns", 0)), json_number<double>(l, "sum_ns", 0),
+                    json_number<double>(l, "sum_squares_ns", 0));
   return r;
 }
 

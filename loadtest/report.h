@@ -7,9 +7,26 @@
 #include <string>
 
 #include "loadtest/histogram.h"
-#include "loadtest/json.h"
+#include "nlohmann/json.hpp"
 
 namespace cogo::load {
+
+// Json: the reports and the messages between worker processes are JSON
+// (nlohmann-json; objects keep their keys sorted, integers stay exact).
+using Json = nlohmann::json;
+
+// json_number() is the member key of object j as T, or fallback when j is
+// not an object or has no such number.
+template <class T>
+T json_number(const Json& j, const char* key, T fallback) {
+  if (!j.is_object()) return fallback;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<T>() : fallback;
+}
+// json_string() is the same for a string member.
+std::string json_string(const Json& j, const char* key, const std::string& fallback);
+// json_member() is the member key of j, or null.
+const Json& json_member(const Json& j, const char* key);
 
 struct Report {
   std::string mode;  // "hold" or "load"
@@ -55,7 +72,7 @@ struct Report {
   void merge(const Report& w);
 
   Json to_json(bool with_buckets) const;
-  // from_json() reads what to_json(true) wrote. Throws JsonError.
+  // from_json() reads what to_json(true) wrote. Throws Json::exception.
   static Report from_json(const Json& j);
 
   // table() is the human summary printed on stdout.

@@ -35,7 +35,7 @@ void WorkerControl::send(const Json& message) {
 }
 
 void WorkerControl::barrier(const char* phase) {
-  send(Json(JsonObject{{"type", "phase"}, {"phase", phase}}));
+  send(Json{{"type", "phase"}, {"phase", phase}});
   for (;;) {
     const size_t nl = inbuf_.find('\n');
     if (nl != std::string::npos) {
@@ -57,15 +57,15 @@ void WorkerControl::barrier(const char* phase) {
 }
 
 void WorkerControl::progress(const Live& live) {
-  send(Json(JsonObject{{"type", "progress"}, {"live", live.to_json()}}));
+  send(Json{{"type", "progress"}, {"live", live.to_json()}});
 }
 
 void WorkerControl::report(const Report& r) {
-  send(Json(JsonObject{{"type", "report"}, {"report", r.to_json(true)}}));
+  send(Json{{"type", "report"}, {"report", r.to_json(true)}});
 }
 
 void WorkerControl::fail(const std::string& why) {
-  send(Json(JsonObject{{"type", "fail"}, {"message", why}}));
+  send(Json{{"type", "fail"}, {"message", why}});
 }
 
 // ---------------------------------------------------------------------------
@@ -141,19 +141,19 @@ void handle_line(Worker& w, const std::string& line) {
   Json j;
   try {
     j = Json::parse(line);
-    const std::string type = j.string_or("type", "");
+    const std::string type = json_string(j, "type", "");
     if (type == "progress") {
-      w.live = Live::from_json(j.get("live"));
+      w.live = Live::from_json(json_member(j, "live"));
     } else if (type == "phase") {
       w.waiting = true;
-      w.phase = j.string_or("phase", "");
+      w.phase = json_string(j, "phase", "");
     } else if (type == "report") {
-      w.report = Report::from_json(j.get("report"));
+      w.report = Report::from_json(json_member(j, "report"));
       w.has_report = true;
     } else if (type == "fail") {
-      w.failure = j.string_or("message", "failed");
+      w.failure = json_string(j, "message", "failed");
     }
-  } catch (const JsonError& e) {
+  } catch (const std::exception& e) {  // Json::exception or a bad report
     w.failure = std::string("bad message from worker: ") + e.what();
   }
 }

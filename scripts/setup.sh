@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libboost-context1.81-dev libssl-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  node-llhttp wrk curl openssl python3
+  node-llhttp nlohmann-json3-dev wrk curl openssl python3
 )
 # Extra groups: `setup.sh loadtest` adds what the comparison scripts use.
 for group in "$@"; do
