@@ -27,7 +27,7 @@ std::string get(std::string_view path, std::string_view extra = "") {
   return "GET " + std::string(path) + " HTTP/1.1\r\nHost: h\r\n" + std::string(extra) + "\r\n";
 }
 
-TEST(HttpConnection, PlaintextResponseShape) {
+TEST(Http1Session, PlaintextResponseShape) {
   ServedPair pair(hello());
   pair.client().send(get("/"));
   auto res = pair.client().read_response();
@@ -44,7 +44,7 @@ TEST(HttpConnection, PlaintextResponseShape) {
   EXPECT_FALSE(res.has_header("Connection"));
 }
 
-TEST(HttpConnection, KeepAliveReusesTheConnection) {
+TEST(Http1Session, KeepAliveReusesTheConnection) {
   std::atomic<int> served{0};
   TcpServer server([&](Request& req, Response& res) {
     ++served;
@@ -63,7 +63,7 @@ TEST(HttpConnection, KeepAliveReusesTheConnection) {
 
 // 16 pipelined requests that arrive in one read: 16 responses, in order, in
 // exactly one write.
-TEST(HttpConnection, PipelinedBatchIsAnsweredInOneWrite) {
+TEST(Http1Session, PipelinedBatchIsAnsweredInOneWrite) {
   ServedPair pair([](Request& req, Response& res) { res.text(200, std::string(req.path())); },
                   HttpOptions{},
                   /*counting=*/true, /*start=*/false);
@@ -82,7 +82,7 @@ TEST(HttpConnection, PipelinedBatchIsAnsweredInOneWrite) {
 }
 
 // A pipelined batch mixing a body, a HEAD and an error status keeps order.
-TEST(HttpConnection, PipelinedMixedRequestsStayInOrder) {
+TEST(Http1Session, PipelinedMixedRequestsStayInOrder) {
   ServedPair pair([](Request& req, Response& res) {
     if (req.path() == "/echo") {
       res.text(200, req.body());
@@ -107,7 +107,7 @@ TEST(HttpConnection, PipelinedMixedRequestsStayInOrder) {
   EXPECT_EQ(c.read_response().body, "get /z");
 }
 
-TEST(HttpConnection, ChunkedUploadIsStreamedToTheHandler) {
+TEST(Http1Session, ChunkedUploadIsStreamedToTheHandler) {
   std::vector<std::size_t> reads;
   ServedPair pair([&](Request& req, Response& res) {
     if (req.path() != "/up") {
@@ -140,7 +140,7 @@ TEST(HttpConnection, ChunkedUploadIsStreamedToTheHandler) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
-TEST(HttpConnection, LargeContentLengthBodyStreams) {
+TEST(Http1Session, LargeContentLengthBodyStreams) {
   ServedPair pair([](Request& req, Response& res) {
     std::uint64_t total = 0, sum = 0;
     char buf[4096];
@@ -167,7 +167,7 @@ TEST(HttpConnection, LargeContentLengthBodyStreams) {
   EXPECT_EQ(res.body, std::to_string(body.size()) + " " + std::to_string(sum));
 }
 
-TEST(HttpConnection, FlushStreamsChunkedAndKeepsTheConnection) {
+TEST(Http1Session, FlushStreamsChunkedAndKeepsTheConnection) {
   ServedPair pair([](Request& req, Response& res) {
     if (req.path() != "/stream") {
       res.text(200, "plain");
@@ -194,7 +194,7 @@ TEST(HttpConnection, FlushStreamsChunkedAndKeepsTheConnection) {
 }
 
 // The client sees streamed chunks before the handler returns.
-TEST(HttpConnection, FlushedBytesArriveBeforeTheHandlerEnds) {
+TEST(Http1Session, FlushedBytesArriveBeforeTheHandlerEnds) {
   std::atomic<bool> release{false};
   ServedPair pair([&](Request&, Response& res) {
     res.write("first");
@@ -211,7 +211,7 @@ TEST(HttpConnection, FlushedBytesArriveBeforeTheHandlerEnds) {
   EXPECT_EQ(c.read_until("0\r\n\r\n"), "6\r\nsecond\r\n0\r\n\r\n");
 }
 
-TEST(HttpConnection, BigBufferedResponseSwitchesToStreaming) {
+TEST(Http1Session, BigBufferedResponseSwitchesToStreaming) {
   HttpOptions options;
   options.max_buffered_response_bytes = 64 * 1024;
   ServedPair pair(
@@ -226,7 +226,7 @@ TEST(HttpConnection, BigBufferedResponseSwitchesToStreaming) {
   EXPECT_EQ(res.body.size(), 200000u);
 }
 
-TEST(HttpConnection, LargeBodyWithContentLength) {
+TEST(Http1Session, LargeBodyWithContentLength) {
   ServedPair pair([](Request&, Response& res) { res.write(std::string(300000, 'y')); });
   pair.client().send(get("/") + get("/"));
   for (int i = 0; i < 2; ++i) {
@@ -237,7 +237,7 @@ TEST(HttpConnection, LargeBodyWithContentLength) {
   }
 }
 
-TEST(HttpConnection, ExpectContinueIsAnsweredWhenTheHandlerReads) {
+TEST(Http1Session, ExpectContinueIsAnsweredWhenTheHandlerReads) {
   ServedPair pair([](Request& req, Response& res) { res.text(200, "got " + req.body()); });
   auto& c = pair.client();
   c.send("POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -250,7 +250,7 @@ TEST(HttpConnection, ExpectContinueIsAnsweredWhenTheHandlerReads) {
   EXPECT_EQ(c.read_response().status, 200);
 }
 
-TEST(HttpConnection, ExpectContinueIsNotSentWhenTheHandlerDoesNotRead) {
+TEST(Http1Session, ExpectContinueIsNotSentWhenTheHandlerDoesNotRead) {
   ServedPair pair([](Request&, Response& res) { res.text(403, "no"); });
   auto& c = pair.client();
   c.send("POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
@@ -260,7 +260,7 @@ TEST(HttpConnection, ExpectContinueIsNotSentWhenTheHandlerDoesNotRead) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, ExpectContinueNotNeededWhenTheBodyIsAlreadyHere) {
+TEST(Http1Session, ExpectContinueNotNeededWhenTheBodyIsAlreadyHere) {
   ServedPair pair([](Request& req, Response& res) { res.text(200, req.body()); });
   auto& c = pair.client();
   c.send("POST /e HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello");
@@ -269,7 +269,7 @@ TEST(HttpConnection, ExpectContinueNotNeededWhenTheBodyIsAlreadyHere) {
   EXPECT_EQ(res.body, "hello");
 }
 
-TEST(HttpConnection, HeadSendsTheGetContentLengthButNoBody) {
+TEST(Http1Session, HeadSendsTheGetContentLengthButNoBody) {
   Router r;
   r.get("/doc", [](Request& req, Response& res) {
     EXPECT_TRUE(req.is_head());
@@ -285,7 +285,7 @@ TEST(HttpConnection, HeadSendsTheGetContentLengthButNoBody) {
   EXPECT_EQ(c.read_response().status, 404);
 }
 
-TEST(HttpConnection, NoBodyStatuses) {
+TEST(Http1Session, NoBodyStatuses) {
   ServedPair pair([](Request& req, Response& res) {
     res.set_status(req.path() == "/204" ? 204 : 304);
     res.write("ignored");
@@ -299,7 +299,7 @@ TEST(HttpConnection, NoBodyStatuses) {
   }
 }
 
-TEST(HttpConnection, ConnectionCloseFromTheClient) {
+TEST(Http1Session, ConnectionCloseFromTheClient) {
   ServedPair pair(hello());
   auto& c = pair.client();
   c.send(get("/", "Connection: close\r\n") + get("/never"));
@@ -310,7 +310,7 @@ TEST(HttpConnection, ConnectionCloseFromTheClient) {
   EXPECT_TRUE(c.eof());
 }
 
-TEST(HttpConnection, ConnectionCloseFromTheHandler) {
+TEST(Http1Session, ConnectionCloseFromTheHandler) {
   ServedPair pair([](Request&, Response& res) {
     res.set_header("Connection", "close");
     res.text(200, "bye");
@@ -322,7 +322,7 @@ TEST(HttpConnection, ConnectionCloseFromTheHandler) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, Http10ClosesUnlessKeepAlive) {
+TEST(Http1Session, Http10ClosesUnlessKeepAlive) {
   ServedPair pair(
       [](Request& req, Response& res) { res.text(200, req.keep_alive() ? "ka" : "close"); });
   auto& c = pair.client();
@@ -337,7 +337,7 @@ TEST(HttpConnection, Http10ClosesUnlessKeepAlive) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, Http10StreamingIsRawUntilClose) {
+TEST(Http1Session, Http10StreamingIsRawUntilClose) {
   ServedPair pair([](Request&, Response& res) {
     res.write("abc");
     res.flush();
@@ -353,7 +353,7 @@ TEST(HttpConnection, Http10StreamingIsRawUntilClose) {
   EXPECT_TRUE(c.eof());
 }
 
-TEST(HttpConnection, UnreadSmallBodyIsDrainedAndTheConnectionKept) {
+TEST(Http1Session, UnreadSmallBodyIsDrainedAndTheConnectionKept) {
   ServedPair pair([](Request&, Response& res) { res.text(200, "ignored the body"); });
   auto& c = pair.client();
   c.send("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n01234");
@@ -364,7 +364,7 @@ TEST(HttpConnection, UnreadSmallBodyIsDrainedAndTheConnectionKept) {
 }
 
 // Body bytes one handler left unread never reach the next request.
-TEST(HttpConnection, UnreadBodyBytesDoNotLeakIntoTheNextRequest) {
+TEST(Http1Session, UnreadBodyBytesDoNotLeakIntoTheNextRequest) {
   ServedPair pair([](Request& req, Response& res) {
     if (req.path() == "/partial") {
       char buf[3];
@@ -382,7 +382,7 @@ TEST(HttpConnection, UnreadBodyBytesDoNotLeakIntoTheNextRequest) {
   EXPECT_EQ(c.read_response().body, "[ok]");
 }
 
-TEST(HttpConnection, UnreadLargeBodyClosesTheConnection) {
+TEST(Http1Session, UnreadLargeBodyClosesTheConnection) {
   HttpOptions options;
   options.max_drain_bytes = 1000;
   ServedPair pair([](Request&, Response& res) { res.text(200, "ignored the body"); }, options);
@@ -394,7 +394,7 @@ TEST(HttpConnection, UnreadLargeBodyClosesTheConnection) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, ThrowingHandlerGets500AndTheConnectionGoesOn) {
+TEST(Http1Session, ThrowingHandlerGets500AndTheConnectionGoesOn) {
   TcpServer server([](Request& req, Response& res) {
     if (req.path() == "/boom") {
       res.write("partial, discarded");
@@ -414,13 +414,13 @@ TEST(HttpConnection, ThrowingHandlerGets500AndTheConnectionGoesOn) {
   EXPECT_EQ(other->read_response().body, "fine");
 }
 
-TEST(HttpConnection, NonStdExceptionAlsoGets500) {
+TEST(Http1Session, NonStdExceptionAlsoGets500) {
   ServedPair pair([](Request&, Response&) { throw 42; });
   pair.client().send(get("/"));
   EXPECT_EQ(pair.client().read_response().status, 500);
 }
 
-TEST(HttpConnection, HandlerThrowingAfterFlushClosesTheConnection) {
+TEST(Http1Session, HandlerThrowingAfterFlushClosesTheConnection) {
   ServedPair pair([](Request&, Response& res) {
     res.write("begun");
     res.flush();
@@ -435,7 +435,7 @@ TEST(HttpConnection, HandlerThrowingAfterFlushClosesTheConnection) {
   EXPECT_TRUE(c.eof());
 }
 
-TEST(HttpConnection, ResponseRefusesFramingAndInjectedHeaders) {
+TEST(Http1Session, ResponseRefusesFramingAndInjectedHeaders) {
   std::vector<std::string> refused;
   ServedPair pair([&](Request&, Response& res) {
     auto attempt = [&](std::string_view name, std::string_view value) {
@@ -472,7 +472,7 @@ TEST(HttpConnection, ResponseRefusesFramingAndInjectedHeaders) {
 
 // Slowloris: a head that trickles in gets 408 and a close once the
 // read-header timeout passes, however steadily bytes keep coming.
-TEST(HttpConnection, SlowHeadGets408) {
+TEST(Http1Session, SlowHeadGets408) {
   HttpOptions options;
   options.read_header_timeout = 300ms;
   options.linger_timeout = 100ms;
@@ -499,7 +499,7 @@ TEST(HttpConnection, SlowHeadGets408) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, IdleKeepAliveConnectionIsClosedSilently) {
+TEST(Http1Session, IdleKeepAliveConnectionIsClosedSilently) {
   HttpOptions options;
   options.idle_timeout = 200ms;
   ServedPair pair(hello(), options);
@@ -510,7 +510,7 @@ TEST(HttpConnection, IdleKeepAliveConnectionIsClosedSilently) {
   EXPECT_TRUE(c.eof());
 }
 
-TEST(HttpConnection, SlowBodyGets408) {
+TEST(Http1Session, SlowBodyGets408) {
   HttpOptions options;
   options.body_read_timeout = 200ms;
   options.linger_timeout = 100ms;
@@ -535,7 +535,7 @@ TEST(HttpConnection, SlowBodyGets408) {
 
 // A client that stops reading is cut off once a write has waited
 // write_timeout.
-TEST(HttpConnection, StalledReaderHitsTheWriteTimeout) {
+TEST(Http1Session, StalledReaderHitsTheWriteTimeout) {
   HttpOptions options;
   options.write_timeout = 200ms;
   ServedPair pair([](Request&, Response& res) { res.write(std::string(64 * 1024 * 1024, 'w')); },
@@ -547,7 +547,7 @@ TEST(HttpConnection, StalledReaderHitsTheWriteTimeout) {
   EXPECT_TRUE(pair.finished);
 }
 
-TEST(HttpConnection, ClientVanishingMidBodyEndsTheConnection) {
+TEST(Http1Session, ClientVanishingMidBodyEndsTheConnection) {
   std::atomic<int> status{0};
   ServedPair pair([&](Request& req, Response& res) {
     try {
@@ -564,7 +564,7 @@ TEST(HttpConnection, ClientVanishingMidBodyEndsTheConnection) {
   EXPECT_EQ(status.load(), 400);
 }
 
-TEST(HttpConnection, DrainingClosesAfterTheCurrentRequest) {
+TEST(Http1Session, DrainingClosesAfterTheCurrentRequest) {
   std::atomic<bool> draining{false};
   HttpOptions options;
   options.draining = &draining;
@@ -582,7 +582,7 @@ TEST(HttpConnection, DrainingClosesAfterTheCurrentRequest) {
   EXPECT_TRUE(c.closed_by_peer());
 }
 
-TEST(HttpConnection, UpgradeRequestIsAnsweredThenClosed) {
+TEST(Http1Session, UpgradeRequestIsAnsweredThenClosed) {
   ServedPair pair([](Request&, Response& res) { res.text(426, "no upgrades here"); });
   auto& c = pair.client();
   c.send(
@@ -596,7 +596,7 @@ TEST(HttpConnection, UpgradeRequestIsAnsweredThenClosed) {
 
 // serve_ready(): the connection serves what is ready, returns idle with no
 // buffers held, and picks up again on the next readable edge.
-TEST(HttpConnection, ServeReadyReleasesBetweenRequests) {
+TEST(Http1Session, ServeReadyReleasesBetweenRequests) {
   int fds[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
   Client client(fds[0]);
@@ -613,13 +613,13 @@ TEST(HttpConnection, ServeReadyReleasesBetweenRequests) {
   std::atomic<bool> held_while_idle{false};
   std::thread poller([&] {
     FdStream stream(fds[1]);
-    HttpConnection conn(handler, options, "ready-peer");
+    Http1Session conn(handler, options, "ready-peer");
     for (;;) {
       pollfd p{fds[1], POLLIN, 0};
       ::poll(&p, 1, -1);
       ++calls;
-      HttpConnection::State s = conn.serve_ready(stream);
-      if (s == HttpConnection::State::closed) return;
+      Http1Session::State s = conn.serve_ready(stream);
+      if (s == Http1Session::State::closed) return;
       ++idles;
       if (conn.holds_buffers()) held_while_idle = true;
     }
@@ -651,7 +651,7 @@ TEST(HttpConnection, ServeReadyReleasesBetweenRequests) {
 
 // Python's http.client as an independent client: keep-alive, a body, a
 // chunked upload, a streamed download, HEAD, 404.
-TEST(HttpConnection, PythonHttpClient) {
+TEST(Http1Session, PythonHttpClient) {
   Router r;
   r.get("/", hello());
   r.post("/echo", [](Request& req, Response& res) { res.text(200, req.body()); });

@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-#include "cogo/http/connection.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/fd_stream.h"
 #include "cogo/http/handler.h"
 #include "cogo/http/options.h"
@@ -215,7 +215,7 @@ class Client {
 };
 
 // ServedPair is one connection over a socketpair, its server end served by
-// serve_http_connection() on a thread. The destructor closes the client end
+// serve_http1() on a thread. The destructor closes the client end
 // and joins.
 class ServedPair {
  public:
@@ -234,10 +234,10 @@ class ServedPair {
       FdStream stream(server_fd_);
       if (counting_) {
         CountingStream counted(stream);
-        serve_http_connection(counted, handler_, options_, "test-peer");
+        serve_http1(counted, handler_, options_, "test-peer");
         writes = counted.writes.load();
       } else {
-        serve_http_connection(stream, handler_, options_, "test-peer");
+        serve_http1(stream, handler_, options_, "test-peer");
       }
       finished = true;
     });
@@ -329,7 +329,7 @@ class TcpServer {
       open_fds_.push_back(fd);
       workers_.emplace_back([this, fd, remote] {
         FdStream stream(fd);
-        serve_http_connection(stream, handler_, options_, remote);
+        serve_http1(stream, handler_, options_, remote);
         std::lock_guard lock(mutex_);
         std::erase(open_fds_, fd);
         stream.release();

@@ -6,7 +6,7 @@
 
 #include "coarse_clock.h"
 #include "cogo/http/conn_stream.h"
-#include "cogo/http/connection.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/tls.h"
 #include "cogo/runtime.h"
 #include "shutdown.h"
@@ -25,7 +25,7 @@ struct GoroutineConn {
   net::Conn conn;
   http::ConnStream plain;
   std::unique_ptr<http::TlsStream> tls;
-  http::HttpConnection http;
+  http::Http1Session http;
   bool handshaken = false;
   Deadline idle_deadline = no_deadline;  // set by park_idle()
 
@@ -109,14 +109,14 @@ void serve(GoroutineConn* c) {
       return;
     }
   }
-  http::HttpConnection::State st = http::HttpConnection::State::closed;
+  http::Http1Session::State st = http::Http1Session::State::closed;
   try {
     st = c->http.serve_ready(c->stream());
   } catch (const std::exception& e) {
     spdlog::debug("connection error: {}", e.what());
-    st = http::HttpConnection::State::closed;
+    st = http::Http1Session::State::closed;
   }
-  if (st == http::HttpConnection::State::closed || c->shared->shutdown->draining()) {
+  if (st == http::Http1Session::State::closed || c->shared->shutdown->draining()) {
     finish(c);
     return;
   }

@@ -6,10 +6,10 @@
 //      resumed --(idle_timeout passed, or draining)--> closed
 //      serving --(engine says closed, error, or draining)--> closed
 //
-// serving: a goroutine runs the engine (HttpConnection::serve_ready) over a
+// serving: a goroutine runs the engine (Http1Session::serve_ready) over a
 //   ConnStream (or TlsStream over the same net::Conn) until every request that
 //   has arrived is answered and the next read would block; the engine then
-//   gives its buffers back (connection.h) and the goroutine exits.
+//   gives its buffers back (http1_session.h) and the goroutine exits.
 // idle: no goroutine and no buffer: the connection waits in the poller
 //   (net::Conn::await_readable, in the server's IdleSet so that a shutdown
 //   finds it) with the idle deadline as its read deadline. The timer is

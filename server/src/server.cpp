@@ -17,7 +17,7 @@
 #include <optional>
 
 #include "blocking_socket.h"
-#include "cogo/http/connection.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/fd_stream.h"
 #include "cogo/http/tls.h"
 #include "cogo/runtime.h"
@@ -71,7 +71,7 @@ struct Server::Impl {
       try {
         TlsStream s(*tls, fd, TlsStream::FdOwnership::borrow);
         s.handshake(std::chrono::steady_clock::now() + opt.tls.handshake_timeout);
-        HttpConnection(handler, opt.http, remote).serve(s);
+        Http1Session(handler, opt.http, remote).serve(s);
       } catch (...) {
         conns.tls_failures.fetch_add(1, std::memory_order_relaxed);
         throw;
@@ -82,7 +82,7 @@ struct Server::Impl {
         FdStream& s;
         ~Release() { s.release(); }  // the thread model closes fd
       } release{s};
-      HttpConnection(handler, opt.http, remote).serve(s);
+      Http1Session(handler, opt.http, remote).serve(s);
     }
   }
 };

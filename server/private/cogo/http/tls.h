@@ -4,7 +4,7 @@
 //   // goroutine model: over a netpoll connection
 //   cogo::http::TlsStream stream(tls, conn);
 //   stream.handshake();                 // bounded by tls.handshake_timeout()
-//   cogo::http::serve_http_connection(stream, handler);
+//   cogo::http::serve_http1(stream, handler);
 //   // thread model: over a socket the thread owns
 //   cogo::http::TlsStream stream(tls, fd);
 //
