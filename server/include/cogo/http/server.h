@@ -8,9 +8,12 @@
 //
 //   cogo::run([] {
 //     cogo::http::Server server({.listen = {{"0.0.0.0:8080"}}});
-//     server.router().get("/", [](auto&, auto& res) { res.text(200, "Hello"); });
-//     server.serve();   // until SIGTERM/SIGINT, then a graceful shutdown
+//     server.router().get("/", [](cogo::http::Request&, cogo::http::Response& res) {
+//       res.text(200, "Hello, World!");
+//     });
+//     server.serve();  // until SIGTERM/SIGINT, then a graceful shutdown
 //   });
+// (examples/hello.cpp; <cogo/http.h> includes everything it needs.)
 #pragma once
 
 #include <atomic>
@@ -39,9 +42,9 @@ struct ListenSpec {
 struct ServerOptions {
   std::vector<ListenSpec> listen;
   Model model = Model::goroutine;
-  HttpOptions http;
+  HttpOptions http{};
   // The certificate, key and handshake timeout of every TLS listener.
-  TlsConfig tls;
+  TlsConfig tls{};
   // Graceful shutdown: how long in-flight requests may take to finish.
   std::chrono::milliseconds shutdown_grace{10'000};
   // SO_REUSEPORT on every listener (several processes share a port).
