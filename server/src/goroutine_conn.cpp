@@ -64,7 +64,7 @@ void park_idle(GoroutineConn* c, bool got_input) {
     c->idle_deadline = idle.count() > 0 ? now + idle : no_deadline;
   }
   if (c->tls) {
-    c->conn.set_read_deadline(c->idle_deadline == no_deadline ? net::kNoDeadline : c->idle_deadline);
+    c->conn.set_read_deadline(c->idle_deadline);
   } else {
     const Deadline armed = c->plain.applied_read_deadline();
     const bool close_enough = c->idle_deadline != no_deadline && armed <= c->idle_deadline &&

@@ -142,7 +142,7 @@ class ConnWaiter final : public TlsWaiter {
   explicit ConnWaiter(net::Conn& conn) : conn_(&conn) {}
   int fd() const noexcept override { return conn_->native_handle(); }
   void set_deadline(Want want, Deadline deadline) noexcept override {
-    const net::Clock::time_point t = deadline == no_deadline ? net::kNoDeadline : deadline;
+    const net::Clock::time_point t = deadline;  // no_deadline is net::kNoDeadline
     if (want == Want::read) {
       conn_->set_read_deadline(t);
     } else {
