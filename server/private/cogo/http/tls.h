@@ -1,11 +1,13 @@
-// cogo/http/tls.h: TLS (OpenSSL) for both connection models.
+// cogo/http/tls.h: TLS (OpenSSL) for both connection models — the server's
+// own (a user configures TLS with TlsConfig, cogo/http/tls_config.h).
 //
 //   cogo::http::TlsContext tls({.cert_file = "cert.pem", .key_file = "key.pem"});
 //   // goroutine model: over a netpoll connection
 //   cogo::http::TlsStream stream(tls, conn);
 //   stream.handshake();                 // bounded by tls.handshake_timeout()
 //   cogo::http::serve_http1(stream, handler);
-//   // thread model: over a socket the thread owns
+//   // thread model: over a socket the thread owns (or only borrows:
+//   // TlsStream(tls, fd, TlsStream::FdOwnership::borrow))
 //   cogo::http::TlsStream stream(tls, fd);
 //
 // One implementation serves both models. OpenSSL drives the socket itself
