@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string>
 
-#include "cogo/http/connection.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/http/router.h"
@@ -80,12 +80,12 @@ void BM_PlaintextServeReady(benchmark::State& state, const std::string& request)
   const int depth = static_cast<int>(state.range(0));
   Handler handler = plaintext_router().handler();
   HttpOptions options;
-  HttpConnection conn(handler, options, "127.0.0.1:1");
+  Http1Session conn(handler, options, "127.0.0.1:1");
   MemoryStream stream;
   for (int i = 0; i < depth; ++i) stream.batch += request;
   for (auto _ : state) {
     stream.batches_left = 1;
-    if (conn.serve_ready(stream) != HttpConnection::State::idle) state.SkipWithError("closed");
+    if (conn.serve_ready(stream) != Http1Session::State::idle) state.SkipWithError("closed");
   }
   state.SetItemsProcessed(state.iterations() * depth);
   state.counters["bytes/resp"] =
@@ -107,7 +107,7 @@ void BM_PlaintextServeLoop(benchmark::State& state) {
   for (int i = 0; i < depth; ++i) stream.batch += kWrkRequest;
   for (auto _ : state) {
     stream.batches_left = kReads;
-    serve_http_connection(stream, handler, options, "127.0.0.1:1");
+    serve_http1(stream, handler, options, "127.0.0.1:1");
   }
   state.SetItemsProcessed(state.iterations() * depth * kReads);
 }

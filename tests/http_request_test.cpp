@@ -44,7 +44,12 @@ Handler recording(Seen& seen) {
   };
 }
 
-TEST(HttpRequest, RequestLineAndHeaders) {
+// RequestOverModels: the engine tests run in every EngineModel (a thread over FdStream,
+// goroutines over the netpoller with 1 and with 2 Ps).
+class RequestOverModels : public testing::EngineTest {};
+INSTANTIATE_TEST_SUITE_P(Models, RequestOverModels, testing::kEngineModels, testing::engine_model_name);
+
+TEST_P(RequestOverModels, RequestLineAndHeaders) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send(
@@ -67,7 +72,7 @@ TEST(HttpRequest, RequestLineAndHeaders) {
   EXPECT_EQ(seen.fields[3], (std::pair<std::string, std::string>("Empty", "")));
 }
 
-TEST(HttpRequest, HeaderLookupIsCaseInsensitiveAndKeepsRepeats) {
+TEST_P(RequestOverModels, HeaderLookupIsCaseInsensitiveAndKeepsRepeats) {
   std::string first, all, host, missing;
   bool has_missing = true;
   ServedPair pair([&](Request& req, Response& res) {
@@ -87,7 +92,7 @@ TEST(HttpRequest, HeaderLookupIsCaseInsensitiveAndKeepsRepeats) {
   EXPECT_FALSE(has_missing);
 }
 
-TEST(HttpRequest, PathAndQueryDecoding) {
+TEST_P(RequestOverModels, PathAndQueryDecoding) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send(
@@ -108,7 +113,7 @@ TEST(HttpRequest, PathAndQueryDecoding) {
   EXPECT_EQ(seen.query[5], P("bad", "%zz"));
 }
 
-TEST(HttpRequest, QueryAccessors) {
+TEST_P(RequestOverModels, QueryAccessors) {
   std::string q, x;
   bool has_flag = false, has_none = true;
   ServedPair pair([&](Request& req, Response& res) {
@@ -126,7 +131,7 @@ TEST(HttpRequest, QueryAccessors) {
   EXPECT_FALSE(has_none);
 }
 
-TEST(HttpRequest, AbsoluteFormTarget) {
+TEST_P(RequestOverModels, AbsoluteFormTarget) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send("GET http://example.com/x/y?z=1 HTTP/1.1\r\nHost: example.com\r\n\r\n");
@@ -135,7 +140,7 @@ TEST(HttpRequest, AbsoluteFormTarget) {
   EXPECT_EQ(seen.raw_query, "z=1");
 }
 
-TEST(HttpRequest, MalformedPathEscapeIs400) {
+TEST_P(RequestOverModels, MalformedPathEscapeIs400) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send("GET /a%zzb HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -147,7 +152,7 @@ TEST(HttpRequest, MalformedPathEscapeIs400) {
 
 // A request delivered one byte per write still parses: every span llhttp
 // reports in pieces is stitched back together.
-TEST(HttpRequest, ByteByByte) {
+TEST_P(RequestOverModels, ByteByByte) {
   Seen seen;
   ServedPair pair(recording(seen));
   std::string request =
@@ -168,7 +173,7 @@ TEST(HttpRequest, ByteByByte) {
   EXPECT_EQ(seen.body, "hello world");
 }
 
-TEST(HttpRequest, LeadingEmptyLinesAreIgnored) {
+TEST_P(RequestOverModels, LeadingEmptyLinesAreIgnored) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send("\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n");
@@ -249,7 +254,7 @@ INSTANTIATE_TEST_SUITE_P(
                 "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 99999999999\r\n\r\n", 413}),
     [](const ::testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
 
-TEST(HttpRequest, HeadOverLimitIs431) {
+TEST_P(RequestOverModels, HeadOverLimitIs431) {
   HttpOptions options;
   options.max_header_bytes = 1024;
   Seen seen;
@@ -262,7 +267,7 @@ TEST(HttpRequest, HeadOverLimitIs431) {
 
 // The limit holds even when the head never ends: the server does not wait
 // for the blank line to count.
-TEST(HttpRequest, EndlessHeadIs431) {
+TEST_P(RequestOverModels, EndlessHeadIs431) {
   HttpOptions options;
   options.max_header_bytes = 4096;
   Seen seen;
@@ -280,7 +285,7 @@ TEST(HttpRequest, EndlessHeadIs431) {
   EXPECT_EQ(res.status, 431);
 }
 
-TEST(HttpRequest, HeadJustUnderLimitIsServed) {
+TEST_P(RequestOverModels, HeadJustUnderLimitIsServed) {
   HttpOptions options;
   options.max_header_bytes = 2048;
   Seen seen;
@@ -294,7 +299,7 @@ TEST(HttpRequest, HeadJustUnderLimitIsServed) {
 
 // An HTTP/1.0 request's Expect is ignored (RFC 9110, 10.1.1): served, with
 // no interim 100 Continue.
-TEST(HttpRequest, ExpectationsOfHttp10AreIgnored) {
+TEST_P(RequestOverModels, ExpectationsOfHttp10AreIgnored) {
   for (const char* expect : {"100-continue", "200-ok"}) {
     ServedPair pair([](Request& req, Response& res) { res.text(200, req.body()); });
     pair.client().send(std::string("POST / HTTP/1.0\r\nExpect: ") + expect +
@@ -305,7 +310,7 @@ TEST(HttpRequest, ExpectationsOfHttp10AreIgnored) {
   }
 }
 
-TEST(HttpRequest, ChunkedBodyOverLimitIs413) {
+TEST_P(RequestOverModels, ChunkedBodyOverLimitIs413) {
   HttpOptions options;
   options.max_body_bytes = 1000;
   Seen seen;
@@ -320,7 +325,7 @@ TEST(HttpRequest, ChunkedBodyOverLimitIs413) {
   EXPECT_TRUE(pair.client().closed_by_peer());
 }
 
-TEST(HttpRequest, MalformedChunkIs400) {
+TEST_P(RequestOverModels, MalformedChunkIs400) {
   Seen seen;
   ServedPair pair(recording(seen));
   pair.client().send(
@@ -330,7 +335,7 @@ TEST(HttpRequest, MalformedChunkIs400) {
   EXPECT_TRUE(pair.client().closed_by_peer());
 }
 
-TEST(HttpRequest, HandlerCanThrowHttpError) {
+TEST_P(RequestOverModels, HandlerCanThrowHttpError) {
   ServedPair pair([](Request&, Response&) { throw HttpError(403, "no entry"); });
   pair.client().send("GET / HTTP/1.1\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n");
   auto first = pair.client().read_response();

@@ -21,16 +21,121 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <condition_variable>
+#include <gtest/gtest.h>
 #include <vector>
 
-#include "cogo/http/connection.h"
+#include "cogo/chan.h"
+#include "cogo/http/conn_stream.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/fd_stream.h"
 #include "cogo/http/handler.h"
 #include "cogo/http/options.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
+#include "cogo/net.h"
+#include "cogo/runtime.h"
+#include "cogo/wait_group.h"
 
 namespace cogo::http::testing {
+
+// EngineModel: where ServedPair and TcpServer run the engine — on a
+// std::thread over FdStream (the thread model), or on goroutines over the
+// netpoller (ConnStream) with 1 or 2 Ps.
+enum class EngineModel { thread, goroutine_1p, goroutine_2p };
+
+// engine_model() is the model of the test running now (EngineTest sets it).
+inline EngineModel& engine_model() {
+  static EngineModel model = EngineModel::thread;
+  return model;
+}
+
+// TestRuntime: a cogo runtime on its own thread whose main goroutine runs
+// each submitted task as a goroutine, and on destruction waits for them.
+class TestRuntime {
+ public:
+  explicit TestRuntime(int procs) {
+    ::setenv("COGO_MAXPROCS", std::to_string(procs).c_str(), 1);
+    thread_ = std::thread([this] {
+      cogo::run([this] {
+        cogo::WaitGroup running;
+        while (auto task = tasks_.recv()) {
+          running.add(1);
+          cogo::go([&running, t = std::move(*task)] {
+            t();
+            running.done();
+          });
+        }
+        running.wait();
+      });
+    });
+  }
+  ~TestRuntime() {
+    tasks_.close();
+    thread_.join();
+  }
+  // go() runs fn on a goroutine of this runtime. Any thread.
+  void go(std::function<void()> fn) { tasks_.send(std::move(fn)); }
+
+ private:
+  cogo::Chan<std::function<void()>> tasks_{16};
+  std::thread thread_;
+};
+
+inline std::unique_ptr<TestRuntime>& test_runtime() {
+  static std::unique_ptr<TestRuntime> runtime;
+  return runtime;
+}
+
+// EngineTest: the fixture of an engine test run in every EngineModel:
+//   class MyEngineTest : public EngineTest {};
+//   INSTANTIATE_TEST_SUITE_P(Models, MyEngineTest, kEngineModels, engine_model_name);
+class EngineTest : public ::testing::TestWithParam<EngineModel> {
+ protected:
+  void SetUp() override {
+    engine_model() = GetParam();
+    if (GetParam() != EngineModel::thread) {
+      test_runtime() = std::make_unique<TestRuntime>(GetParam() == EngineModel::goroutine_1p ? 1 : 2);
+    }
+  }
+  void TearDown() override {
+    test_runtime().reset();
+    engine_model() = EngineModel::thread;
+  }
+};
+
+inline const auto kEngineModels = ::testing::Values(EngineModel::thread, EngineModel::goroutine_1p,
+                                                    EngineModel::goroutine_2p);
+inline std::string engine_model_name(const ::testing::TestParamInfo<EngineModel>& info) {
+  switch (info.param) {
+    case EngineModel::thread:
+      return "thread";
+    case EngineModel::goroutine_1p:
+      return "goroutine_1P";
+    case EngineModel::goroutine_2p:
+      return "goroutine_2P";
+  }
+  return "unknown";
+}
+
+// Done: a flag a goroutine or thread sets once and a plain thread waits for.
+class Done {
+ public:
+  void set() {
+    std::lock_guard<std::mutex> lk(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_.wait(lk, [this] { return done_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
 
 // CountingStream forwards to a Stream and counts the write calls (a call to
 // writev_all() is one write however many buffers it carries).
@@ -215,8 +320,9 @@ class Client {
 };
 
 // ServedPair is one connection over a socketpair, its server end served by
-// serve_http_connection() on a thread. The destructor closes the client end
-// and joins.
+// serve_http1() on a thread over FdStream or, in a goroutine EngineModel, on
+// a goroutine over the netpoller. The destructor closes the client end and
+// waits for the server end.
 class ServedPair {
  public:
   ServedPair(Handler handler, HttpOptions options = {}, bool counting = false, bool start = true)
@@ -230,26 +336,49 @@ class ServedPair {
   // start() begins serving (tests that want bytes queued before the server's
   // first read construct with start = false).
   void start() {
+    if (engine_model() != EngineModel::thread) {
+      started_ = true;
+      test_runtime()->go([this] {
+        {
+          net::Conn conn = net::Conn::adopt(server_fd_);
+          ConnStream stream(conn);
+          if (counting_) {
+            CountingStream counted(stream);
+            serve_http1(counted, handler_, options_, "test-peer");
+            writes = counted.writes.load();
+          } else {
+            serve_http1(stream, handler_, options_, "test-peer");
+          }
+          finished = true;
+        }
+        served_.set();
+      });
+      return;
+    }
     thread_ = std::thread([this] {
       FdStream stream(server_fd_);
       if (counting_) {
         CountingStream counted(stream);
-        serve_http_connection(counted, handler_, options_, "test-peer");
+        serve_http1(counted, handler_, options_, "test-peer");
         writes = counted.writes.load();
       } else {
-        serve_http_connection(stream, handler_, options_, "test-peer");
+        serve_http1(stream, handler_, options_, "test-peer");
       }
       finished = true;
     });
   }
   ~ServedPair() {
     client_.reset();
-    if (thread_.joinable()) thread_.join();
+    join();
   }
   Client& client() { return *client_; }
   // join() waits for the server side to finish serving.
   void join() {
     if (thread_.joinable()) thread_.join();
+    if (started_) {
+      served_.wait();
+      started_ = false;
+    }
   }
   std::atomic<bool> finished{false};
   std::atomic<int> writes{0};
@@ -261,15 +390,22 @@ class ServedPair {
   int server_fd_ = -1;
   std::unique_ptr<Client> client_;
   std::thread thread_;
+  bool started_ = false;  // serving on a goroutine; served_ tells when it is done
+  Done served_;
 };
 
 // TcpServer serves each accepted loopback connection on its own thread (the
-// shape of the thread-per-connection model), for clients like Python's
+// shape of the thread-per-connection model) or, in a goroutine EngineModel,
+// its own goroutine over the netpoller, for clients like Python's
 // http.client that need a TCP port.
 class TcpServer {
  public:
   explicit TcpServer(Handler handler, HttpOptions options = {})
       : handler_(std::move(handler)), options_(options) {
+    if (engine_model() != EngineModel::thread) {
+      start_goroutines();
+      return;
+    }
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -286,6 +422,10 @@ class TcpServer {
     acceptor_ = std::thread([this] { accept_loop(); });
   }
   ~TcpServer() {
+    if (goroutines_) {
+      stop_goroutines();
+      return;
+    }
     stopping_ = true;
     ::shutdown(listen_fd_, SHUT_RDWR);
     acceptor_.join();
@@ -312,6 +452,51 @@ class TcpServer {
   }
 
  private:
+  void start_goroutines() {
+    goroutines_ = true;
+    Done listening;
+    test_runtime()->go([this, &listening] {
+      listener_ = net::listen("127.0.0.1:0");  // inside the runtime: the poller is up
+      port_ = listener_.address().port();
+      listening.set();
+      for (;;) {
+        std::error_code ec;
+        net::Conn conn = listener_.accept(ec);
+        if (ec) {
+          if (stopping_ || net::is_closed(ec)) break;
+          continue;
+        }
+        ++accepted_;
+        {
+          std::lock_guard lock(mutex_);
+          ++live_;
+        }
+        cogo::go([this, c = std::move(conn)]() mutable {
+          {
+            std::lock_guard lock(mutex_);
+            open_conns_.push_back(&c);
+          }
+          ConnStream stream(c);
+          serve_http1(stream, handler_, options_, c.remote_address().to_string());
+          std::lock_guard lock(mutex_);
+          std::erase(open_conns_, &c);
+          c.close();
+          if (--live_ == 0) all_closed_.notify_all();
+        });
+      }
+      accept_done_.set();
+    });
+    listening.wait();
+  }
+  void stop_goroutines() {
+    stopping_ = true;
+    listener_.close();
+    accept_done_.wait();
+    std::unique_lock lock(mutex_);
+    for (net::Conn* c : open_conns_) ::shutdown(c->native_handle(), SHUT_RDWR);
+    all_closed_.wait(lock, [this] { return live_ == 0; });
+  }
+
   void accept_loop() {
     for (;;) {
       sockaddr_in peer{};
@@ -329,7 +514,7 @@ class TcpServer {
       open_fds_.push_back(fd);
       workers_.emplace_back([this, fd, remote] {
         FdStream stream(fd);
-        serve_http_connection(stream, handler_, options_, remote);
+        serve_http1(stream, handler_, options_, remote);
         std::lock_guard lock(mutex_);
         std::erase(open_fds_, fd);
         stream.release();
@@ -348,6 +533,14 @@ class TcpServer {
   std::mutex mutex_;
   std::vector<int> open_fds_;
   std::vector<std::thread> workers_;
+  // Goroutine models: the listener, the open connections (guarded by
+  // mutex_), how many are being served (guarded by mutex_).
+  bool goroutines_ = false;
+  net::Listener listener_;
+  Done accept_done_;
+  std::vector<net::Conn*> open_conns_;
+  int live_ = 0;
+  std::condition_variable all_closed_;
 };
 
 // run_python() runs a Python 3 script with argument arg and returns its

@@ -32,6 +32,11 @@ Found find(const Router& r, std::string_view method, std::string_view path) {
   return f;
 }
 
+// RouterOverModels: the engine tests run in every EngineModel (a thread over FdStream,
+// goroutines over the netpoller with 1 and with 2 Ps).
+class RouterOverModels : public testing::EngineTest {};
+INSTANTIATE_TEST_SUITE_P(Models, RouterOverModels, testing::kEngineModels, testing::engine_model_name);
+
 TEST(Router, LiteralParamAndCatchAll) {
   std::string hit;
   Router r;
@@ -140,7 +145,7 @@ TEST(Router, RegistrationErrors) {
 }
 
 // Through a connection: 404, 405 + Allow, HEAD without a body, params.
-TEST(Router, ServesThroughAConnection) {
+TEST_P(RouterOverModels, ServesThroughAConnection) {
   Router r;
   r.get("/users/:id",
         [](Request& req, Response& res) { res.text(200, "user " + std::string(req.param("id"))); });
@@ -176,7 +181,7 @@ TEST(Router, ServesThroughAConnection) {
   EXPECT_EQ(res.body, "user z");
 }
 
-TEST(Router, CustomNotFound) {
+TEST_P(RouterOverModels, CustomNotFound) {
   Router r;
   r.not_found([](Request& req, Response& res) { res.text(404, "no " + std::string(req.path())); });
   ServedPair pair(r.handler());
@@ -186,7 +191,7 @@ TEST(Router, CustomNotFound) {
   EXPECT_EQ(res.body, "no /x");
 }
 
-TEST(MiddlewareChain, AppliesInOrderFirstOutermost) {
+TEST_P(RouterOverModels, AppliesInOrderFirstOutermost) {
   std::string trace;
   MiddlewareChain chain;
   chain.use([&](Request& req, Response& res, const Next& next) {

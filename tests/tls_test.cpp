@@ -33,7 +33,7 @@
 #include <thread>
 #include <vector>
 
-#include "cogo/http/connection.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/net.h"
@@ -161,7 +161,7 @@ std::string pattern(std::size_t size, unsigned seed) {
 enum class Model { goroutine_1p, goroutine_2p, thread };
 enum class Service {
   echo,  // raw byte echo until the client's end of stream, then shutdown_write
-  http,  // HttpConnection: GET / -> "hello <version> <alpn>", POST /echo -> the body
+  http,  // Http1Session: GET / -> "hello <version> <alpn>", POST /echo -> the body
 };
 
 std::string model_name(const ::testing::TestParamInfo<Model>& info) {
@@ -220,7 +220,7 @@ void serve_tls(TlsStream& stream, Service service, Stats& stats) {
         res.text(200, "hello " + std::string(stream.version()) + " " + std::string(stream.alpn()));
       };
       cogo::http::HttpOptions options;
-      cogo::http::serve_http_connection(stream, handler, options);
+      cogo::http::serve_http1(stream, handler, options);
     }
   } catch (const TimeoutError& e) {
     stats.timeouts++;

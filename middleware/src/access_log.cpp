@@ -2,6 +2,8 @@
 #include "cogo/middleware/access_log.h"
 
 #include <chrono>
+#include <memory>
+#include <stdexcept>
 
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
@@ -9,7 +11,15 @@
 
 namespace cogo::middleware {
 
-http::Middleware access_log(std::shared_ptr<spdlog::logger> logger) {
+http::Middleware access_log(const std::string& logger_name) {
+  std::shared_ptr<spdlog::logger> logger;
+  if (!logger_name.empty()) {
+    logger = spdlog::get(logger_name);
+    if (!logger) {
+      throw std::invalid_argument("access_log: no spdlog logger named \"" + logger_name +
+                                  "\" (register it first, e.g. spdlog::stdout_logger_mt(name))");
+    }
+  }
   return [logger](http::Request& req, http::Response& res, const http::Next& next) {
     const auto start = std::chrono::steady_clock::now();
     spdlog::logger* log = logger ? logger.get() : spdlog::default_logger_raw();

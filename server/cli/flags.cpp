@@ -57,9 +57,9 @@ std::vector<Flag> flags() {
       {"tls-listen", true, true,
        [](Config& c, const std::string& v) { c.server.listen.push_back({v, true}); },
        "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)"},
-      {"tls-cert", true, false, [](Config& c, const std::string& v) { c.server.tls_cert_file = v; },
+      {"tls-cert", true, false, [](Config& c, const std::string& v) { c.server.tls.cert_file = v; },
        "PEM certificate chain for --tls-listen"},
-      {"tls-key", true, false, [](Config& c, const std::string& v) { c.server.tls_key_file = v; },
+      {"tls-key", true, false, [](Config& c, const std::string& v) { c.server.tls.key_file = v; },
        "PEM private key for --tls-listen"},
       {"echo-listen", true, true,
        [](Config& c, const std::string& v) { c.echo_listen.push_back(v); },
@@ -117,7 +117,7 @@ std::vector<Flag> flags() {
        [](Config& c, const std::string& v) { c.server.http.write_timeout = parse_duration("write-timeout", v); },
        "time for each response write before closing (default 30s)"},
       {"tls-handshake-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.tls_handshake_timeout = parse_duration("tls-handshake-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.tls.handshake_timeout = parse_duration("tls-handshake-timeout", v); },
        "time for a TLS handshake (default 10s)"},
       {"shutdown-grace", true, false,
        [](Config& c, const std::string& v) { c.server.shutdown_grace = parse_duration("shutdown-grace", v); },
@@ -255,11 +255,11 @@ Config parse_config(int argc, const char* const* argv,
   if (cfg.server.listen.empty() && cfg.mode == Config::Mode::echo) cfg.server.listen.push_back({"0.0.0.0:9000", false});
   bool any_tls = false;
   for (const auto& l : cfg.server.listen) any_tls = any_tls || l.tls;
-  if (any_tls && (cfg.server.tls_cert_file.empty() || cfg.server.tls_key_file.empty())) {
+  if (any_tls && (cfg.server.tls.cert_file.empty() || cfg.server.tls.key_file.empty())) {
     throw FlagError("--tls-listen needs --tls-cert FILE and --tls-key FILE");
   }
   if (cfg.mode == Config::Mode::echo && any_tls) throw FlagError("--tls-listen: echo mode has no TLS");
-  if (!any_tls && (!cfg.server.tls_cert_file.empty() || !cfg.server.tls_key_file.empty())) {
+  if (!any_tls && (!cfg.server.tls.cert_file.empty() || !cfg.server.tls.key_file.empty())) {
     throw FlagError("--tls-cert/--tls-key given without --tls-listen HOST:PORT");
   }
   if (cfg.procs > 1) cfg.server.reuse_port = true;

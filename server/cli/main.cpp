@@ -9,9 +9,13 @@
 #include <string>
 #include <vector>
 
+#include "builtin_routes.h"
+#include "cogo/echo.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
 #include "cogo/runtime.h"
+#include "cogo/signal.h"
+#include "cogo/wait_group.h"
 #include "flags.h"
 #include "spdlog/sinks/stdout_sinks.h"
 #include "spdlog/spdlog.h"
@@ -38,9 +42,9 @@ int serve_one(const Config& cfg, int index) {
       if (cfg.mode == Config::Mode::echo) {
         std::vector<std::string> addrs;
         for (const auto& l : cfg.server.listen) addrs.push_back(l.address);
-        cogo::http::EchoServer echo(addrs, cfg.server.model, cfg.server.reuse_port);
+        cogo::echo::EchoServer echo(addrs, cfg.server.model, cfg.server.reuse_port);
         echo.listen();
-        cogo::http::on_shutdown_signal([&echo] { echo.shutdown(); });
+        cogo::StopSignalHook hook([&echo] { echo.shutdown(); });
         spdlog::info("cogo-server {} echo model={} process={}/{} Ps={} listening on {}",
                      COGO_VERSION, cogo::http::model_name(cfg.server.model), index + 1, cfg.procs,
                      cogo::gomaxprocs(), join(echo.addresses()));
@@ -49,19 +53,19 @@ int serve_one(const Config& cfg, int index) {
         return 0;
       }
       cogo::http::Server server(cfg.server);
-      cogo::http::add_builtin_routes(server.router());
+      cogo::cli::add_builtin_routes(server.router());
       if (cfg.access_log) server.use(cogo::middleware::access_log());
       server.listen();
-      std::unique_ptr<cogo::http::EchoServer> echo;
-      std::atomic<bool> echo_done{true};
+      std::unique_ptr<cogo::echo::EchoServer> echo;
+      cogo::WaitGroup echo_done;
       if (!cfg.echo_listen.empty()) {
-        echo = std::make_unique<cogo::http::EchoServer>(cfg.echo_listen, cfg.server.model,
+        echo = std::make_unique<cogo::echo::EchoServer>(cfg.echo_listen, cfg.server.model,
                                                          cfg.server.reuse_port);
         echo->listen();
-        echo_done = false;
+        echo_done.add(1);
         cogo::go([&] {
           echo->serve();
-          echo_done = true;
+          echo_done.done();
         });
       }
       std::string where;
@@ -77,7 +81,7 @@ int serve_one(const Config& cfg, int index) {
       server.serve();
       if (echo) {
         echo->shutdown();
-        while (!echo_done.load()) cogo::sleep_for(std::chrono::milliseconds(5));
+        echo_done.wait();
       }
       return 0;
     } catch (const std::exception& e) {

@@ -16,27 +16,23 @@ namespace {
   throw std::system_error(ec, op);
 }
 
-net::Clock::time_point to_net(Deadline d) {
-  return d == no_deadline ? net::kNoDeadline : d;
-}
-
 }  // namespace
 
 void ConnStream::apply_read_deadline(Deadline deadline) {
   want_rd_ = set_rd_ = deadline;
-  conn_->set_read_deadline(to_net(deadline));
+  conn_->set_read_deadline(deadline);
 }
 
 void ConnStream::sync_read_deadline() {
   if (want_rd_ == set_rd_) return;
   set_rd_ = want_rd_;
-  conn_->set_read_deadline(to_net(want_rd_));
+  conn_->set_read_deadline(want_rd_);
 }
 
 void ConnStream::sync_write_deadline() {
   if (want_wd_ == set_wd_) return;
   set_wd_ = want_wd_;
-  conn_->set_write_deadline(to_net(want_wd_));
+  conn_->set_write_deadline(want_wd_);
 }
 
 std::size_t ConnStream::read(void* buf, std::size_t size) {
@@ -78,9 +74,7 @@ void ConnStream::write_all(const void* data, std::size_t size) {
 }
 
 void ConnStream::writev_all(std::span<const ConstBuffer> buffers) {
-  static_assert(sizeof(ConstBuffer) == sizeof(net::ConstBuffer));
-  std::span<const net::ConstBuffer> pending(
-      reinterpret_cast<const net::ConstBuffer*>(buffers.data()), buffers.size());
+  std::span<const net::ConstBuffer> pending = buffers;
   std::error_code ec;
   std::size_t done = conn_->try_writev(pending, ec);
   if (!ec) return;

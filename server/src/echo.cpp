@@ -1,38 +1,32 @@
-// echo.cpp: a raw TCP echo server — the smallest blocking-style program on
-// the runtime: one goroutine (or thread) per connection, read then write.
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <fcntl.h>
-#include <unistd.h>
+// echo.cpp: EchoServer (cogo/echo.h) on the same listeners, accept loops and
+// shutdown protocol as the HTTP server (goroutine_model.h, thread_model.h,
+// shutdown.h); only the per-connection loop is its own.
+#include "cogo/echo.h"
 
-#include <atomic>
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <mutex>
-#include <thread>
 #include <unordered_set>
 
-#include "cogo/http/server.h"
-
-#include "blocking_socket.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
-#include "spdlog/spdlog.h"
+#include "goroutine_model.h"
+#include "shutdown.h"
+#include "thread_model.h"
 
-namespace cogo::http {
+namespace cogo::echo {
 
 struct EchoServer::Impl {
   std::vector<std::string> specs;
   Model model;
   bool reuse_port;
-  std::vector<net::Listener> listeners;     // goroutine model
-  std::vector<int> thread_listen_fds;       // thread model
-  std::vector<std::string> addrs;
-  std::atomic<bool> stopping{false};
+  std::vector<std::string> addrs;  // owned by the thread calling listen()/serve()
+  server_detail::Shutdown shutdown;
+  server_detail::GoroutineModel goroutines;
+  server_detail::ThreadModel threads;
   std::mutex mu;
-  std::unordered_set<net::Conn*> conns;        // goroutine model: open connections
-  std::unordered_set<int> thread_fds;          // thread model
-  std::atomic<int64_t> active{0};
+  std::unordered_set<net::Conn*> conns;  // goroutine model: open connections; guarded by mu
 };
 
 EchoServer::EchoServer(std::vector<std::string> listen, Model model, bool reuse_port)
@@ -42,23 +36,14 @@ EchoServer::EchoServer(std::vector<std::string> listen, Model model, bool reuse_
   impl_->reuse_port = reuse_port;
 }
 
-EchoServer::~EchoServer() {
-  for (int fd : impl_->thread_listen_fds) ::close(fd);
-}
+EchoServer::~EchoServer() = default;
 
 void EchoServer::listen() {
   Impl& s = *impl_;
   if (!s.addrs.empty()) return;
   for (const auto& a : s.specs) {
-    if (s.model == Model::goroutine) {
-      net::ListenOptions lo;
-      lo.reuse_port = s.reuse_port;
-      s.listeners.push_back(net::listen(a, lo));
-      s.addrs.push_back(s.listeners.back().address().to_string());
-    } else {
-      s.thread_listen_fds.push_back(blocking_listen(a, s.reuse_port));
-      s.addrs.push_back(local_address_of(s.thread_listen_fds.back()));
-    }
+    s.addrs.push_back(s.model == Model::goroutine ? s.goroutines.listen(a, s.reuse_port)
+                                                  : s.threads.listen(a, s.reuse_port));
   }
 }
 
@@ -82,83 +67,69 @@ void echo_blocking(int fd) {
   }
 }
 
+void echo_conn(net::Conn& c) {
+  char buf[4096];
+  for (;;) {
+    std::error_code ec;
+    std::size_t n = c.read(buf, sizeof buf, ec);
+    if (ec) return;
+    c.write_all(buf, n, ec);
+    if (ec) return;
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> EchoServer::addresses() const { return impl_->addrs; }
 
 void EchoServer::shutdown() {
   Impl& s = *impl_;
-  if (s.stopping.exchange(true)) return;
-  for (auto& ln : s.listeners) ln.close();
-  for (int fd : s.thread_listen_fds) ::shutdown(fd, SHUT_RDWR);
-  std::lock_guard<std::mutex> lk(s.mu);
-  for (net::Conn* c : s.conns) c->close();
-  for (int fd : s.thread_fds) ::shutdown(fd, SHUT_RDWR);
+  if (!s.shutdown.request()) return;
+  if (s.model == Model::goroutine) {
+    s.goroutines.stop_accepting();
+  } else {
+    s.threads.stop_accepting();
+  }
 }
 
 void EchoServer::serve() {
   Impl& s = *impl_;
   listen();
-  std::atomic<int> loops{0};
-  std::vector<std::thread> acceptors;
-  for (auto& ln : s.listeners) {
-    loops.fetch_add(1);
-    cogo::go([&s, &ln, &loops] {
-      for (;;) {
-        std::error_code ec;
-        net::Conn conn = ln.accept(ec);
-        if (ec) {
-          if (net::is_closed(ec) || s.stopping.load()) break;
-          continue;
-        }
-        s.active.fetch_add(1);
-        cogo::go([&s, c = std::move(conn)]() mutable {
-          {
-            std::lock_guard<std::mutex> lk(s.mu);
-            s.conns.insert(&c);
-          }
-          char buf[4096];
-          for (;;) {
-            std::error_code rec;
-            std::size_t n = c.read(buf, sizeof buf, rec);
-            if (rec) break;
-            c.write_all(buf, n, rec);
-            if (rec) break;
-          }
-          {
-            std::lock_guard<std::mutex> lk(s.mu);
-            s.conns.erase(&c);
-          }
-          c.close();
-          s.active.fetch_sub(1);
-        });
-      }
-      loops.fetch_sub(1);
-    });
+  if (s.model == Model::goroutine) {
+    s.goroutines.start(
+        [&s](net::Conn conn, std::size_t) {
+          cogo::go([&s, c = std::move(conn)]() mutable {
+            bool open;
+            {
+              std::lock_guard<std::mutex> lk(s.mu);
+              // A connection accepted just before the shutdown closed the
+              // others is not served.
+              open = !s.shutdown.draining();
+              if (open) s.conns.insert(&c);
+            }
+            if (open) {
+              echo_conn(c);
+              std::lock_guard<std::mutex> lk(s.mu);
+              s.conns.erase(&c);
+            }
+            c.close();
+            s.shutdown.connection_closed();
+          });
+        },
+        s.shutdown);
+  } else {
+    s.threads.start([](int fd, std::size_t) { echo_blocking(fd); }, s.shutdown, 256 * 1024);
   }
-  for (int lfd : s.thread_listen_fds) {
-    acceptors.emplace_back([&s, lfd] {
-      thread_accept_loop(lfd, s.stopping, [&s](int fd) {
-        s.active.fetch_add(1);
-        {
-          std::lock_guard<std::mutex> lk(s.mu);
-          s.thread_fds.insert(fd);
-        }
-        std::thread([&s, fd] {
-          echo_blocking(fd);
-          {
-            std::lock_guard<std::mutex> lk(s.mu);
-            s.thread_fds.erase(fd);
-          }
-          ::close(fd);
-          s.active.fetch_sub(1);
-        }).detach();
-      });
-    });
+  s.shutdown.wait_requested();
+  if (s.model == Model::goroutine) {
+    s.goroutines.join_acceptors();
+    std::lock_guard<std::mutex> lk(s.mu);
+    for (net::Conn* c : s.conns) c->close();
+  } else {
+    s.threads.join_acceptors();
+    s.threads.shutdown_live(SHUT_RDWR);
   }
-  while (!s.stopping.load()) cogo::sleep_for(std::chrono::milliseconds(20));
-  for (auto& t : acceptors) cogo::blocking([&t] { t.join(); });
-  while (loops.load() > 0 || s.active.load() > 0) cogo::sleep_for(std::chrono::milliseconds(5));
+  s.shutdown.wait_connections();
 }
 
-}  // namespace cogo::http
+}  // namespace cogo::echo

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "exchange.h"
+#include "http1_engine.h"
 #include "text.h"
 
 namespace cogo::http {
@@ -88,12 +88,12 @@ bool Request::has_query(std::string_view name) const {
 }
 
 std::size_t Request::read(void* buf, std::size_t size) {
-  return exchange_->read_body(buf, size);
+  return engine_->read_body(buf, size);
 }
 
 std::string Request::body() {
   std::string out;
-  const std::size_t limit = exchange_->options().max_body_bytes;
+  const std::size_t limit = engine_->options().max_body_bytes;
   if (has_content_length_)
     out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(content_length_, limit)));
   std::size_t chunk = 16 * 1024;

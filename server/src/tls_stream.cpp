@@ -142,7 +142,7 @@ class ConnWaiter final : public TlsWaiter {
   explicit ConnWaiter(net::Conn& conn) : conn_(&conn) {}
   int fd() const noexcept override { return conn_->native_handle(); }
   void set_deadline(Want want, Deadline deadline) noexcept override {
-    const net::Clock::time_point t = deadline == no_deadline ? net::kNoDeadline : deadline;
+    const net::Clock::time_point t = deadline;  // no_deadline is net::kNoDeadline
     if (want == Want::read) {
       conn_->set_read_deadline(t);
     } else {
@@ -169,12 +169,13 @@ class ConnWaiter final : public TlsWaiter {
   net::Conn* conn_;
 };
 
-// PollWaiter: the thread model. Owns the fd; blocks the thread in ppoll().
+// PollWaiter: the thread model. Owns the fd (unless borrowed); blocks the
+// thread in ppoll().
 class PollWaiter final : public TlsWaiter {
  public:
-  explicit PollWaiter(int fd) : fd_(fd) {}
+  PollWaiter(int fd, bool owns) : fd_(fd), owns_(owns) {}
   ~PollWaiter() override {
-    if (fd_ >= 0) ::close(fd_);
+    if (owns_ && fd_ >= 0) ::close(fd_);
   }
   int fd() const noexcept override { return fd_; }
   void set_deadline(Want want, Deadline deadline) noexcept override {
@@ -205,6 +206,7 @@ class PollWaiter final : public TlsWaiter {
 
  private:
   int fd_;
+  bool owns_;
   Deadline read_deadline_ = no_deadline;
   Deadline write_deadline_ = no_deadline;
 };
@@ -358,8 +360,9 @@ TlsStream::TlsStream(const TlsContext& ctx, net::Conn& conn)
     : waiter_(std::make_unique<detail::ConnWaiter>(conn)),
       session_(new_session(ctx.impl_, conn.native_handle())) {}
 
-TlsStream::TlsStream(const TlsContext& ctx, int fd)
-    : waiter_(std::make_unique<detail::PollWaiter>(fd)), session_(new_session(ctx.impl_, fd)) {}
+TlsStream::TlsStream(const TlsContext& ctx, int fd, FdOwnership ownership)
+    : waiter_(std::make_unique<detail::PollWaiter>(fd, ownership == FdOwnership::take)),
+      session_(new_session(ctx.impl_, fd)) {}
 
 TlsStream::~TlsStream() = default;
 

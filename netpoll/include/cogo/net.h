@@ -127,8 +127,9 @@ struct ConstBuffer {
 };
 
 using Clock = std::chrono::steady_clock;
-// kNoDeadline clears a deadline.
-inline constexpr Clock::time_point kNoDeadline{};
+// kNoDeadline clears a deadline. It is the latest time point, so that every
+// real deadline compares before it (the HTTP layer's no_deadline is this).
+inline constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
 
 namespace detail {
 struct FD;            // the fd, its poll descriptor and its reference count (src/fd.h)

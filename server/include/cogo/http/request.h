@@ -18,7 +18,7 @@ namespace cogo::http {
 
 class Router;
 namespace detail {
-class Exchange;
+class Http1Engine;
 }
 
 class Request {
@@ -83,12 +83,12 @@ class Request {
   std::string body();
 
  private:
-  friend class detail::Exchange;
+  friend class detail::Http1Engine;
   friend class Router;
   Request() = default;
   void parse_query() const;
 
-  detail::Exchange* exchange_ = nullptr;
+  detail::Http1Engine* engine_ = nullptr;
   std::string_view method_;
   std::string_view target_;
   std::string_view path_;

@@ -8,9 +8,12 @@
 //
 //   cogo::run([] {
 //     cogo::http::Server server({.listen = {{"0.0.0.0:8080"}}});
-//     server.router().get("/", [](auto&, auto& res) { res.text(200, "Hello"); });
-//     server.serve();   // until SIGTERM/SIGINT, then a graceful shutdown
+//     server.router().get("/", [](cogo::http::Request&, cogo::http::Response& res) {
+//       res.text(200, "Hello, World!");
+//     });
+//     server.serve();  // until SIGTERM/SIGINT, then a graceful shutdown
 //   });
+// (examples/hello.cpp; <cogo/http.h> includes everything it needs.)
 #pragma once
 
 #include <atomic>
@@ -23,24 +26,25 @@
 #include "cogo/http/handler.h"
 #include "cogo/http/options.h"
 #include "cogo/http/router.h"
+#include "cogo/http/tls_config.h"
+#include "cogo/model.h"
 
 namespace cogo::http {
 
-enum class Model { goroutine, thread };
-const char* model_name(Model m);
+using cogo::Model;
+using cogo::model_name;
 
 struct ListenSpec {
   std::string address;  // "0.0.0.0:8080", "[::]:8443", "127.0.0.1:0", "unix:/run/x.sock"
-  bool tls = false;     // serve HTTPS on this listener (needs tls_cert_file/tls_key_file)
+  bool tls = false;     // serve HTTPS on this listener (needs tls.cert_file/tls.key_file)
 };
 
 struct ServerOptions {
   std::vector<ListenSpec> listen;
   Model model = Model::goroutine;
-  HttpOptions http;
-  std::string tls_cert_file;  // PEM certificate chain
-  std::string tls_key_file;   // PEM private key
-  std::chrono::milliseconds tls_handshake_timeout{10'000};
+  HttpOptions http{};
+  // The certificate, key and handshake timeout of every TLS listener.
+  TlsConfig tls{};
   // Graceful shutdown: how long in-flight requests may take to finish.
   std::chrono::milliseconds shutdown_grace{10'000};
   // SO_REUSEPORT on every listener (several processes share a port).
@@ -95,31 +99,5 @@ class Server {
  private:
   std::unique_ptr<Impl> impl_;
 };
-
-// builtin_routes() adds cogo-server's demo routes: GET / (Hello, World!),
-// POST /echo (the body back), GET /sleep?ms=N (a handler blocking in
-// sleep_for), GET /healthz.
-void add_builtin_routes(Router& router);
-
-// serve_echo() runs a raw TCP echo server on the listeners until shutdown,
-// goroutine or thread per connection. Must run on a goroutine.
-class EchoServer {
- public:
-  EchoServer(std::vector<std::string> listen, Model model, bool reuse_port = false);
-  ~EchoServer();
-  void listen();
-  std::vector<std::string> addresses() const;
-  void serve();      // until shutdown()
-  void shutdown();   // any thread
-
-  struct Impl;
-
- private:
-  std::unique_ptr<Impl> impl_;
-};
-
-// install_shutdown_signals() makes SIGTERM and SIGINT call fn (from a
-// goroutine, not the signal handler). Returns false if already installed.
-void on_shutdown_signal(std::function<void()> fn);
 
 }  // namespace cogo::http

@@ -1,4 +1,4 @@
-#include "exchange.h"
+#include "http1_engine.h"
 
 #include <spdlog/spdlog.h>
 
@@ -29,7 +29,7 @@ constexpr std::size_t kBodyRoom = 8192;
 constexpr std::size_t kFlushBytes = 64 * 1024;
 // Bodies at least this large are written from the Response, not copied.
 constexpr std::size_t kCopyBodyBytes = 16 * 1024;
-// Buffers up to this size stay with a pooled Exchange.
+// Buffers up to this size stay with a pooled Http1Engine.
 constexpr std::size_t kKeepBytes = 4096;
 // Unread input discarded at most while lingering before a close.
 constexpr std::size_t kLingerBytes = 1024 * 1024;
@@ -65,6 +65,18 @@ void append_status_line(OutputBuffer& out, int status) {
   out.append("\r\n");
 }
 
+// chunk_size_line() writes a chunk's size line ("1a2b\r\n") into line, which
+// has room for kChunkSizeLineBytes, and returns its length. The one place a
+// chunk's framing is built.
+constexpr std::size_t kChunkSizeLineBytes = 24;
+std::size_t chunk_size_line(char* line, std::size_t size) {
+  auto [end, ec] = std::to_chars(line, line + 16, size, 16);
+  (void)ec;
+  end[0] = '\r';
+  end[1] = '\n';
+  return static_cast<std::size_t>(end + 2 - line);
+}
+
 void append_decimal(OutputBuffer& out, std::uint64_t value) {
   char digits[24];
   auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
@@ -74,29 +86,28 @@ void append_decimal(OutputBuffer& out, std::uint64_t value) {
 
 }  // namespace
 
-void Exchange::attach(Stream& stream, const Handler& handler, const HttpOptions& options,
+void Http1Engine::attach(Stream& stream, const Handler& handler, const HttpOptions& options,
                       std::string_view remote_address, bool readiness) {
   stream_ = &stream;
   handler_ = &handler;
   options_ = &options;
   remote_address_ = remote_address;
   readiness_ = readiness;
-  // An Exchange that went idle left its parser between messages, ready for
+  // An Http1Engine that went idle left its parser between messages, ready for
   // the next one; only one that stopped elsewhere needs llhttp_init again.
-  if (parser_dirty_) parser_.reset();
-  parser_dirty_ = true;
+  if (phase_ != RequestPhase::idle) parser_.reset();
+  phase_ = RequestPhase::head;
   got_input_ = false;
   in_.reset_to(0);
   out_.clear();
   head_deadline_ = body_deadline_ = no_deadline;
-  body_done_ = true;
-  close_after_ = broken_ = false;
+  close_ = CloseReason::none;
 }
 
-void Exchange::detach() noexcept {
+void Http1Engine::detach() noexcept {
   stream_ = nullptr;
   handler_ = nullptr;
-  // A pooled Exchange keeps small buffers (they make the next request free
+  // A pooled Http1Engine keeps small buffers (they make the next request free
   // of allocations) and gives big ones back: whatever it keeps is memory a
   // connection holds while its handler is parked mid-request.
   if (in_.capacity() > kKeepBytes) in_.release();
@@ -110,37 +121,37 @@ void Exchange::detach() noexcept {
   if (head.fields.capacity() > 64) std::vector<Field>().swap(head.fields);
 }
 
-bool Exchange::draining() const noexcept {
+bool Http1Engine::draining() const noexcept {
   return options_->draining != nullptr && options_->draining->load(std::memory_order_relaxed);
 }
 
-HttpConnection::State Exchange::serve() {
+Http1Session::State Http1Engine::serve() {
   try {
     for (;;) {
       if (!process_input()) {
-        close_connection(!broken_);
-        return HttpConnection::State::closed;
+        close_connection(!broken());
+        return Http1Session::State::closed;
       }
       // Everything buffered is parsed. The responses so far go out in one
       // write before any wait for more input.
       if (parser_.in_message()) {
         flush_output();
         if (!read_more_head()) {
-          close_connection(close_after_);
-          return HttpConnection::State::closed;
+          close_connection(closing());
+          return Http1Session::State::closed;
         }
         continue;
       }
       flush_output();
-      if (draining()) return HttpConnection::State::closed;
+      if (draining()) return Http1Session::State::closed;
       switch (fill_at_boundary()) {
         case Fill::got:
           break;
         case Fill::idle:
-          parser_dirty_ = false;
-          return HttpConnection::State::idle;
+          phase_ = RequestPhase::idle;
+          return Http1Session::State::idle;
         case Fill::eof:
-          return HttpConnection::State::closed;
+          return Http1Session::State::closed;
       }
     }
   } catch (const std::system_error&) {
@@ -149,10 +160,10 @@ HttpConnection::State Exchange::serve() {
   } catch (const std::exception& e) {
     spdlog::error("http: connection from {} failed: {}", remote_address_, e.what());
   }
-  return HttpConnection::State::closed;
+  return Http1Session::State::closed;
 }
 
-Exchange::Fill Exchange::fill_at_boundary() {
+Http1Engine::Fill Http1Engine::fill_at_boundary() {
   head_deadline_ = no_deadline;
   if (readiness_) {
     // A short read took all there was: the poller tells of more.
@@ -181,7 +192,7 @@ Exchange::Fill Exchange::fill_at_boundary() {
   return Fill::got;
 }
 
-bool Exchange::read_more_head() {
+bool Http1Engine::read_more_head() {
   RequestHead& head = parser_.head();
   const std::size_t keep_from = head.start != nullptr ? in_.offset_of(head.start) : in_.end();
   const std::size_t room =
@@ -201,7 +212,7 @@ bool Exchange::read_more_head() {
   return true;
 }
 
-bool Exchange::process_input() {
+bool Http1Engine::process_input() {
   while (in_.unparsed_size() > 0) {
     const RequestParser::Result r = parser_.parse(in_.unparsed(), in_.unparsed_size());
     in_.consume(r.consumed);
@@ -227,7 +238,7 @@ bool Exchange::process_input() {
   return true;
 }
 
-bool Exchange::dispatch(RequestParser::Event event) {
+bool Http1Engine::dispatch(RequestParser::Event event) {
   RequestHead& head = parser_.head();
   if (static_cast<std::size_t>(head.end - head.start) > options_->max_header_bytes) {
     send_error(431, "request head too large");
@@ -240,12 +251,16 @@ bool Exchange::dispatch(RequestParser::Event event) {
   head_deadline_ = body_deadline_ = no_deadline;
   // Body bytes an earlier handler left unread are gone with its request.
   pending_begin_ = pending_end_ = 0;
-  body_done_ = event == RequestParser::Event::message_complete;
+  const bool body_done = event == RequestParser::Event::message_complete;
+  phase_ = body_done             ? RequestPhase::body_complete
+           : head.expect_continue ? RequestPhase::body_expect_continue
+                                  : RequestPhase::body;
+  response_phase_ = ResponsePhase::buffered;
   body_received_ = 0;
-  body_error_ = 0;
-  continue_sent_ = body_timed_out_ = aborted_ = false;
-  close_after_ = !head.keep_alive || head.upgrade || draining();
-  if (!body_done_) {
+  close_ = !head.keep_alive || head.upgrade ? CloseReason::client_asked
+           : draining()                     ? CloseReason::draining
+                                            : CloseReason::none;
+  if (!body_done) {
     // Body reads reuse the space behind the head: make sure there is some
     // before the handler sees views into the buffer.
     const std::size_t head_start = in_.offset_of(head.start);
@@ -262,21 +277,21 @@ bool Exchange::dispatch(RequestParser::Event event) {
   response_.reset(this, request_.is_head_, options_->max_buffered_response_bytes);
 
   run_handler();
-  if (broken_) return false;
+  if (broken()) return false;
   finish_body_before_response();
   finish_response();
   // The response is queued before an unread body is drained: the client
   // gets its answer even if it waits for one before sending the rest.
   finish_body_after_response();
-  if (broken_ || close_after_) return false;
+  if (closing()) return false;
   if (out_.size() >= kFlushBytes) flush_output();
   return true;
 }
 
-bool Exchange::prepare_request() {
+bool Http1Engine::prepare_request() {
   const RequestHead& head = parser_.head();
   Request& r = request_;
-  r.exchange_ = this;
+  r.engine_ = this;
   r.method_ = head.method;
   r.is_head_ = head.method == "HEAD";
   r.target_ = head.target;
@@ -322,7 +337,7 @@ bool Exchange::prepare_request() {
   return true;
 }
 
-void Exchange::run_handler() {
+void Http1Engine::run_handler() {
   int status = 500;
   std::string message;
   bool failed = false;  // a handler bug (logged), rather than an HttpError
@@ -333,7 +348,7 @@ void Exchange::run_handler() {
     status = e.status();
     message = e.what();
   } catch (const TimeoutError& e) {
-    if (body_timed_out_) {
+    if (phase_ == RequestPhase::body_timed_out) {
       status = 408;
       message = "timed out reading the request body";
     } else {
@@ -347,7 +362,7 @@ void Exchange::run_handler() {
     failed = true;
     message = "an exception not derived from std::exception";
   }
-  if (broken_) return;  // our own stream failed under the handler
+  if (broken()) return;  // our own stream failed under the handler
   if (failed) {
     spdlog::error("http: handler for {} {} from {} threw: {}", request_.method_, request_.path_,
                   remote_address_, message);
@@ -355,18 +370,18 @@ void Exchange::run_handler() {
   }
   if (response_.committed_) {
     // Part of the response is on the wire: the only honest end is a close.
-    aborted_ = true;
-    close_after_ = true;
+    response_phase_ = ResponsePhase::aborted;
+    raise(CloseReason::handler_aborted);
     return;
   }
   if (status < 100 || status > 999) status = 500;
   response_.reset(this, request_.is_head_, options_->max_buffered_response_bytes);
-  if (status == 408 || status == 413) close_after_ = true;
+  if (status == 408 || status == 413) raise(CloseReason::request_error);
   message.push_back('\n');
   response_.text(status, message);
 }
 
-std::size_t Exchange::read_body(void* dst, std::size_t size) {
+std::size_t Http1Engine::read_body(void* dst, std::size_t size) {
   if (size == 0 || !pull_body()) return 0;
   const std::size_t n = std::min(size, pending_end_ - pending_begin_);
   std::memcpy(dst, in_.data() + pending_begin_, n);
@@ -374,17 +389,16 @@ std::size_t Exchange::read_body(void* dst, std::size_t size) {
   return n;
 }
 
-bool Exchange::pull_body() {
+bool Http1Engine::pull_body() {
   while (pending_begin_ == pending_end_) {
-    if (body_error_ != 0) {
-      throw HttpError(body_error_,
-                      body_error_ == 413 ? "request body too large" : "malformed request body");
+    if (phase_ == RequestPhase::body_failed) {
+      throw HttpError(body_failure_status_, body_failure_status_ == 413 ? "request body too large"
+                                                                        : "malformed request body");
     }
-    if (body_done_) return false;
+    if (phase_ == RequestPhase::body_complete) return false;
     if (in_.unparsed_size() == 0) {
-      const RequestHead& head = parser_.head();
-      if (head.expect_continue && !continue_sent_) {
-        continue_sent_ = true;
+      if (phase_ == RequestPhase::body_expect_continue) {
+        phase_ = RequestPhase::body;
         out_.append("HTTP/1.1 100 Continue\r\n\r\n");
         flush_output();
       }
@@ -397,16 +411,17 @@ bool Exchange::pull_body() {
       try {
         n = stream_->read(in_.tail(), in_.tail_room());
       } catch (const TimeoutError&) {
-        body_timed_out_ = true;
-        close_after_ = true;
+        phase_ = RequestPhase::body_timed_out;
+        raise(CloseReason::request_error);
         throw;
       } catch (...) {
-        broken_ = true;
+        raise(CloseReason::broken);
         throw;
       }
       if (n == 0) {
-        close_after_ = true;
-        body_error_ = 400;
+        raise(CloseReason::request_error);
+        phase_ = RequestPhase::body_failed;
+        body_failure_status_ = 400;
         throw HttpError(400, "request body truncated: the client closed the connection");
       }
       in_.commit(n);
@@ -418,39 +433,41 @@ bool Exchange::pull_body() {
     in_.consume(r.consumed);
     body_received_ += r.body_bytes;
     if (body_received_ > options_->max_body_bytes) {
-      close_after_ = true;
-      body_error_ = 413;
+      raise(CloseReason::request_error);
+      phase_ = RequestPhase::body_failed;
+      body_failure_status_ = 413;
       pending_begin_ = pending_end_;
       throw HttpError(413, "request body too large");
     }
     if (r.event == RequestParser::Event::message_complete) {
-      body_done_ = true;
+      phase_ = RequestPhase::body_complete;
     } else if (r.event == RequestParser::Event::error) {
-      close_after_ = true;
-      body_error_ = parser_.error_status();
+      raise(CloseReason::request_error);
+      phase_ = RequestPhase::body_failed;
+      body_failure_status_ = parser_.error_status();
       pending_begin_ = pending_end_;
-      throw HttpError(body_error_, parser_.error_reason());
+      throw HttpError(body_failure_status_, parser_.error_reason());
     }
   }
   return true;
 }
 
-void Exchange::finish_body_before_response() {
-  if (body_done_ || close_after_) return;
+void Http1Engine::finish_body_before_response() {
+  if (phase_ == RequestPhase::body_complete || closing()) return;
   const RequestHead& head = parser_.head();
   // The client waits for "100 Continue" before it sends the body; without
   // it, whether a body follows is unknowable.
-  if (head.expect_continue && !continue_sent_) {
-    close_after_ = true;
+  if (phase_ == RequestPhase::body_expect_continue) {
+    raise(CloseReason::body_unread);
     return;
   }
   if (head.has_content_length && head.content_length - body_received_ > options_->max_drain_bytes) {
-    close_after_ = true;
+    raise(CloseReason::body_unread);
   }
 }
 
-void Exchange::finish_body_after_response() {
-  if (body_done_ || close_after_) return;
+void Http1Engine::finish_body_after_response() {
+  if (phase_ == RequestPhase::body_complete || closing()) return;
   // Read and drop the rest of the body (at most max_drain_bytes) so the
   // connection can carry the next request. Failing that, close it: the
   // response may have said keep-alive, but a server may close any idle
@@ -460,18 +477,22 @@ void Exchange::finish_body_after_response() {
     while (pull_body()) {
       pending_begin_ = pending_end_;
       if (body_received_ > limit) {
-        close_after_ = true;
+        raise(CloseReason::body_unread);
         return;
       }
     }
   } catch (...) {
-    close_after_ = true;
+    raise(CloseReason::body_unread);
   }
 }
 
-void Exchange::append_head(Framing framing, std::uint64_t content_length) {
+void Http1Engine::append_head(Framing framing, std::uint64_t content_length) {
   Response& res = response_;
-  if (res.close_ || draining()) close_after_ = true;
+  if (res.close_) {
+    raise(CloseReason::handler_asked);
+  } else if (draining()) {
+    raise(CloseReason::draining);
+  }
   append_status_line(out_, res.status_);
   if (!res.has_server_ && !res.has_date_) {
     out_.append("Server: cogo\r\nDate: ");
@@ -499,7 +520,7 @@ void Exchange::append_head(Framing framing, std::uint64_t content_length) {
     case Framing::none:
       break;
   }
-  if (close_after_) {
+  if (closing()) {
     out_.append("Connection: close\r\n\r\n");
   } else if (request_.version_minor_ == 0) {
     out_.append("Connection: keep-alive\r\n\r\n");
@@ -508,28 +529,27 @@ void Exchange::append_head(Framing framing, std::uint64_t content_length) {
   }
 }
 
-void Exchange::flush_response() {
+void Http1Engine::flush_response() {
   Response& res = response_;
   if (!res.committed_) {
     res.committed_ = true;
     if (!status_has_body(res.status_)) {
-      framing_ = Framing::none;
+      response_phase_ = ResponsePhase::no_body;
+      append_head(Framing::none, 0);
     } else if (request_.version_minor_ >= 1) {
-      framing_ = Framing::chunked;
+      response_phase_ = ResponsePhase::chunked;
+      append_head(Framing::chunked, 0);
     } else {
-      framing_ = Framing::until_close;
-      close_after_ = true;
+      response_phase_ = ResponsePhase::until_close;
+      raise(CloseReason::until_close);
+      append_head(Framing::until_close, 0);
     }
-    append_head(framing_, 0);
   }
-  const bool send = !res.body_.empty() && !res.discard_body_ && framing_ != Framing::none;
-  if (send && framing_ == Framing::chunked) {
-    char size_line[24];
-    auto [end, ec] = std::to_chars(size_line, size_line + 16, res.body_.size(), 16);
-    (void)ec;
-    end[0] = '\r';
-    end[1] = '\n';
-    const ConstBuffer pieces[3] = {{size_line, static_cast<std::size_t>(end + 2 - size_line)},
+  const bool send =
+      !res.body_.empty() && !res.discard_body_ && response_phase_ != ResponsePhase::no_body;
+  if (send && response_phase_ == ResponsePhase::chunked) {
+    char size_line[kChunkSizeLineBytes];
+    const ConstBuffer pieces[3] = {{size_line, chunk_size_line(size_line, res.body_.size())},
                                    {res.body_.data(), res.body_.size()},
                                    {"\r\n", 2}};
     write_out(pieces, 3);
@@ -542,23 +562,20 @@ void Exchange::flush_response() {
   res.body_.clear();
 }
 
-void Exchange::finish_response() {
+void Http1Engine::finish_response() {
   Response& res = response_;
-  if (aborted_) return;
+  if (response_phase_ == ResponsePhase::aborted) return;
   const bool send_body = !res.discard_body_ && status_has_body(res.status_);
   if (res.committed_) {
-    if (framing_ == Framing::chunked && send_body) {
+    if (response_phase_ == ResponsePhase::chunked && send_body) {
       if (!res.body_.empty()) {
-        char size_line[24];
-        auto [end, ec] = std::to_chars(size_line, size_line + 16, res.body_.size(), 16);
-        (void)ec;
-        out_.append(size_line, static_cast<std::size_t>(end - size_line));
-        out_.append("\r\n");
+        char size_line[kChunkSizeLineBytes];
+        out_.append(size_line, chunk_size_line(size_line, res.body_.size()));
         out_.append(res.body_);
         out_.append("\r\n");
       }
       out_.append("0\r\n\r\n");
-    } else if (framing_ == Framing::until_close && send_body) {
+    } else if (response_phase_ == ResponsePhase::until_close && send_body) {
       out_.append(res.body_);
     }
     res.body_.clear();
@@ -575,10 +592,10 @@ void Exchange::finish_response() {
   }
 }
 
-void Exchange::send_error(int status, std::string_view detail) {
+void Http1Engine::send_error(int status, std::string_view detail) {
   // Used before (or instead of) a handler: the request may be half parsed.
-  close_after_ = true;
-  aborted_ = false;
+  raise(CloseReason::request_error);
+  response_phase_ = ResponsePhase::buffered;
   response_.reset(this, false, options_->max_buffered_response_bytes);
   std::string body(reason_phrase(status));
   if (!detail.empty()) {
@@ -590,11 +607,11 @@ void Exchange::send_error(int status, std::string_view detail) {
   finish_response();
 }
 
-void Exchange::flush_output() {
+void Http1Engine::flush_output() {
   if (!out_.empty()) write_out(nullptr, 0);
 }
 
-void Exchange::write_out(const ConstBuffer* extra, int count) {
+void Http1Engine::write_out(const ConstBuffer* extra, int count) {
   ConstBuffer pieces[4];
   int n = 0;
   if (!out_.empty()) pieces[n++] = ConstBuffer{out_.data(), out_.size()};
@@ -604,14 +621,14 @@ void Exchange::write_out(const ConstBuffer* extra, int count) {
     stream_->set_write_deadline(deadline_after(options_->write_timeout));
     stream_->writev_all(std::span<const ConstBuffer>(pieces, static_cast<std::size_t>(n)));
   } catch (...) {
-    broken_ = true;
+    raise(CloseReason::broken);
     throw;
   }
   out_.clear();
 }
 
-void Exchange::close_connection(bool linger) noexcept {
-  if (broken_) return;
+void Http1Engine::close_connection(bool linger) noexcept {
+  if (broken()) return;
   try {
     flush_output();
     if (!linger) return;

@@ -1,11 +1,13 @@
-// cogo/http/tls.h: TLS (OpenSSL) for both connection models.
+// cogo/http/tls.h: TLS (OpenSSL) for both connection models — the server's
+// own (a user configures TLS with TlsConfig, cogo/http/tls_config.h).
 //
 //   cogo::http::TlsContext tls({.cert_file = "cert.pem", .key_file = "key.pem"});
 //   // goroutine model: over a netpoll connection
 //   cogo::http::TlsStream stream(tls, conn);
 //   stream.handshake();                 // bounded by tls.handshake_timeout()
-//   cogo::http::serve_http_connection(stream, handler);
-//   // thread model: over a socket the thread owns
+//   cogo::http::serve_http1(stream, handler);
+//   // thread model: over a socket the thread owns (or only borrows:
+//   // TlsStream(tls, fd, TlsStream::FdOwnership::borrow))
 //   cogo::http::TlsStream stream(tls, fd);
 //
 // One implementation serves both models. OpenSSL drives the socket itself
@@ -24,6 +26,7 @@
 #include <system_error>
 
 #include "cogo/http/stream.h"
+#include "cogo/http/tls_config.h"
 
 namespace cogo::net {
 class Conn;
@@ -32,38 +35,10 @@ class Conn;
 namespace cogo::http {
 
 namespace detail {
-struct TlsContextImpl;  // the SSL_CTX (src/tls.cpp)
-struct TlsSession;      // the SSL and its socket glue (src/tls.cpp)
-class TlsWaiter;        // how a stream waits for its socket (src/tls.cpp)
+struct TlsContextImpl;  // the SSL_CTX (src/tls_context.cpp)
+struct TlsSession;      // the SSL and its socket glue (src/tls_stream.cpp)
+class TlsWaiter;        // how a stream waits for its socket (src/tls_stream.cpp)
 }  // namespace detail
-
-// TlsError is a TLS failure: a certificate or key that cannot be used (from
-// TlsContext), or a handshake or record error (from TlsStream: a client that
-// speaks plain HTTP or an unsupported version, a bad record MAC). what() is
-// the whole message, with OpenSSL's reason ("tls handshake: wrong version
-// number"). It is a std::system_error, so the HTTP engine treats a failed
-// record like any other I/O error: the connection ends quietly.
-class TlsError : public std::system_error {
- public:
-  TlsError(std::error_code ec, std::string what)
-      : std::system_error(ec), what_(std::make_shared<const std::string>(std::move(what))) {}
-  const char* what() const noexcept override { return what_->c_str(); }
-
- private:
-  std::shared_ptr<const std::string> what_;  // shared: copying an exception must not throw
-};
-
-// TlsConfig: the server's certificate and key, and its handshake timeout.
-struct TlsConfig {
-  // cert_file: PEM, the server's certificate followed by any intermediate
-  // certificates of its chain.
-  std::string cert_file;
-  // key_file: PEM, the certificate's private key, unencrypted.
-  std::string key_file;
-  // handshake_timeout bounds TlsStream::handshake() (without an argument): a
-  // client that connects and stalls in the handshake is cut off.
-  std::chrono::milliseconds handshake_timeout{10'000};
-};
 
 // TlsContext: a server-side TLS configuration shared by every connection
 // (OpenSSL's SSL_CTX). Cheap to copy (copies share it); thread-safe.
@@ -101,9 +76,11 @@ class TlsStream final : public Stream {
   // puts the stream's back).
   TlsStream(const TlsContext& ctx, net::Conn& conn);
   // TlsStream(ctx, fd): thread model. Takes ownership of fd, a connected
-  // stream socket (blocking or not: the stream never blocks in send/recv);
-  // waits block the thread in poll(2).
-  TlsStream(const TlsContext& ctx, int fd);
+  // stream socket (blocking or not: the stream never blocks in send/recv),
+  // or with FdOwnership::borrow only uses it (the caller closes it after the
+  // stream is gone); waits block the thread in poll(2).
+  enum class FdOwnership { take, borrow };
+  TlsStream(const TlsContext& ctx, int fd, FdOwnership ownership = FdOwnership::take);
   ~TlsStream() override;
   TlsStream(const TlsStream&) = delete;
   TlsStream& operator=(const TlsStream&) = delete;

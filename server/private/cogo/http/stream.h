@@ -11,17 +11,18 @@
 #include <span>
 #include <system_error>
 
+#include "cogo/net.h"
+
 namespace cogo::http {
 
-// Deadline is an absolute point on the monotonic clock; no_deadline disables it.
-using Deadline = std::chrono::steady_clock::time_point;
-inline constexpr Deadline no_deadline = Deadline::max();
+// Deadline is an absolute point on the monotonic clock; no_deadline (the
+// netpoller's kNoDeadline, the latest time point) disables it.
+using Deadline = net::Clock::time_point;
+inline constexpr Deadline no_deadline = net::kNoDeadline;
 
-// ConstBuffer is one piece of a gathered write (the layout of POSIX iovec).
-struct ConstBuffer {
-  const void* data;
-  std::size_t size;
-};
+// ConstBuffer is one piece of a gathered write (the layout of POSIX iovec):
+// the netpoller's, so a gathered write reaches net::Conn as it is.
+using net::ConstBuffer;
 
 // TimeoutError is what a Stream throws when a read or write deadline passes.
 // It is distinct from other I/O errors so the engine can answer 408 to a slow

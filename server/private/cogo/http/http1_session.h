@@ -1,4 +1,9 @@
-// cogo/http/connection.h: serving HTTP/1.1 on one connection.
+// cogo/http/http1_session.h: Http1Session, the HTTP/1.1 state of one
+// connection that survives between requests (handler, options, the peer's
+// address). It is not the connection (the socket and its lifecycle are the
+// connection model's: goroutine_conn.h, thread_model.h) nor the engine: while
+// it serves it borrows an Http1Engine (src/http1_engine.h) from a per-thread
+// pool, and gives it back when idle.
 //
 // Two ways to drive the same engine:
 //  - serve(): the blocking loop. Reads wait (idle timeout between requests)
@@ -10,7 +15,7 @@
 //    releases its buffers and returns idle. The caller lets the connection
 //    wait without a goroutine or buffer and calls serve_ready() again when
 //    the socket becomes readable (or closes it after idle_timeout). An idle
-//    HttpConnection is a few dozen bytes.
+//    Http1Session is a few dozen bytes.
 #pragma once
 
 #include <string>
@@ -23,18 +28,18 @@
 namespace cogo::http {
 
 namespace detail {
-class Exchange;
+class Http1Engine;
 }
 
-class HttpConnection {
+class Http1Session {
  public:
-  // HttpConnection() serves with handler and options, which must outlive it;
+  // Http1Session() serves with handler and options, which must outlive it;
   // remote_address is what Request::remote_address() reports.
-  HttpConnection(const Handler& handler, const HttpOptions& options,
+  Http1Session(const Handler& handler, const HttpOptions& options,
                  std::string remote_address = {});
-  ~HttpConnection();
-  HttpConnection(const HttpConnection&) = delete;
-  HttpConnection& operator=(const HttpConnection&) = delete;
+  ~Http1Session();
+  Http1Session(const Http1Session&) = delete;
+  Http1Session& operator=(const Http1Session&) = delete;
 
   enum class State {
     idle,    // waiting for the client's next request; holds no buffers
@@ -52,7 +57,7 @@ class HttpConnection {
 
   // holds_buffers() tells whether the connection holds its working state
   // (false while idle between serve_ready() calls).
-  bool holds_buffers() const noexcept { return exchange_ != nullptr; }
+  bool holds_buffers() const noexcept { return engine_ != nullptr; }
 
   // got_input() tells whether the last serve_ready() read any bytes. A
   // caller woken by its idle timer closes a connection that had none; one
@@ -63,12 +68,12 @@ class HttpConnection {
   const Handler* handler_;
   const HttpOptions* options_;
   std::string remote_address_;
-  detail::Exchange* exchange_ = nullptr;
+  detail::Http1Engine* engine_ = nullptr;
   bool got_input_ = false;
 };
 
-// serve_http_connection() is HttpConnection(handler, options, remote).serve(stream).
-void serve_http_connection(Stream& stream, const Handler& handler, const HttpOptions& options = {},
+// serve_http1() is Http1Session(handler, options, remote).serve(stream).
+void serve_http1(Stream& stream, const Handler& handler, const HttpOptions& options = {},
                            std::string_view remote_address = {});
 
 }  // namespace cogo::http

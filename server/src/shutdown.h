@@ -1,0 +1,63 @@
+// shutdown.h: the graceful-shutdown protocol shared by the HTTP and the echo
+// servers, in both connection models.
+//
+//   serving --request()--> draining --(accept loops gone, then every
+//                                      connection done, or the grace over)--> done
+//
+// request() (any thread, any number of times) sets draining() and wakes
+// wait_requested(). The server then stops accepting, closes or wakes what is
+// idle, and calls wait_connections(deadline), which returns once the count
+// of open connections is zero or the deadline passed. No sleep-polling: the
+// last connection to finish closes a channel the waiter selects on.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+#include "cogo/chan.h"
+
+namespace cogo::server_detail {
+
+class Shutdown {
+ public:
+  Shutdown() = default;
+  Shutdown(const Shutdown&) = delete;
+  Shutdown& operator=(const Shutdown&) = delete;
+
+  // request() starts the shutdown; returns false if it had already started.
+  // Callable from any thread (a signal watcher's, a handler's goroutine).
+  bool request();
+  // draining() tells whether request() was called.
+  bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
+  // draining_flag() is what HttpOptions::draining points to.
+  const std::atomic<bool>* draining_flag() const noexcept { return &draining_; }
+  // wait_requested() blocks (parks a goroutine) until request() is called.
+  void wait_requested() const;
+
+  // connection_opened() / connection_closed() count the open connections;
+  // opened is called by the accept loop before the connection starts.
+  void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_closed();
+  int64_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
+
+  // wait_connections() returns true once no connection is open, false if
+  // deadline passed first. Precondition: every accept loop has stopped (no
+  // connection_opened() races with the count reaching zero), and it is called
+  // at most once.
+  bool wait_connections(std::chrono::steady_clock::time_point deadline);
+  // wait_connections() without a deadline: until none is open.
+  void wait_connections();
+
+ private:
+  void close_all_closed();
+
+  std::atomic<bool> draining_{false};
+  Chan<int> requested_;           // closed by the first request(); never sent on
+  std::atomic<int64_t> open_{0};  // relaxed: the count; the ordering is all_closed_'s
+  std::atomic<bool> counting_down_{false};  // set by wait_connections(): a zero count closes all_closed_
+  std::atomic<bool> all_closed_done_{false};  // all_closed_ was closed (exactly once)
+  Chan<int> all_closed_;  // closed once counting_down_ and no connection is open
+};
+
+}  // namespace cogo::server_detail
