@@ -70,52 +70,6 @@ Target parse_url(const std::string& text) {
 // ---------------------------------------------------------------------------
 // Values
 
-std::chrono::nanoseconds parse_duration(const std::string& flag, const std::string& text) {
-  double v = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  const std::string unit(r.ptr, text.data() + text.size());
-  std::chrono::nanoseconds scale{};
-  if (unit == "ns") {
-    scale = 1ns;
-  } else if (unit == "us") {
-    scale = 1us;
-  } else if (unit == "ms") {
-    scale = 1ms;
-  } else if (unit == "s") {
-    scale = 1s;
-  } else if (unit == "m") {
-    scale = 1min;
-  } else if (unit == "h") {
-    scale = 1h;
-  } else if (unit.empty() && r.ec == std::errc() && v == 0) {
-    return 0ns;
-  }
-  if (r.ec != std::errc() || r.ptr == text.data() || scale.count() == 0 || v < 0 ||
-      v > 1e6 * 3600) {
-    throw FlagError(flag + ": \"" + text + "\" is not a duration (examples: 30s, 250ms, 2m)");
-  }
-  return std::chrono::nanoseconds(static_cast<int64_t>(v * static_cast<double>(scale.count())));
-}
-
-int64_t parse_count(const std::string& flag, const std::string& text) {
-  int64_t v = 0;
-  auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  std::string suffix(r.ptr, text.data() + text.size());
-  int64_t scale = 1;
-  if (suffix == "k" || suffix == "K") {
-    scale = 1000;
-  } else if (suffix == "M") {
-    scale = 1000000;
-  } else if (!suffix.empty()) {
-    scale = 0;
-  }
-  if (r.ec != std::errc() || r.ptr == text.data() || scale == 0 || v < 0 ||
-      v > INT64_C(1000000000)) {
-    throw FlagError(flag + ": \"" + text + "\" is not a count (examples: 2000, 100k)");
-  }
-  return v * scale;
-}
-
 std::string format_duration(std::chrono::nanoseconds d) {
   char buf[32];
   const double ns = static_cast<double>(d.count());

@@ -9,13 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "cogo/flag_value.h"
+
 namespace cogo::load {
 
 // FlagError: a bad flag or value; what() names the flag and what it expects.
-class FlagError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Durations and counts follow cogo/flag_value.h, shared with cogo-server.
+using cogo::FlagError;
+using cogo::parse_count;
+using cogo::parse_duration;
 
 // Target: where requests go, from a URL "http://host:port/path?query".
 struct Target {
@@ -63,10 +65,6 @@ struct Options {
 Options parse_options(int argc, const char* const* argv);
 std::string usage();
 
-// parse_duration() reads "30s", "250ms", "2m", "1h", "1500us". Throws FlagError.
-std::chrono::nanoseconds parse_duration(const std::string& flag, const std::string& text);
-// parse_count() reads "2000", "100k", "1M" (k = 1000). Throws FlagError.
-int64_t parse_count(const std::string& flag, const std::string& text);
 std::string format_duration(std::chrono::nanoseconds d);
 
 // ---------------------------------------------------------------------------

@@ -678,7 +678,7 @@ TEST(LoadBinary, NotFoundIsCountedAndNotClean) {
 TEST(LoadBinary, BadFlagsAndAnUnreachableServerSayWhatIsWrong) {
   LoadRun bad = run_load({"hold", "-c", "lots", "http://127.0.0.1:1/"}, false);
   EXPECT_EQ(bad.status, 2);
-  EXPECT_NE(bad.out.find("-c: \"lots\" is not a count"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("-c: 'lots' is not a count"), std::string::npos) << bad.out;
 
   LoadRun mode = run_load({"soak", "http://127.0.0.1:1/"}, false);
   EXPECT_EQ(mode.status, 2);

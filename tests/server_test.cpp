@@ -266,6 +266,12 @@ TEST(ServerBinaryFlags, BadFlagsAreNamed) {
   out = run_command(kServer + " --idle-timeout 10 2>&1", &st);
   EXPECT_EQ(WEXITSTATUS(st), 2);
   EXPECT_NE(out.find("--idle-timeout: '10' is not a duration"), std::string::npos) << out;
+  out = run_command(kServer + " --write-timeout 500us 2>&1", &st);
+  EXPECT_EQ(WEXITSTATUS(st), 2);
+  EXPECT_NE(out.find("--write-timeout: '500us' is shorter than 1ms"), std::string::npos) << out;
+  out = run_command(kServer + " --procs 0 2>&1", &st);
+  EXPECT_EQ(WEXITSTATUS(st), 2);
+  EXPECT_NE(out.find("--procs: '0' is not a whole number from 1 to 256"), std::string::npos) << out;
   out = run_command("COGO_MAX_BODY_BYTES=lots " + kServer + " 2>&1", &st);
   EXPECT_EQ(WEXITSTATUS(st), 2);
   EXPECT_NE(out.find("COGO_MAX_BODY_BYTES"), std::string::npos) << out;

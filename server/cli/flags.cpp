@@ -30,14 +30,19 @@ std::string env_name(const std::string& flag) {
   return n;
 }
 
-long long parse_int(const std::string& flag, const std::string& text, long long lo, long long hi) {
-  long long v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size() || v < lo || v > hi) {
-    throw FlagError("--" + flag + ": '" + text + "' is not a whole number from " +
-                    std::to_string(lo) + " to " + std::to_string(hi));
+// ms_duration() is parse_duration() for the options kept in milliseconds:
+// a non-zero value under 1 ms would silently become 0 (disabled), so it is
+// refused.
+std::chrono::milliseconds ms_duration(const std::string& flag, const std::string& text) {
+  const auto d = cogo::parse_duration("--" + flag, text);
+  if (d.count() > 0 && d < std::chrono::milliseconds(1)) {
+    throw FlagError("--" + flag + ": '" + text + "' is shorter than 1ms, the finest these take");
   }
-  return v;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+std::size_t size_value(const std::string& flag, const std::string& text) {
+  return cogo::parse_size("--" + flag, text);
 }
 
 struct Flag {
@@ -76,11 +81,11 @@ std::vector<Flag> flags() {
        },
        "goroutine (default) or thread: a goroutine or an OS thread per connection"},
       {"procs", true, false,
-       [](Config& c, const std::string& v) { c.procs = static_cast<int>(parse_int("procs", v, 1, 256)); },
+       [](Config& c, const std::string& v) { c.procs = static_cast<int>(cogo::parse_int("--procs", v, 1, 256)); },
        "processes sharing the ports with SO_REUSEPORT, each with its own runtime (default 1)"},
       {"maxprocs", true, false,
        [](Config& c, const std::string& v) {
-         c.maxprocs = static_cast<int>(parse_int("maxprocs", v, 1, 1024));
+         c.maxprocs = static_cast<int>(cogo::parse_int("--maxprocs", v, 1, 1024));
        },
        "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)"},
       {"log-level", true, false,
@@ -99,28 +104,28 @@ std::vector<Flag> flags() {
       {"access-log", false, false, [](Config& c, const std::string&) { c.access_log = true; },
        "log one line per request"},
       {"max-header-bytes", true, false,
-       [](Config& c, const std::string& v) { c.server.http.max_header_bytes = parse_size("max-header-bytes", v); },
+       [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
        "limit on request line + headers, else 431 (default 8K)"},
       {"max-body-bytes", true, false,
-       [](Config& c, const std::string& v) { c.server.http.max_body_bytes = parse_size("max-body-bytes", v); },
+       [](Config& c, const std::string& v) { c.server.http.max_body_bytes = size_value("max-body-bytes", v); },
        "limit on a request body, else 413 (default 8M)"},
       {"read-header-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.read_header_timeout = parse_duration("read-header-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.http.read_header_timeout = ms_duration("read-header-timeout", v); },
        "time to receive a request's head, else 408 (default 10s)"},
       {"idle-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.idle_timeout = parse_duration("idle-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.http.idle_timeout = ms_duration("idle-timeout", v); },
        "keep-alive connection idle time before closing (default 60s)"},
       {"body-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.body_read_timeout = parse_duration("body-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.http.body_read_timeout = ms_duration("body-timeout", v); },
        "time to receive a request body, else 408 (default 60s)"},
       {"write-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.write_timeout = parse_duration("write-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.http.write_timeout = ms_duration("write-timeout", v); },
        "time for each response write before closing (default 30s)"},
       {"tls-handshake-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.tls.handshake_timeout = parse_duration("tls-handshake-timeout", v); },
+       [](Config& c, const std::string& v) { c.server.tls.handshake_timeout = ms_duration("tls-handshake-timeout", v); },
        "time for a TLS handshake (default 10s)"},
       {"shutdown-grace", true, false,
-       [](Config& c, const std::string& v) { c.server.shutdown_grace = parse_duration("shutdown-grace", v); },
+       [](Config& c, const std::string& v) { c.server.shutdown_grace = ms_duration("shutdown-grace", v); },
        "on SIGTERM/SIGINT, time in-flight requests get to finish (default 10s)"},
       {"help", false, false, [](Config& c, const std::string&) { c.help = true; }, "this help"},
       {"version", false, false, [](Config& c, const std::string&) { c.version = true; },
@@ -136,39 +141,6 @@ bool truthy(const std::string& flag, const std::string& v) {
 }
 
 }  // namespace
-
-std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text) {
-  if (text == "0") return std::chrono::milliseconds(0);
-  double v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  std::string unit(p, text.data() + text.size());
-  double mult = -1;
-  if (unit == "ms") mult = 1;
-  if (unit == "s") mult = 1000;
-  if (unit == "m") mult = 60'000;
-  if (unit == "h") mult = 3'600'000;
-  if (text.empty() || ec != std::errc() || mult < 0 || v < 0) {
-    throw FlagError("--" + flag + ": '" + text +
-                    "' is not a duration; use a number with ms, s, m or h (e.g. 10s, 250ms), or 0 to disable");
-  }
-  return std::chrono::milliseconds(static_cast<long long>(v * mult));
-}
-
-std::size_t parse_size(const std::string& flag, const std::string& text) {
-  unsigned long long v = 0;
-  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  std::string unit(p, text.data() + text.size());
-  unsigned long long mult = 0;
-  if (unit.empty() || unit == "B") mult = 1;
-  if (unit == "K" || unit == "KB" || unit == "KiB" || unit == "k") mult = 1ull << 10;
-  if (unit == "M" || unit == "MB" || unit == "MiB") mult = 1ull << 20;
-  if (unit == "G" || unit == "GB" || unit == "GiB") mult = 1ull << 30;
-  if (text.empty() || ec != std::errc() || mult == 0 || v == 0) {
-    throw FlagError("--" + flag + ": '" + text +
-                    "' is not a size; use bytes or a number with K, M or G (e.g. 8K, 1M)");
-  }
-  return static_cast<std::size_t>(v * mult);
-}
 
 std::map<std::string, std::string> environment() {
   std::map<std::string, std::string> env;

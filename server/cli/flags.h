@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cogo/flag_value.h"
 #include "cogo/http/server.h"
 
 namespace cogo::cli {
@@ -27,10 +28,8 @@ struct Config {
 };
 
 // FlagError: a bad flag or value; what() names it and says what is expected.
-class FlagError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Values follow cogo/flag_value.h (durations, sizes), shared with cogo-load.
+using FlagError = cogo::FlagError;
 
 // parse_config() reads argv (argv[0] skipped) over the environment `env`
 // (name -> value, e.g. from environ). Throws FlagError.
@@ -38,10 +37,5 @@ Config parse_config(int argc, const char* const* argv,
                     const std::map<std::string, std::string>& env);
 std::map<std::string, std::string> environment();
 std::string usage();
-
-// parse_duration() reads "10s", "250ms", "2m", "1h", "0" (disabled).
-std::chrono::milliseconds parse_duration(const std::string& flag, const std::string& text);
-// parse_size() reads "8192", "8K", "8KiB", "1M", "1MB".
-std::size_t parse_size(const std::string& flag, const std::string& text);
 
 }  // namespace cogo::cli
