@@ -69,6 +69,17 @@ std::vector<Flag> flags() {
       {"echo-listen", true, true,
        [](Config& c, const std::string& v) { c.echo_listen.push_back(v); },
        "http mode: also run a raw TCP echo server on HOST:PORT (repeatable)"},
+      {"admin-listen", true, false,
+       [](Config& c, const std::string& v) {
+         const auto colon = v.rfind(':');
+         if (colon == std::string::npos || colon + 1 == v.size()) {
+           throw FlagError("--admin-listen: '" + v + "' is not HOST:PORT (e.g. 127.0.0.1:9090)");
+         }
+         cogo::parse_int("--admin-listen port", v.substr(colon + 1), 0, 65535);
+         c.admin_listen = v;
+       },
+       "HOST:PORT for /debug/vars and /debug/goroutines (off by default; keep it private, e.g. "
+       "127.0.0.1:9090; with --procs N, process i uses PORT+i)"},
       {"model", true, false,
        [](Config& c, const std::string& v) {
          if (v == "goroutine") {
@@ -231,6 +242,23 @@ Config parse_config(int argc, const char* const* argv,
     throw FlagError("--tls-listen needs --tls-cert FILE and --tls-key FILE");
   }
   if (cfg.mode == Config::Mode::echo && any_tls) throw FlagError("--tls-listen: echo mode has no TLS");
+  if (cfg.mode == Config::Mode::echo && !cfg.admin_listen.empty()) {
+    throw FlagError("--admin-listen: only in http mode");
+  }
+  if (!cfg.admin_listen.empty()) {
+    const std::string port = cfg.admin_listen.substr(cfg.admin_listen.rfind(':') + 1);
+    const int64_t p = cogo::parse_int("--admin-listen port", port, 0, 65535);
+    if (p != 0 && p + cfg.procs - 1 > 65535) {
+      throw FlagError("--admin-listen: port " + port + " + --procs " + std::to_string(cfg.procs) +
+                      " runs past 65535");
+    }
+    for (const auto& l : cfg.server.listen) {
+      if (p != 0 && l.address == cfg.admin_listen) {
+        throw FlagError("--admin-listen: " + cfg.admin_listen + " is also a public --listen address; "
+                        "give the admin endpoints a port of their own");
+      }
+    }
+  }
   if (!any_tls && (!cfg.server.tls.cert_file.empty() || !cfg.server.tls.key_file.empty())) {
     throw FlagError("--tls-cert/--tls-key given without --tls-listen HOST:PORT");
   }

@@ -19,6 +19,7 @@ struct Config {
   enum class Mode { http, echo } mode = Mode::http;
   http::ServerOptions server;
   std::vector<std::string> echo_listen;  // http mode: also a TCP echo port
+  std::string admin_listen;              // http mode: the admin endpoints' HOST:PORT; empty: off
   int procs = 1;                         // processes sharing the ports (SO_REUSEPORT)
   int maxprocs = 0;                      // Ps per process; 0 = runtime default
   std::string log_level = "info";

@@ -11,6 +11,7 @@
 
 #include "builtin_routes.h"
 #include "cogo/echo.h"
+#include "cogo/http/admin.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
 #include "cogo/runtime.h"
@@ -32,6 +33,14 @@ std::string join(const std::vector<std::string>& v) {
   std::string s;
   for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
   return s;
+}
+
+// admin_address() is process index's admin address: PORT + index (port 0
+// stays 0, a free port each).
+std::string admin_address(const std::string& address, int index) {
+  const auto colon = address.rfind(':');
+  const int port = std::stoi(address.substr(colon + 1));
+  return address.substr(0, colon + 1) + std::to_string(port == 0 ? 0 : port + index);
 }
 
 // serve_one() runs one server process: a runtime, the HTTP (or echo) server
@@ -56,6 +65,18 @@ int serve_one(const Config& cfg, int index) {
       cogo::cli::add_builtin_routes(server.router());
       if (cfg.access_log) server.use(cogo::middleware::access_log());
       server.listen();
+      std::unique_ptr<cogo::http::AdminServer> admin;
+      cogo::WaitGroup admin_done;
+      if (!cfg.admin_listen.empty()) {
+        admin = std::make_unique<cogo::http::AdminServer>(admin_address(cfg.admin_listen, index),
+                                                          server);
+        admin->listen();
+        admin_done.add(1);
+        cogo::go([&] {
+          admin->serve();
+          admin_done.done();
+        });
+      }
       std::unique_ptr<cogo::echo::EchoServer> echo;
       cogo::WaitGroup echo_done;
       if (!cfg.echo_listen.empty()) {
@@ -75,6 +96,7 @@ int serve_one(const Config& cfg, int index) {
                  (cfg.server.listen[i].tls ? " (https)" : " (http)");
       }
       if (echo) where += ", " + join(echo->addresses()) + " (echo)";
+      if (admin) where += ", " + join(admin->addresses()) + " (admin)";
       spdlog::info("cogo-server {} http model={} process={}/{} Ps={} listening on {}", COGO_VERSION,
                    cogo::http::model_name(cfg.server.model), index + 1, cfg.procs,
                    cogo::gomaxprocs(), where);
@@ -82,6 +104,10 @@ int serve_one(const Config& cfg, int index) {
       if (echo) {
         echo->shutdown();
         echo_done.wait();
+      }
+      if (admin) {
+        admin->shutdown();
+        admin_done.wait();
       }
       return 0;
     } catch (const std::exception& e) {

@@ -1,0 +1,90 @@
+// admin.cpp: /debug/vars and /debug/goroutines (cogo/http/admin.h). The
+// figures are read when asked for, from cogo::stats() and Server::counters():
+// nothing here counts on the request path.
+#include "cogo/http/admin.h"
+
+#include <nlohmann/json.hpp>
+
+#include <stdexcept>
+
+#include "cogo/http/request.h"
+#include "cogo/http/response.h"
+#include "cogo/introspect.h"
+
+namespace cogo::http {
+
+std::string debug_vars(const Server& server) {
+  const RuntimeStats rt = cogo::stats();
+  const ServerCounters sc = server.counters();
+  nlohmann::json procs = nlohmann::json::array();
+  nlohmann::json run_queues = nlohmann::json::array();
+  for (const ProcessorStats& p : rt.procs) {
+    procs.push_back({{"id", p.id},
+                     {"run_queue", p.run_queue},
+                     {"runnext", p.has_runnext},
+                     {"schedules", p.schedules},
+                     {"steals", p.steals},
+                     {"timers", p.timers}});
+    run_queues.push_back(p.run_queue + (p.has_runnext ? 1 : 0));
+  }
+  const nlohmann::json vars = {
+      // The runtime.
+      {"goroutines", rt.goroutines},
+      {"gomaxprocs", rt.gomaxprocs},
+      {"threads", rt.threads},
+      {"idle_threads", rt.idle_threads},
+      {"spawned", rt.spawned},
+      {"switches", rt.context_switches},
+      {"parks", rt.parks},
+      {"steals", rt.steals},
+      {"retakes", rt.retakes},
+      {"global_run_queue", rt.global_run_queue},
+      {"run_queues", run_queues},
+      {"procs", procs},
+      {"stacks", {{"in_use", rt.stacks_in_use}, {"cached", rt.stacks_cached}, {"size_bytes", rt.stack_size}}},
+      // The server.
+      {"model", model_name(server.options().model)},
+      {"accepted", sc.accepted},
+      {"connections_active", sc.active},
+      {"connections_idle", sc.idle_parked},
+      {"tls_handshake_failures", sc.tls_handshake_failures},
+  };
+  return vars.dump(2) + "\n";
+}
+
+void add_admin_routes(Router& router, const Server& server) {
+  router.get("/debug/vars", [&server](Request&, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.json(200, debug_vars(server));
+  });
+  router.get("/debug/goroutines", [](Request&, Response& res) {
+    res.set_header("Cache-Control", "no-store");
+    res.text(200, cogo::goroutine_dump());
+  });
+}
+
+AdminServer::AdminServer(std::string address, const Server& reported) {
+  for (const ListenSpec& l : reported.options().listen) {
+    if (l.address == address && !address.ends_with(":0")) {
+      throw std::invalid_argument("admin listen " + address +
+                                  ": the same address as a public listener — give the admin "
+                                  "endpoints a port of their own (e.g. 127.0.0.1:9090)");
+    }
+  }
+  ServerOptions o;
+  o.listen = {{std::move(address), false}};
+  o.model = Model::goroutine;
+  o.handle_signals = false;
+  o.shutdown_grace = std::chrono::milliseconds(1000);
+  server_ = std::make_unique<Server>(std::move(o));
+  add_admin_routes(server_->router(), reported);
+}
+
+AdminServer::~AdminServer() = default;
+
+void AdminServer::listen() { server_->listen(); }
+std::vector<std::string> AdminServer::addresses() const { return server_->addresses(); }
+void AdminServer::serve() { server_->serve(); }
+void AdminServer::shutdown() { server_->shutdown(); }
+
+}  // namespace cogo::http
