@@ -489,8 +489,10 @@ TEST_P(Netpoll, TenThousandParkedReadersCostNoCpu) {
     cogo::sleep_for(1s);
     double used = nettest::cpu_seconds() - before;
     // Idle means idle: a few sysmon ticks and timer wakeups, not a poll loop
-    // over 10,000 descriptors. 5% of one core is generous.
-    EXPECT_LT(used, 0.05) << "CPU seconds used by 10,000 idle goroutines in 1 s: " << used;
+    // over 10,000 descriptors. A loop would burn most of a core (0.6 s or
+    // more of the second even beside two CPU hogs); a quarter of one core is
+    // the bound, loose enough for a sanitizer build on a loaded machine.
+    EXPECT_LT(used, 0.25) << "CPU seconds used by 10,000 idle goroutines in 1 s: " << used;
 
     for (auto& c : conns) c.write_all("k", 1);
     ASSERT_TRUE(wait_until([&] { return woke.load() == 2 * kPairs; }));

@@ -202,11 +202,20 @@ TEST(WaitGroupThreads, WaitsForAll) {
 TEST(WaitGroupThreads, ZeroDoesNotBlockAndReuse) {
   cogo::WaitGroup wg;
   wg.wait();
+  std::atomic<int> done_calls{0};
   for (int round = 0; round < 100; ++round) {
     wg.add(2);
-    std::thread a([&] { wg.done(); });
-    std::thread b([&] { wg.done(); });
+    std::thread a([&] {
+      ++done_calls;
+      wg.done();
+    });
+    std::thread b([&] {
+      ++done_calls;
+      wg.done();
+    });
     wg.wait();
+    // wait() returned only after both of this round's done() calls began.
+    EXPECT_EQ(done_calls.load(), 2 * (round + 1)) << "round " << round;
     a.join();
     b.join();
   }
@@ -228,8 +237,13 @@ TEST(WaitGroupThreads, WaiterMayDestroyItRightAway) {
   for (int round = 0; round < 200; ++round) {
     auto wg = std::make_unique<cogo::WaitGroup>();
     wg->add(1);
-    std::thread t([w = wg.get()] { w->done(); });
+    std::atomic<bool> before_done{false};
+    std::thread t([w = wg.get(), &before_done] {
+      before_done = true;
+      w->done();
+    });
     wg->wait();
+    EXPECT_TRUE(before_done.load()) << "wait() returned before done() was called";
     wg.reset();
     t.join();
   }
@@ -561,11 +575,18 @@ TEST_P(SyncRuntime, OnceConcurrentCallersPark) {
 
 TEST_P(SyncRuntime, WaitGroupOnWaiterStack) {
   run_on(GetParam(), [] {
+    std::atomic<int> done_calls{0};
     for (int round = 0; round < 200; ++round) {
       cogo::WaitGroup wg;
       wg.add(3);
-      for (int i = 0; i < 3; ++i) cogo::go([&wg] { wg.done(); });
+      for (int i = 0; i < 3; ++i) {
+        cogo::go([&wg, &done_calls] {
+          ++done_calls;
+          wg.done();
+        });
+      }
       wg.wait();
+      EXPECT_EQ(done_calls.load(), 3 * (round + 1)) << "round " << round;
     }
   });
 }

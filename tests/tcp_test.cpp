@@ -472,7 +472,10 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
     double cpu = nettest::cpu_seconds() - cpu0;
     EXPECT_EQ(served.load(), 0);
     EXPECT_EQ(exhausted_logs.load(), 1);
-    EXPECT_LT(cpu, 0.05) << "accept spun while out of descriptors";
+    // A spinning accept would take most of a core for the 600 ms (0.4 s or
+    // more even beside two CPU hogs); the bound leaves room for a sanitizer
+    // build on a loaded machine. The back-off itself shows in the one log line.
+    EXPECT_LT(cpu, 0.2) << "accept spun while out of descriptors";
     // Free descriptors: the listener accepts again (within the 1 s cap).
     for (int fd : hog) close(fd);
     hog.clear();
