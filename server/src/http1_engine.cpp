@@ -295,6 +295,7 @@ bool Http1Engine::prepare_request() {
   r.method_ = head.method;
   r.is_head_ = head.method == "HEAD";
   r.target_ = head.target;
+  r.host_ = head.host;
   r.remote_address_ = remote_address_;
   r.fields_ = head.fields.data();
   r.field_count_ = head.fields.size();

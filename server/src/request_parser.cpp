@@ -2,13 +2,14 @@
 
 #include <cstring>
 
+#include "authority.h"
 #include "text.h"
 
 namespace cogo::http::detail {
 
 void RequestHead::clear() noexcept {
   start = end = nullptr;
-  method = target = {};
+  method = target = host = {};
   fields.clear();
   content_length = 0;
   http_major = http_minor = 1;
@@ -23,6 +24,7 @@ void RequestHead::rebase(std::ptrdiff_t delta) noexcept {
   if (end != nullptr) end += delta;
   move(method);
   move(target);
+  move(host);
   for (Field& f : fields) {
     move(f.name);
     move(f.value);
@@ -71,6 +73,10 @@ RequestParser::RequestParser() noexcept {
 
 void RequestParser::reset() noexcept {
   llhttp_init(&parser_, HTTP_REQUEST, &settings_);
+  // The one lenient flag: llhttp takes any DIGIT.DIGIT version, and
+  // check_head() applies RFC 9110 2.5 (1.x above 1.1 is served as 1.1, any
+  // other major version gets 505). llhttp 8 uses the flag for nothing else.
+  parser_.lenient_flags |= LENIENT_VERSION;
   parser_.data = this;
   head_.clear();
   body_out_ = nullptr;
@@ -142,7 +148,11 @@ int RequestParser::check_head() noexcept {
   RequestHead& h = head_;
   h.http_major = llhttp_get_http_major(&parser_);
   h.http_minor = llhttp_get_http_minor(&parser_);
+  // RFC 9110 2.5: a higher minor version of a major version we implement
+  // is processed as the highest we implement; another major version is not
+  // supported (the version's syntax, DIGIT "." DIGIT, llhttp checked).
   if (h.http_major != 1) return fail(505, "HTTP version not supported");
+  if (h.http_minor > 1) h.http_minor = 1;
 
   int hosts = 0;
   bool has_transfer_encoding = false;
@@ -151,7 +161,9 @@ int RequestParser::check_head() noexcept {
     f.value = trim_trailing_whitespace(f.value);
     const std::string_view name = f.name;
     if (name.size() == 4 && iequals(name, "host")) {
-      ++hosts;
+      // RFC 9112 3.2: an invalid Host field value is answered 400.
+      if (!valid_host(f.value)) return fail(400, "invalid Host header");
+      if (++hosts == 1) h.host = f.value;
     } else if (name.size() == 17 && iequals(name, "transfer-encoding")) {
       has_transfer_encoding = true;
       // Codings are a comma-separated list; only "chunked" is implemented.
@@ -174,8 +186,24 @@ int RequestParser::check_head() noexcept {
       }
     }
   }
-  if (h.http_minor >= 1 && hosts != 1)
-    return fail(400, hosts == 0 ? "missing Host header" : "more than one Host header");
+  if (hosts > 1) return fail(400, "more than one Host header");
+  if (h.http_minor >= 1 && hosts == 0) return fail(400, "missing Host header");
+  // RFC 9112 3.2.2: with an absolute-form target the received Host is
+  // ignored and the target's authority used instead.
+  // RFC 9112 3: method, target and version are separated by one SP each;
+  // llhttp skips runs of them, which a second parser on the path may read
+  // otherwise (a smuggling vector): refuse them.
+  {
+    const char* after_target = h.target.data() + h.target.size();
+    if (h.target.data() != h.method.data() + h.method.size() + 1 || after_target[1] == ' ') {
+      return fail(400, "request line: more than one space between its parts");
+    }
+  }
+  // RFC 9112 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
+  if (h.target == "*" && h.method != "OPTIONS") return fail(400, "'*' target outside OPTIONS");
+  const AuthorityOf abs = absolute_authority(h.target);
+  if (!abs.ok) return fail(400, "invalid absolute-form request target");
+  if (abs.absolute) h.host = abs.authority;
   if (has_transfer_encoding) {
     if (h.http_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (chunked_codings != 1) return fail(400, "chunked must be applied exactly once");

@@ -36,6 +36,9 @@ struct RequestHead {
   const char* end = nullptr;    // one past the head's final CRLF, once complete
   std::string_view method;
   std::string_view target;
+  // host: whom the request is for — an absolute-form target's authority,
+  // else the Host field's value (RFC 9112 3.2.2, 7.1).
+  std::string_view host;
   std::vector<Field> fields;
   std::uint64_t content_length = 0;
   std::uint8_t http_major = 1;

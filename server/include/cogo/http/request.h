@@ -59,6 +59,11 @@ class Request {
   std::string_view param(std::string_view name) const noexcept;
   std::span<const Field> params() const noexcept { return params_; }
 
+  // host() is whom the request is for: the Host field's value, or the
+  // authority of an absolute-form target ("example.com:8080"); always a
+  // valid RFC 3986 authority (anything else was answered 400).
+  std::string_view host() const noexcept { return host_; }
+
   // remote_address() is the peer ("192.0.2.1:51234"), as the server gave it.
   std::string_view remote_address() const noexcept { return remote_address_; }
   int version_major() const noexcept { return version_major_; }
@@ -91,6 +96,7 @@ class Request {
   detail::Http1Engine* engine_ = nullptr;
   std::string_view method_;
   std::string_view target_;
+  std::string_view host_;
   std::string_view path_;
   std::string_view raw_path_;
   std::string_view raw_query_;
