@@ -129,6 +129,15 @@ TEST_P(Rfc, HostMustBeAValidAuthority) {
     }
     expect_served(port, "GET / HTTP/1.0\r\n" + kClose, "host= version=1.0",
                   "9112 3.2 HTTP/1.0 needs no Host");
+    // One connection, a valid Host then an invalid one (and a longer valid
+    // one than the first): each request is judged on its own.
+    const Answer a = send_and_read(port, "GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+                                         "GET / HTTP/1.1\r\nHost: aa\r\n\r\n"
+                                         "GET / HTTP/1.1\r\nHost: a b\r\n" + kClose);
+    EXPECT_NE(a.bytes.find("host=a version"), std::string::npos) << a.bytes;
+    EXPECT_NE(a.bytes.find("host=aa version"), std::string::npos) << a.bytes;
+    EXPECT_NE(a.bytes.find("HTTP/1.1 400 Bad Request"), std::string::npos) << a.bytes;
+    EXPECT_TRUE(a.clean_close);
   });
 }
 

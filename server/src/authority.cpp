@@ -3,6 +3,8 @@
 
 #include <arpa/inet.h>
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "text.h"
@@ -11,13 +13,13 @@ namespace cogo::http::detail {
 
 namespace {
 
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
-bool is_unreserved(char c) {
+constexpr bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
+constexpr bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+constexpr bool is_unreserved(char c) {
   return is_alpha(c) || is_digit(c) || c == '-' || c == '.' || c == '_' || c == '~';
 }
-bool is_sub_delim(char c) {
+constexpr bool is_sub_delim(char c) {
   switch (c) {
     case '!': case '$': case '&': case '\'': case '(': case ')':
     case '*': case '+': case ',': case ';': case '=':
@@ -27,19 +29,20 @@ bool is_sub_delim(char c) {
   }
 }
 
-bool valid_reg_name(std::string_view s) {
-  for (std::size_t i = 0; i < s.size(); i++) {
-    const char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return false;
-      if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) return false;
-      i += 2;
-    } else if (!is_unreserved(c) && !is_sub_delim(c)) {
-      return false;
-    }
+// kReg marks reg-name characters (unreserved and sub-delims), kDigit digits,
+// kHex hex digits: one table load per character on the per-request path.
+constexpr std::uint8_t kReg = 1, kDigit = 2, kHex = 4;
+constexpr std::array<std::uint8_t, 256> kClass = [] {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = 0; c < 256; c++) {
+    const char ch = static_cast<char>(c);
+    if (is_unreserved(ch) || is_sub_delim(ch)) t[c] |= kReg;
+    if (is_digit(ch)) t[c] |= kDigit;
+    if (is_hex(ch)) t[c] |= kHex;
   }
-  return true;
-}
+  return t;
+}();
+inline std::uint8_t class_of(char c) { return kClass[static_cast<unsigned char>(c)]; }
 
 bool valid_ip_literal(std::string_view inside) {
   if (inside.empty()) return false;
@@ -66,26 +69,30 @@ bool valid_ip_literal(std::string_view inside) {
 }  // namespace
 
 bool valid_host(std::string_view value) noexcept {
-  std::string_view host = value;
-  std::string_view port;
-  if (!host.empty() && host.front() == '[') {
-    const std::size_t close = host.find(']');
-    if (close == std::string_view::npos) return false;
-    if (!valid_ip_literal(host.substr(1, close - 1))) return false;
-    const std::string_view rest = host.substr(close + 1);
-    if (rest.empty()) return true;
-    if (rest.front() != ':') return false;
-    port = rest.substr(1);
-  } else {
-    const std::size_t colon = host.rfind(':');
-    if (colon != std::string_view::npos) {
-      port = host.substr(colon + 1);
-      host = host.substr(0, colon);
+  const std::size_t n = value.size();
+  std::size_t i = 0;
+  if (n > 0 && value[0] == '[') {
+    const std::size_t close = value.find(']');
+    if (close == std::string_view::npos || !valid_ip_literal(value.substr(1, close - 1))) {
+      return false;
     }
-    if (!valid_reg_name(host)) return false;  // ':' cannot be in a reg-name
+    i = close + 1;
+  } else {
+    // reg-name (IPv4address is one too): unreserved, sub-delims, pct-encoded.
+    for (; i < n; i++) {
+      const char c = value[i];
+      if (class_of(c) & kReg) continue;
+      if (c != '%') break;
+      if (i + 2 >= n || !(class_of(value[i + 1]) & kHex) || !(class_of(value[i + 2]) & kHex)) {
+        return false;
+      }
+      i += 2;
+    }
   }
-  for (char c : port) {
-    if (!is_digit(c)) return false;
+  if (i == n) return true;
+  if (value[i] != ':') return false;
+  for (i++; i < n; i++) {
+    if (!(class_of(value[i]) & kDigit)) return false;
   }
   return true;
 }

@@ -162,7 +162,7 @@ int RequestParser::check_head() noexcept {
     const std::string_view name = f.name;
     if (name.size() == 4 && iequals(name, "host")) {
       // RFC 9112 3.2: an invalid Host field value is answered 400.
-      if (!valid_host(f.value)) return fail(400, "invalid Host header");
+      if (!host_is_valid(f.value)) return fail(400, "invalid Host header");
       if (++hosts == 1) h.host = f.value;
     } else if (name.size() == 17 && iequals(name, "transfer-encoding")) {
       has_transfer_encoding = true;
@@ -201,9 +201,11 @@ int RequestParser::check_head() noexcept {
   }
   // RFC 9112 3.2.4: the asterisk-form is only for a server-wide OPTIONS.
   if (h.target == "*" && h.method != "OPTIONS") return fail(400, "'*' target outside OPTIONS");
-  const AuthorityOf abs = absolute_authority(h.target);
-  if (!abs.ok) return fail(400, "invalid absolute-form request target");
-  if (abs.absolute) h.host = abs.authority;
+  if (h.target.empty() || h.target.front() != '/') {  // not origin-form
+    const AuthorityOf abs = absolute_authority(h.target);
+    if (!abs.ok) return fail(400, "invalid absolute-form request target");
+    if (abs.absolute) h.host = abs.authority;
+  }
   if (has_transfer_encoding) {
     if (h.http_minor == 0) return fail(400, "Transfer-Encoding in an HTTP/1.0 request");
     if (chunked_codings != 1) return fail(400, "chunked must be applied exactly once");
@@ -215,6 +217,20 @@ int RequestParser::check_head() noexcept {
   h.keep_alive = llhttp_should_keep_alive(&parser_) != 0;
   h.upgrade = parser_.upgrade != 0;
   return 0;
+}
+
+bool RequestParser::host_is_valid(std::string_view value) noexcept {
+  if (has_valid_host_ && value.size() == valid_host_size_ &&
+      std::memcmp(value.data(), valid_host_, value.size()) == 0) {
+    return true;
+  }
+  if (!valid_host(value)) return false;
+  if (value.size() <= kHostCache) {
+    std::memcpy(valid_host_, value.data(), value.size());
+    valid_host_size_ = static_cast<std::uint8_t>(value.size());
+    has_valid_host_ = true;
+  }
+  return true;
 }
 
 int RequestParser::on_headers_complete(llhttp_t* p) {

@@ -105,6 +105,7 @@ class RequestParser {
 
   int fail(int status, const char* reason) noexcept;
   int check_head() noexcept;
+  bool host_is_valid(std::string_view value) noexcept;
 
   llhttp_t parser_;
   RequestHead head_;
@@ -115,6 +116,13 @@ class RequestParser {
   Pause pause_ = Pause::none;
   bool in_message_ = false;
   bool head_done_ = false;
+  // The last Host value found valid: a keep-alive client sends the same one
+  // on every request, and a compare is cheaper than the grammar. Survives
+  // reset() (validity depends on the text alone).
+  static constexpr std::size_t kHostCache = 64;
+  char valid_host_[kHostCache];
+  std::uint8_t valid_host_size_ = 0;
+  bool has_valid_host_ = false;
 };
 
 }  // namespace cogo::http::detail
