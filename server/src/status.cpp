@@ -1,4 +1,7 @@
 #include "cogo/http/response.h"
+#include "cogo/http/error.h"
+
+#include <string>
 
 namespace cogo::http {
 
@@ -105,6 +108,15 @@ std::string_view reason_phrase(int status) noexcept {
     default:
       return "Unknown";
   }
+}
+
+const std::error_category& http_status_category() noexcept {
+  struct Category final : std::error_category {
+    const char* name() const noexcept override { return "cogo.http"; }
+    std::string message(int status) const override { return std::string(reason_phrase(status)); }
+  };
+  static const Category category;
+  return category;
 }
 
 }  // namespace cogo::http

@@ -32,6 +32,7 @@
 #include <system_error>
 
 #include "cogo/detail/task.h"
+#include "cogo/error.h"
 
 namespace cogo::net {
 
@@ -61,19 +62,13 @@ bool is_closed(const std::error_code& ec) noexcept;   // errc::closed
 // or an errc; what() names the operation, the address(es) and, for mistakes a
 // user can fix, the fix: "listen 0.0.0.0:80: permission denied — use a port
 // above 1024 or run with CAP_NET_BIND_SERVICE".
-class Error : public std::system_error {
+// One of the cogo::Error family (cogo/error.h).
+class Error : public cogo::Error {
  public:
-  Error(std::error_code ec, std::string what)
-      : std::system_error(ec), what_(std::make_shared<const std::string>(std::move(what))) {}
-  // what() is the message above, exactly (std::system_error would append
-  // ": " + code().message() a second time).
-  const char* what() const noexcept override { return what_->c_str(); }
+  using cogo::Error::Error;
   bool timeout() const noexcept { return is_timeout(code()); }
   bool eof() const noexcept { return is_eof(code()); }
   bool closed() const noexcept { return is_closed(code()); }
-
- private:
-  std::shared_ptr<const std::string> what_;  // shared: copying an exception must not throw
 };
 
 // set_log_hook() replaces where the netpoller's rare operational messages go

@@ -18,12 +18,16 @@
 #include <string>
 #include <string_view>
 
+#include "cogo/error.h"
+
 namespace cogo {
 
 // FlagError: a bad flag or value; what() names the flag and what it expects.
-class FlagError : public std::runtime_error {
+// One of the cogo::Error family; code() is errc::invalid_argument.
+class FlagError : public Error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit FlagError(std::string what)
+      : Error(std::make_error_code(std::errc::invalid_argument), std::move(what)) {}
 };
 
 // parse_duration() reads a non-negative decimal number with a unit: ns, us,

@@ -11,6 +11,7 @@
 #include <span>
 #include <system_error>
 
+#include "cogo/http/error.h"
 #include "cogo/net.h"
 
 namespace cogo::http {
@@ -27,11 +28,7 @@ using net::ConstBuffer;
 // TimeoutError is what a Stream throws when a read or write deadline passes.
 // It is distinct from other I/O errors so the engine can answer 408 to a slow
 // request head or body and close an idle connection silently.
-class TimeoutError : public std::system_error {
- public:
-  explicit TimeoutError(const char* what)
-      : std::system_error(std::make_error_code(std::errc::timed_out), what) {}
-};
+// (cogo/http/error.h, public: a handler may see it from Request::read()).
 
 // Stream is a connected, full-duplex byte stream. One engine call uses it from
 // one thread or goroutine at a time, so implementations need no locking.
