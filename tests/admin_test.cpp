@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
+#include <cstdlib>
 #include <set>
 #include <string>
 
@@ -96,6 +97,28 @@ TEST_P(Admin, DebugVarsHasEveryDocumentedKeyAndCountsTraffic) {
   const std::string dump = get(admin, "/debug/goroutines");
   EXPECT_NE(dump.find("goroutines, GOMAXPROCS=2"), std::string::npos) << dump;
   EXPECT_NE(dump.find("goroutine 1 ["), std::string::npos) << dump;
+
+  // /metrics: the Prometheus text format, as promtool and the Python client
+  // read it, with the server's counters beside the runtime's and the process's.
+  const std::string dir = ::testing::TempDir() + "admin_test_" + std::to_string(getpid());
+  run_command("mkdir -p " + dir);
+  run_command("curl -s --max-time 20 -D " + dir + "/h.txt -o " + dir + "/m.txt http://127.0.0.1:" +
+              std::to_string(admin) + "/metrics");
+  int st = 0;
+  EXPECT_NE(run_command("cat " + dir + "/h.txt").find("Content-Type: text/plain; version=0.0.4"),
+            std::string::npos);
+  const std::string prom = run_command("promtool check metrics < " + dir + "/m.txt 2>&1", &st);
+  EXPECT_EQ(WEXITSTATUS(st), 0) << prom;
+  const std::string py = run_command(
+      "/usr/bin/python3 -c \"import sys; from prometheus_client.parser import "
+      "text_string_to_metric_families as p; f={x.name: x for x in p(open(sys.argv[1]).read())}; "
+      "print(f['cogo_connections_accepted'].samples[0].value, f['cogo_goroutines'].type, "
+      "f['process_open_fds'].type, len(f['cogo_run_queue_length'].samples))\" " + dir + "/m.txt 2>&1",
+      &st);
+  EXPECT_EQ(WEXITSTATUS(st), 0) << py;
+  EXPECT_GE(std::atof(py.c_str()), 5.0) << py;  // the five curl connections above, at least
+  EXPECT_NE(py.find(" gauge gauge 2"), std::string::npos) << py;
+  run_command("rm -rf " + dir);
 
   // Neither port answers the other's routes.
   EXPECT_EQ(status_of(port, "/debug/vars"), "404");

@@ -10,6 +10,7 @@
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/introspect.h"
+#include "cogo/metrics.h"
 
 namespace cogo::http {
 
@@ -56,6 +57,22 @@ void add_admin_routes(Router& router, const Server& server) {
   router.get("/debug/vars", [&server](Request&, Response& res) {
     res.set_header("Cache-Control", "no-store");
     res.json(200, debug_vars(server));
+  });
+  router.get("/metrics", [&server](Request&, Response& res) {
+    std::string text = cogo::metrics::default_registry().expose();
+    cogo::metrics::Writer w(text);
+    const ServerCounters sc = server.counters();
+    w.gauge("cogo_connections_active", "Connections open now, idle keep-alive ones included.",
+            static_cast<double>(sc.active));
+    w.gauge("cogo_connections_idle", "Keep-alive connections waiting in the poller between requests.",
+            static_cast<double>(sc.idle_parked));
+    w.counter("cogo_connections_accepted_total", "Connections accepted.",
+              static_cast<double>(sc.accepted));
+    w.counter("cogo_tls_handshake_failures_total", "TLS handshakes that failed.",
+              static_cast<double>(sc.tls_handshake_failures));
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Content-Type", cogo::metrics::kContentType);
+    res.write(text);
   });
   router.get("/debug/goroutines", [](Request&, Response& res) {
     res.set_header("Cache-Control", "no-store");

@@ -3,6 +3,9 @@
 //   GET /debug/vars        JSON: the runtime's stats and the server's counters
 //                          (schema in the README, "Operations")
 //   GET /debug/goroutines  the goroutine dump as text (what SIGQUIT prints)
+//   GET /metrics           Prometheus text format 0.0.4: cogo::metrics'
+//                          default registry (runtime, process, the user's
+//                          own) and the server's connection counters
 //
 //   cogo::http::Server api(options);
 //   cogo::http::AdminServer admin("127.0.0.1:9090", api);
