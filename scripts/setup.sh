@@ -8,6 +8,7 @@ PACKAGES=(
   libboost-context1.81-dev libssl-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   node-llhttp nlohmann-json3-dev wrk curl openssl python3
+  prometheus python3-prometheus-client
 )
 # Extra groups: `setup.sh loadtest` adds what the comparison scripts use.
 for group in "$@"; do
