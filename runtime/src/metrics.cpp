@@ -306,42 +306,39 @@ void Registry::check_new_name(const std::string& name) {
   names_.push_back(name);
 }
 
+template <class T>
+Family<T>& Registry::add(std::unique_ptr<Family<T>> family, const std::string& name) {
+  std::lock_guard lk(mu_);
+  check_new_name(name);
+  auto& ref = *family;
+  families_.push_back(std::move(family));
+  return ref;
+}
+
 Family<Counter>& Registry::counter_family(std::string name, std::string help,
                                           std::vector<std::string> label_names,
                                           std::size_t max_series) {
-  auto f = std::make_unique<Family<Counter>>(name, std::move(help), std::move(label_names),
-                                             [] { return std::make_unique<Counter>(); }, max_series);
-  std::lock_guard lk(mu_);
-  check_new_name(name);
-  auto& ref = *f;
-  families_.push_back(std::move(f));
-  return ref;
+  return add(std::make_unique<Family<Counter>>(name, std::move(help), std::move(label_names),
+                                               [] { return std::make_unique<Counter>(); }, max_series),
+             name);
 }
 
 Family<Gauge>& Registry::gauge_family(std::string name, std::string help,
                                       std::vector<std::string> label_names,
                                       std::size_t max_series) {
-  auto f = std::make_unique<Family<Gauge>>(name, std::move(help), std::move(label_names),
-                                           [] { return std::make_unique<Gauge>(); }, max_series);
-  std::lock_guard lk(mu_);
-  check_new_name(name);
-  auto& ref = *f;
-  families_.push_back(std::move(f));
-  return ref;
+  return add(std::make_unique<Family<Gauge>>(name, std::move(help), std::move(label_names),
+                                             [] { return std::make_unique<Gauge>(); }, max_series),
+             name);
 }
 
 Family<Histogram>& Registry::histogram_family(std::string name, std::string help,
                                               std::vector<std::string> label_names,
                                               std::vector<double> bounds, std::size_t max_series) {
   Histogram probe(bounds);  // validates the bounds now, not at the first with()
-  auto f = std::make_unique<Family<Histogram>>(
-      name, std::move(help), std::move(label_names),
-      [bounds] { return std::make_unique<Histogram>(bounds); }, max_series);
-  std::lock_guard lk(mu_);
-  check_new_name(name);
-  auto& ref = *f;
-  families_.push_back(std::move(f));
-  return ref;
+  return add(std::make_unique<Family<Histogram>>(
+                 name, std::move(help), std::move(label_names),
+                 [bounds] { return std::make_unique<Histogram>(bounds); }, max_series),
+             name);
 }
 
 void Registry::add_collector(std::function<void(Writer&)> fn) {

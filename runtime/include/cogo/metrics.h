@@ -162,6 +162,8 @@ class Registry {
 
  private:
   void check_new_name(const std::string& name);
+  template <class T>
+  Family<T>& add(std::unique_ptr<Family<T>> family, const std::string& name);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<FamilyBase>> families_;  // under mu_
   std::vector<std::string> names_;                     // under mu_
