@@ -95,7 +95,7 @@
 // - A dedicated event-loop thread that hands ready goroutines to the
 //   scheduler: one more thread hop per wake-up, and a request/response
 //   ping-pong would bounce between cores. Polling from the scheduler lets the
-//   M that finds the edge run the goroutine (Go's design, DESIGN.md).
+//   M that finds the edge run the goroutine (Go's design: runtime/netpoll.go).
 // - Level-triggered epoll, or EPOLLONESHOT re-armed per operation: an
 //   epoll_ctl per read/write. Edge-triggered plus kPdReady costs nothing per
 //   operation; the price is the "edge before park" race the states above close.

@@ -166,7 +166,6 @@ struct Sched {
 
   // Counters.
   std::atomic<uint64_t> spawned{0};
-  std::atomic<uint64_t> switches{0};
   std::atomic<uint64_t> parks{0};
   std::atomic<uint64_t> retakes{0};
 };

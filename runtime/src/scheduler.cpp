@@ -1104,7 +1104,6 @@ void run_main(Task main_fn) {
   sched.goid_gen.store(0);
   sched.ngoroutines.store(0);
   sched.spawned.store(0);
-  sched.switches.store(0);
   sched.parks.store(0);
   sched.retakes.store(0);
   sched.lastpoll.store(nanotime());

@@ -3,6 +3,10 @@
 //   - retakes the P of an M that has run one goroutine for over 10 ms while
 //     other work waits, and hands it to another M (no goroutine hogs a P);
 //   - polls the network if nobody has for 10 ms;
+//   - every 100 ms, trims the free-goroutine pool: cached stacks beyond the
+//     4,096 warm ones release their pages (stack_release_memory, up to 4,096
+//     a round) and move to the cold list, so a burst of goroutines does not
+//     pin its memory after it is gone;
 //   - prints the goroutine dump when SIGQUIT arrived.
 #include <linux/futex.h>
 #include <sys/syscall.h>
