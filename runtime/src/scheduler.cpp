@@ -231,10 +231,22 @@ G* globrunqget(P* p, uint32_t max) {
   if (max > 0 && n > max) n = max;
   if (n > RunQueue::kSize / 2) n = RunQueue::kSize / 2;
   G* g = globrunqpop_locked();
-  while (--n > 0) {
-    G* x = sched.runq_head;
-    if (!x || !runqput_noovf(p, x)) break;
-    globrunqpop_locked();
+  // Each G is unlinked from the global queue before it is published to p's
+  // local queue: once it is there another M may steal it, run it to its end
+  // and reuse its schedlink (the free list), so nothing here may touch it
+  // afterwards. (Publishing first and unlinking after raced with gfput and
+  // could splice a free list into the run queue; TSan found it.)
+  while (--n > 0 && sched.runq_head != nullptr) {
+    G* x = globrunqpop_locked();
+    if (!runqput_noovf(p, x)) {
+      // p's queue is full (only its owner, this M, adds to it): x goes back
+      // to the head of the global queue, where it was.
+      x->schedlink = sched.runq_head;
+      sched.runq_head = x;
+      if (sched.runq_tail == nullptr) sched.runq_tail = x;
+      sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
   }
   return g;
 }
