@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cstring>
 
+#include "cogo/detail/cancel.h"
 #include "netpoll.h"
 
 namespace cogo::net {
@@ -168,6 +169,13 @@ std::error_code to_error_code(int err) noexcept {
       return errc::closed;
     case kErrUnexpectedEOF:
       return errc::unexpected_eof;
+    case kErrCancelled: {
+      // The wait's context is the caller's: still current when this runs.
+      const cogo::detail::CancelState* s = cogo::detail::cancel_effective();
+      const CancelReason r = s ? cogo::detail::cancel_reason(s) : CancelReason::none;
+      return {static_cast<int>(r == CancelReason::none ? CancelReason::cancelled : r),
+              cogo::cancel_category()};
+    }
     default:
       return {err, std::system_category()};
   }

@@ -126,6 +126,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "cogo/detail/cancel.h"
 #include "cogo/runtime.h"
 #include "park.h"
 
@@ -395,9 +396,9 @@ bool block_commit(G* g, void* arg) {
   return false;  // an edge or an error arrived meanwhile: resume at once
 }
 
-// netpoll_block() parks the current goroutine until an edge, an error or a
-// deadline. True if woken by (or found) an edge.
-bool netpoll_block(PollDesc* pd, Mode mode) {
+// netpoll_block() parks the current goroutine until an edge, an error, a
+// deadline or a cancel of `cancel`. True if woken by (or found) an edge.
+bool netpoll_block(PollDesc* pd, Mode mode, cogo::detail::CancelState* cancel) {
   std::atomic<uintptr_t>& gpp = mode == Mode::read ? pd->rg : pd->wg;
   for (;;) {
     uintptr_t v = kPdReady;
@@ -406,8 +407,9 @@ bool netpoll_block(PollDesc* pd, Mode mode) {
     if (gpp.compare_exchange_strong(v, kPdWait, std::memory_order_acq_rel)) break;
     if (v != kPdReady && v != kPdNil) die("two goroutines wait on one socket in one direction");
   }
-  // Re-check errors after kPdWait: an unblocker that saw kPdNil did nothing.
-  if (poll_check(pd, mode) == 0) {
+  // Re-check errors after kPdWait: an unblocker that saw kPdNil did nothing
+  // (a cancel hook is such an unblocker, and sets the reason before).
+  if (poll_check(pd, mode) == 0 && !cogo::detail::cancel_done(cancel)) {
     cogo::detail::park(block_commit, &gpp,
                        mode == Mode::read ? WaitReason::kIORead : WaitReason::kIOWrite);
   }
@@ -417,32 +419,26 @@ bool netpoll_block(PollDesc* pd, Mode mode) {
 }
 
 // wait_thread() blocks a plain thread in poll(2) until the fd may be ready,
-// the deadline passes, or the descriptor is closed.
+// the deadline passes, the descriptor is closed or the thread's context is
+// done (thread_wait_fd signals the thread out of its ppoll).
 int wait_thread(PollDesc* pd, Mode mode) {
+  cogo::detail::CancelState* cancel = cogo::detail::cancel_effective();
   pd->thread_waiters.fetch_add(1, std::memory_order_seq_cst);
   std::atomic<int64_t>& deadline = mode == Mode::read ? pd->rd : pd->wd;
   int err;
   for (;;) {
     err = poll_check(pd, mode);
     if (err) break;
-    timespec ts, *tsp = nullptr;
-    if (int64_t d = deadline.load(std::memory_order_acquire); d > 0) {
-      int64_t left = d - monotonic_ns();
-      if (left <= 0) continue;  // poll_check reports it
-      ts.tv_sec = left / 1'000'000'000;
-      ts.tv_nsec = left % 1'000'000'000;
-      tsp = &ts;
-    }
-    pollfd p{};
-    p.fd = pd->fd;
-    p.events = mode == Mode::read ? (POLLIN | POLLRDHUP) : POLLOUT;
-    int r = ppoll(&p, 1, tsp, nullptr);
-    if (r > 0) {
-      err = (pd->info.load(std::memory_order_seq_cst) & kInfoClosing) ? kErrClosed : 0;
+    int64_t until = -1;
+    if (int64_t d = deadline.load(std::memory_order_acquire); d > 0) until = d;
+    const short events = mode == Mode::read ? (POLLIN | POLLRDHUP) : POLLOUT;
+    const int r = cogo::detail::thread_wait_fd(pd->fd, events, until, cancel);
+    if (r < 0) {
+      err = kErrCancelled;
       break;
     }
-    if (r == 0 || errno == EINTR) continue;  // deadline (re-checked above) or a signal
-    err = errno;
+    if (r == 0) continue;  // the deadline: poll_check reports it
+    err = (pd->info.load(std::memory_order_seq_cst) & kInfoClosing) ? kErrClosed : 0;
     break;
   }
   pd->thread_waiters.fetch_sub(1, std::memory_order_seq_cst);
@@ -603,15 +599,47 @@ int poll_check_closed(PollDesc* pd) {
   return (pd->info.load(std::memory_order_seq_cst) & kInfoClosing) ? kErrClosed : 0;
 }
 
+namespace {
+
+// CancelWait: a socket wait's hook on its context. The cancel unblocks the
+// waiter like an expired deadline (no edge); the waiter then sees the reason.
+struct CancelWait {
+  PollDesc* pd;
+  Mode mode;
+  static void fired(cogo::detail::CancelHook* h) {
+    auto* cw = static_cast<CancelWait*>(h->arg);
+    cw->pd->lock.lock();
+    Wakeup w = unblock(cw->pd, cw->mode, false);
+    cw->pd->lock.unlock();
+    w.run();
+  }
+};
+
+}  // namespace
+
 int poll_wait(PollDesc* pd, Mode mode) {
   if (!cogo::detail::current_g()) return wait_thread(pd, mode);
   if (int err = poll_check(pd, mode)) return err;
-  while (!netpoll_block(pd, mode)) {
-    // Woken without an edge: closed or timed out — or a deadline that fired
-    // and was moved before we ran, in which case we wait again.
-    if (int err = poll_check(pd, mode)) return err;
+  cogo::detail::CancelState* cancel = cogo::detail::cancel_effective();
+  CancelWait cw{pd, mode};
+  cogo::detail::CancelHook hook;
+  if (cancel != nullptr) {
+    hook.fn = &CancelWait::fired;
+    hook.arg = &cw;
+    if (!cogo::detail::register_hook(cancel, &hook)) return kErrCancelled;
   }
-  return 0;
+  int err = 0;
+  while (!netpoll_block(pd, mode, cancel)) {
+    // Woken without an edge: closed, timed out or cancelled — or a deadline
+    // that fired and was moved before we ran, in which case we wait again.
+    if ((err = poll_check(pd, mode)) != 0) break;
+    if (cogo::detail::cancel_done(cancel)) {
+      err = kErrCancelled;
+      break;
+    }
+  }
+  if (cancel != nullptr) cogo::detail::unregister_hook(cancel, &hook);
+  return err;
 }
 
 void poll_set_deadline(PollDesc* pd, int64_t when, bool read, bool write) {

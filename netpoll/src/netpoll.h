@@ -28,6 +28,7 @@ enum : int {
   kErrTimeout = -2,
   kErrClosed = -3,
   kErrUnexpectedEOF = -4,
+  kErrCancelled = -5,  // the current context is done (cogo/cancel.h)
 };
 
 enum class Mode : uint8_t { read, write };
@@ -118,7 +119,8 @@ inline void poll_consume_ready(PollDesc* pd) {
 
 // poll_wait() waits until the fd may be ready in `mode` (after EAGAIN): parks
 // the goroutine on the descriptor, or blocks the thread in poll(2). Returns 0
-// (retry the syscall), kErrClosed or kErrTimeout. Precondition: the caller
+// (retry the syscall), kErrClosed, kErrTimeout or kErrCancelled (the current
+// context is or became done: every socket wait is a cancellation point). Precondition: the caller
 // holds the fd's read (write) lock, so it is the only waiter in its mode.
 int poll_wait(PollDesc* pd, Mode mode);
 // poll_set_deadline() sets the read and/or write deadline (absolute

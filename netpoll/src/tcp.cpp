@@ -20,6 +20,7 @@
 
 #include "access.h"
 #include "address_parse.h"
+#include "cogo/cancel.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
 #include "errors.h"
@@ -67,6 +68,7 @@ std::string label(FD* fd) {
 }
 
 [[noreturn]] void throw_conn(std::string_view op, FD* fd, const std::error_code& ec) {
+  cogo::throw_if_cancelled(ec);
   throw Error(ec, detail::describe(op, label(fd), ec));
 }
 
@@ -119,7 +121,11 @@ std::vector<Address> resolve(std::string_view text, bool passive, std::error_cod
   hints.ai_flags = passive ? AI_PASSIVE : AI_ADDRCONFIG;
   std::string h(host), p = std::to_string(port);
   addrinfo* res = nullptr;
-  int rc = cogo::blocking([&] { return ::getaddrinfo(h.c_str(), p.c_str(), &hints, &res); });
+  // blocking() without its cancellation check (it would throw here, in a
+  // noexcept caller, and leak res): the check comes after the dial's waits.
+  cogo::detail::enter_blocking();
+  int rc = ::getaddrinfo(h.c_str(), p.c_str(), &hints, &res);
+  cogo::detail::exit_blocking();
   if (rc != 0) {
     if (rc == EAI_SYSTEM) {
       ec = std::error_code(errno, std::system_category());
@@ -464,6 +470,7 @@ Conn Listener::accept() {
   Conn c = accept(ec);
   if (ec) {
     std::string addr = impl_ ? impl_->address.to_string() : std::string();
+    cogo::throw_if_cancelled(ec);
     throw Error(ec, detail::describe("accept", addr, ec));
   }
   return c;
@@ -661,6 +668,10 @@ Conn dial_impl(std::string_view address, const DialOptions& options, std::error_
     FD* fd = nullptr;
     int err = dial_one(a, local.empty() ? nullptr : &local, deadline, fd);
     if (!err) return detail::Access::make_conn(fd);
+    if (err == detail::kErrCancelled) {  // no point trying the next address
+      first_err = err;
+      break;
+    }
     if (!first_err) first_err = err;
     if (addrs.size() > 1) detail_msg = a.to_string();
   }
@@ -688,6 +699,7 @@ Conn dial(std::string_view address, const DialOptions& options) {
   std::error_code ec;
   std::string detail_msg;
   Conn c = dial_impl(address, options, ec, detail_msg);
+  cogo::throw_if_cancelled(ec);
   if (ec) throw Error(ec, detail::describe("dial", address, ec, detail_msg));
   return c;
 }

@@ -213,11 +213,20 @@ int64_t deadline_after(int64_t timeout_ns) {
   return nanotime() + std::min(timeout_ns, kMax);
 }
 
+// cancelled_wait() ends a send or receive whose context won the claim: its
+// link is still queued (unless a waker that failed to claim dropped it).
+[[noreturn]] void cancelled_wait(ChanCore& c, bool send, Waiter& w) {
+  c.lock.lock();
+  if (w.link.queued) c.queue(send).remove(&w.link);
+  c.lock.unlock();
+  throw_cancelled(w.cancel);
+}
+
 [[noreturn]] void block_forever() {
   // A waiter that nobody can find: parks the goroutine (or blocks the
   // thread) for good. Go's `select {}`.
   Waiter w;
-  w.wait(&no_unlock, nullptr, WaitReason::kSelectNoCases);
+  if (!w.wait(&no_unlock, nullptr, WaitReason::kSelectNoCases)) throw_cancelled(w.cancel);
   std::fprintf(stderr, "cogo runtime: a goroutine blocked forever in select was woken\n");
   std::abort();
 }
@@ -245,7 +254,7 @@ void chan_send(ChanCore& c, void* src) {
   Waiter w;
   w.link.elem = src;
   c.queue(true).push(&w.link);
-  w.wait(c.lock, WaitReason::kChanSend);
+  if (!w.wait(c.lock, WaitReason::kChanSend)) cancelled_wait(c, true, w);
   if (!w.ok) throw ChannelClosed();  // closed while we waited
 }
 
@@ -276,7 +285,7 @@ bool chan_recv(ChanCore& c, void* dst) {
   Waiter w;
   w.link.elem = dst;
   c.queue(false).push(&w.link);
-  w.wait(c.lock, WaitReason::kChanRecv);
+  if (!w.wait(c.lock, WaitReason::kChanRecv)) cancelled_wait(c, false, w);
   return w.ok;
 }
 
@@ -325,7 +334,10 @@ int select_cases(SelectCase* cases, int n, bool has_default, int64_t timeout_ns,
     // Only a timeout: a wait nobody else can claim. No lock is involved, so
     // the unlock is a no-op (the waiter may resume before the commit ends).
     Waiter w;
-    w.wait_until(&no_unlock, nullptr, WaitReason::kSelect, deadline_after(timeout_ns));
+    if (!w.wait_until(&no_unlock, nullptr, WaitReason::kSelect, deadline_after(timeout_ns)) &&
+        w.fired == Waiter::kCancelled) {
+      throw_cancelled(w.cancel);
+    }
     return kSelectTimeout;
   }
   const int64_t deadline = timeout_ns >= 0 ? deadline_after(timeout_ns) : -1;
@@ -381,16 +393,16 @@ int select_cases(SelectCase* cases, int n, bool has_default, int64_t timeout_ns,
     cases[i].core->queue(cases[i].is_send).push(&links[i]);
   }
   if (deadline >= 0) {
-    w.wait_until(&unlock_all, &locks, WaitReason::kSelect, deadline);
+    (void)w.wait_until(&unlock_all, &locks, WaitReason::kSelect, deadline);
   } else {
-    w.wait(&unlock_all, &locks, WaitReason::kSelect);
+    (void)w.wait(&unlock_all, &locks, WaitReason::kSelect);
   }
 
   // Pass 3: unlink the cases that did not fire (a waker that failed to claim
   // may have dropped some already).
   // With one case that a waker completed, its link is already unqueued (the
   // claimer's writes reached us through wake()), so skip the locking.
-  if (n > 1 || w.fired == Waiter::kTimedOut) {
+  if (n > 1 || w.fired == Waiter::kTimedOut || w.fired == Waiter::kCancelled) {
     lock_all(locks);
     for (int i = 0; i < n; ++i) {
       if (links[i].queued) cases[i].core->queue(cases[i].is_send).remove(&links[i]);
@@ -399,6 +411,7 @@ int select_cases(SelectCase* cases, int n, bool has_default, int64_t timeout_ns,
   }
 
   if (w.fired == Waiter::kTimedOut) return kSelectTimeout;
+  if (w.fired == Waiter::kCancelled) throw_cancelled(w.cancel);
   int i = w.fired;
   if (cases[i].is_send && !w.ok) throw ChannelClosed();  // closed while we waited
   *recv_ok = w.ok;

@@ -21,7 +21,13 @@ void Cond::wait(std::unique_lock<Mutex>& lk) {
   lock_.lock();
   waiters_.push(&w.link);
   lk.unlock();
-  w.wait(lock_, detail::WaitReason::kCond);
+  if (!w.wait(lock_, detail::WaitReason::kCond)) {
+    lock_.lock();
+    if (w.link.queued) waiters_.remove(&w.link);
+    lock_.unlock();
+    lk.lock();  // as after any wait: the caller owns the mutex again
+    detail::throw_cancelled(w.cancel);
+  }
   lk.lock();
 }
 

@@ -57,9 +57,9 @@ void Mutex::lock_slow() {
       break;
     }
   }
-  detail::Waiter w;
+  detail::Waiter w(detail::Waiter::kNoCancel);  // not a cancellation point
   waiters_.push(&w.link);
-  w.wait(lock_, detail::WaitReason::kMutex);
+  (void)w.wait(lock_, detail::WaitReason::kMutex);
   // unlock_slow() handed us the mutex: kLocked stayed set on our behalf, and
   // its critical section happened before our wake-up.
 }

@@ -14,7 +14,12 @@ void Once::call_slow(void (*invoke)(void*), void* fn) {
     if (s == kIdle) break;
     detail::Waiter w;  // another caller runs fn: wait for it, then look again
     waiters_.push(&w.link);
-    w.wait(lock_, detail::WaitReason::kOnce);
+    if (!w.wait(lock_, detail::WaitReason::kOnce)) {
+      lock_.lock();
+      if (w.link.queued) waiters_.remove(&w.link);
+      lock_.unlock();
+      detail::throw_cancelled(w.cancel);
+    }
     lock_.lock();
   }
   state_.store(kRunning, std::memory_order_relaxed);

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "cogo/detail/cancel.h"
 #include "cogo/detail/sched.h"
 #include "cogo/detail/task.h"
 #include "context.h"
@@ -45,6 +46,12 @@ struct G {
   G* alllink = nullptr;        // allgs list; append-only under Sched::allg_lock
   M* m = nullptr;              // the M running it; only meaningful while kRunning
   SanitizerFiber fiber;        // TSan/ASan bookkeeping for the stack switch
+  // Cancellation (cancel.cpp): the bound context (one reference held; null
+  // is the background) and the CancelShield depth. Only the G itself touches
+  // them, except go(), which copies the spawner's into the new G before it
+  // is published.
+  CancelState* cancel = nullptr;
+  uint32_t shield = 0;
 
   // set_status() stamps the time only for the states a dump reports a
   // duration for (waiting, blocking): a clock read per switch is not free.
@@ -55,6 +62,11 @@ struct G {
     }
   }
 };
+
+// cancel.cpp: go() gives the new G a reference to the spawner's context;
+// the G drops it when its body returns.
+void cancel_inherit(G* g);
+void cancel_release_g(G* g);
 
 // PState: who holds a P and what it is doing. The status word packs
 // (owner M id << 8) | PState so that a CAS by the owner cannot succeed on a P

@@ -55,6 +55,7 @@
 #include "cogo/introspect.h"
 #include "cogo/runtime.h"
 #include "cogo/detail/spinlock.h"
+#include "cogo/detail/waiter.h"
 #include "runtime2.h"
 
 namespace cogo::detail {
@@ -820,6 +821,7 @@ void g_entry(boost::context::detail::transfer_t t) {
     goroutine_panic(g, "(not a std::exception)");
   }
   g->fn.reset();
+  cancel_release_g(g);
   switch_to_g0(Pending::kExit, nullptr, nullptr);
   fatal("a dead goroutine was resumed");
 }
@@ -1259,6 +1261,7 @@ void go(Task fn) {
   {
     RuntimeSection section;
     g = newg(section.p, std::move(fn));
+    cancel_inherit(g);  // the spawner's context, as Go's ctx handed to a goroutine
     if (section.p) {
       runqput(section.p, g, true);
     } else {
@@ -1276,37 +1279,24 @@ void yield() {
   switch_to_g0(Pending::kYield, nullptr, nullptr);
 }
 
-namespace {
-struct SleepArg {
-  Timer* timer;
-  int64_t when;
-};
-bool sleep_commit(G*, void* arg) {
-  auto* s = static_cast<SleepArg*>(arg);
-  if (s->when <= nanotime()) return false;
-  timer_start(s->timer, s->when);
-  return true;
-}
-}  // namespace
-
+// sleep_until() is a wait nobody else can claim but the deadline and the
+// context: a Waiter with no queue.
 void sleep_until(std::chrono::steady_clock::time_point t) {
-  G* g = current_g();
-  if (g == nullptr) {
-    std::this_thread::sleep_until(t);
-    return;
-  }
   // steady_clock is CLOCK_MONOTONIC on Linux: the runtime's clock.
   const int64_t when = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  if (when <= nanotime()) {
+  if (when <= nanotime()) {  // completes without waiting, even when cancelled
     yield();
     return;
   }
-  Timer timer;
-  timer.fn = [](void* arg, uintptr_t) { ready(static_cast<G*>(arg)); };
-  timer.arg = g;
-  SleepArg sa{&timer, when};
-  park(sleep_commit, &sa, WaitReason::kSleep);
-  timer_stop(&timer);  // waits out a callback still finishing on another M
+  Waiter w;
+  if (w.g == nullptr && w.cancel == nullptr) {
+    std::this_thread::sleep_until(t);
+    return;
+  }
+  if (!w.wait_until([](void*) {}, nullptr, WaitReason::kSleep, when) &&
+      w.fired == Waiter::kCancelled) {
+    throw_cancelled(w.cancel);
+  }
 }
 
 bool in_goroutine() { return current_g() != nullptr; }

@@ -46,7 +46,14 @@ void WaitGroup::wait() {
   }
   detail::Waiter w;
   waiters_.push(&w.link);
-  w.wait(lock_, detail::WaitReason::kWaitGroup);
+  if (!w.wait(lock_, detail::WaitReason::kWaitGroup)) {
+    // add() counts only the waiters it claimed, so this one uncounts itself.
+    lock_.lock();
+    if (w.link.queued) waiters_.remove(&w.link);
+    state_.fetch_sub(1, std::memory_order_relaxed);
+    lock_.unlock();
+    detail::throw_cancelled(w.cancel);
+  }
 }
 
 }  // namespace cogo

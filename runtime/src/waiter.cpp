@@ -69,16 +69,53 @@ int64_t monotonic_now() {
 // commit must not touch it after unlock(): a waker may ready the goroutine,
 // which may then return and pop this frame.
 struct ParkArgs {
+  Waiter* w;
   Waiter::Unlock unlock;
   void* arg;
   Timer* timer;  // armed in the commit when non-null
   int64_t deadline;
+  bool registered;  // the cancel hook is linked (written before unlock)
 };
+
+// cancel_fired() is the context's claim on a waiting Waiter.
+void cancel_fired(CancelHook* h) {
+  auto* w = static_cast<Waiter*>(h->arg);
+  if (w->claim()) {
+    w->fired = Waiter::kCancelled;
+    w->wake();
+  }
+}
+
+// register_cancel() links the waiter's hook before it may sleep. False when
+// the context is already done and this call claimed the waiter for it (the
+// wait must not sleep; fired = kCancelled). With the wait's locks held no
+// waker can have claimed it, nor the timer, which is not armed yet.
+bool register_cancel(Waiter* w, bool& registered) {
+  registered = false;
+  if (w->cancel == nullptr) return true;
+  w->hook.fn = &cancel_fired;
+  w->hook.arg = w;
+  if (register_hook(w->cancel, &w->hook)) {
+    registered = true;
+    return true;
+  }
+  if (w->claim()) {
+    w->fired = Waiter::kCancelled;
+    return false;
+  }
+  return true;
+}
 
 bool park_commit(G*, void* p) {
   auto* a = static_cast<ParkArgs*>(p);
   Waiter::Unlock unlock = a->unlock;
   void* arg = a->arg;
+  // Registered here, not before park(): a cancel that fired before the
+  // switch would ready a goroutine that is still running.
+  if (!register_cancel(a->w, a->registered)) {
+    unlock(arg);
+    return false;  // done already: resume at once
+  }
   if (a->timer != nullptr) timer_start(a->timer, a->deadline);
   unlock(arg);
   return true;
@@ -94,18 +131,30 @@ void timeout_fired(void* arg, uintptr_t) {
 
 }  // namespace
 
-Waiter::Waiter() : g(current_g()) {
+Waiter::Waiter() : g(current_g()), cancel(cancel_effective()) {
   link.waiter = this;
 }
 
-void Waiter::wait(Unlock unlock, void* arg, WaitReason reason) {
+Waiter::Waiter(NoCancel) : g(current_g()) {
+  link.waiter = this;
+}
+
+bool Waiter::wait(Unlock unlock, void* arg, WaitReason reason) {
   if (g != nullptr) {
-    ParkArgs a{unlock, arg, nullptr, 0};
+    ParkArgs a{this, unlock, arg, nullptr, 0, false};
     park(&park_commit, &a, reason);
-    return;
+    if (a.registered) unregister_hook(cancel, &hook);
+    return fired != kCancelled;
+  }
+  bool registered;
+  if (!register_cancel(this, registered)) {
+    unlock(arg);
+    return false;
   }
   unlock(arg);
   while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
+  if (registered) unregister_hook(cancel, &hook);
+  return fired != kCancelled;
 }
 
 bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t deadline) {
@@ -113,25 +162,34 @@ bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t dea
     Timer t;
     t.fn = &timeout_fired;
     t.arg = this;
-    ParkArgs a{unlock, arg, &t, deadline};
+    ParkArgs a{this, unlock, arg, &t, deadline, false};
     park(&park_commit, &a, reason);
-    // Woken by a waker or by the timer; either way the timer must be
-    // disarmed (or its callback finished) before `t` leaves this frame.
+    // Woken by a waker, the timer or the context; either way the timer must
+    // be disarmed (or its callback finished) before `t` leaves this frame.
     timer_stop(&t);
-    return fired != kTimedOut;
+    if (a.registered) unregister_hook(cancel, &hook);
+    return fired != kTimedOut && fired != kCancelled;
+  }
+  bool registered;
+  if (!register_cancel(this, registered)) {
+    unlock(arg);
+    return false;
   }
   unlock(arg);
+  bool ok = true;
   while (woken.load(std::memory_order_acquire) == 0) {
     if (futex_wait(&woken, 0, deadline) || monotonic_now() < deadline) continue;
     if (claim()) {
       fired = kTimedOut;
-      return false;
+      ok = false;
+      break;
     }
-    // A waker claimed us first and is about to call wake(); it may still be
-    // writing our slots, so wait for it without a deadline.
+    // A waker (or the context) claimed us first and is about to call wake();
+    // it may still be writing our slots, so wait for it without a deadline.
     while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
   }
-  return true;
+  if (registered) unregister_hook(cancel, &hook);
+  return ok && fired != kCancelled;
 }
 
 void Waiter::wake() {

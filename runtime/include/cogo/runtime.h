@@ -74,19 +74,37 @@ int gomaxprocs();
 namespace detail {
 void enter_blocking();
 void exit_blocking();
+// check_cancelled_after_blocking() throws cogo::Cancelled when the current
+// context is done (cogo/cancel.h): blocking() itself cannot be interrupted.
+void check_cancelled_after_blocking();
 }  // namespace detail
 
 // blocking() runs fn, a call that blocks the OS thread (file I/O,
 // getaddrinfo, a blocking client library), without stalling the other
 // goroutines: the caller's P is handed to another M while fn runs, and one is
-// taken back afterwards. Off a goroutine it just calls fn.
+// taken back afterwards. Off a goroutine it just calls fn. fn is not
+// interrupted by cancellation; when it returns and the current context is
+// done, blocking() throws cogo::Cancelled instead of returning.
 template <class F>
 auto blocking(F&& fn) -> std::invoke_result_t<F&&> {
   struct Guard {
     Guard() { detail::enter_blocking(); }
     ~Guard() { detail::exit_blocking(); }
-  } guard;
-  return std::forward<F>(fn)();
+  };
+  if constexpr (std::is_void_v<std::invoke_result_t<F&&>>) {
+    {
+      Guard guard;
+      std::forward<F>(fn)();
+    }
+    detail::check_cancelled_after_blocking();
+  } else {
+    auto result = [&] {
+      Guard guard;
+      return std::forward<F>(fn)();
+    }();
+    detail::check_cancelled_after_blocking();
+    return result;
+  }
 }
 
 }  // namespace cogo

@@ -20,6 +20,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "cogo/detail/cancel.h"
 #include "cogo/detail/sched.h"
 #include "cogo/detail/spinlock.h"
 
@@ -44,11 +45,20 @@ struct WaitLink {
 
 // Waiter: a waiting goroutine (g != nullptr) or thread (g == nullptr, blocks
 // on a futex). Lives on the waiter's stack for the duration of one wait.
+//
+// Cancellation: a Waiter observes the context current at its construction
+// (cogo/cancel.h); when it is done the context is one more claimant, like the
+// deadline (fired = kCancelled). Waiter(kNoCancel) ignores it (Mutex).
 struct Waiter {
-  // kTimedOut is the value of `fired` when the deadline won the claim.
+  // kTimedOut / kCancelled are the values of `fired` when the deadline / the
+  // context won the claim.
   static constexpr int kTimedOut = -2;
+  static constexpr int kCancelled = -3;
+  enum NoCancel { kNoCancel };
 
   G* g = nullptr;                    // fixed at construction
+  CancelState* cancel = nullptr;     // fixed at construction; null: not cancellable
+  CancelHook hook;                   // registered on `cancel` while waiting
   std::atomic<uint32_t> claimed{0};  // 0 open, 1 claimed by a waker or the timeout
   std::atomic<uint32_t> woken{0};    // thread waiters: the futex word
   // Written by the claimer before wake(), read by the waiter after it.
@@ -59,6 +69,7 @@ struct Waiter {
   // Waiter() binds the waiter to the current goroutine, or to the current
   // thread off a goroutine.
   Waiter();
+  explicit Waiter(NoCancel);
   Waiter(const Waiter&) = delete;
   Waiter& operator=(const Waiter&) = delete;
 
@@ -76,14 +87,20 @@ struct Waiter {
   // wait() releases the guarding lock(s) with unlock(arg) once the waiter can
   // no longer miss its wake-up, then blocks until wake(). Precondition: the
   // lock(s) are held and the waiter is linked where a waker will find it.
-  void wait(Unlock unlock, void* arg, WaitReason reason);
-  void wait(SpinLock& lock, WaitReason reason) { wait(&unlock_spinlock, &lock, reason); }
+  // Returns true when a waker completed the wait; false when the context was
+  // (or became) done first: fired = kCancelled, the links are still queued
+  // (the caller removes them under the locks, then throw_cancelled()).
+  [[nodiscard]] bool wait(Unlock unlock, void* arg, WaitReason reason);
+  [[nodiscard]] bool wait(SpinLock& lock, WaitReason reason) {
+    return wait(&unlock_spinlock, &lock, reason);
+  }
 
   // wait_until() is wait() with a deadline (nanotime clock): if the deadline
   // wins the claim, fired = kTimedOut and wait_until returns false; the
   // waiter's links are then still queued and the caller must remove them
-  // (under the locks). A waker that claimed first wins and wait_until returns
-  // true. Either way it returns with the lock(s) NOT held.
+  // (under the locks). The context may win too (fired = kCancelled, false).
+  // A waker that claimed first wins and wait_until returns true. Either way
+  // it returns with the lock(s) NOT held.
   bool wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t deadline);
   bool wait_until(SpinLock& lock, WaitReason reason, int64_t deadline) {
     return wait_until(&unlock_spinlock, &lock, reason, deadline);
