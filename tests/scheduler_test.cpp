@@ -496,3 +496,46 @@ TEST(SchedulerDeathTest, SigquitPrintsDumpAndKeepsRunning) {
 }
 
 }  // namespace
+
+// A goroutine that parks inside a catch block keeps its exception: `throw;`
+// and std::current_exception() after the park see its own exception, while
+// other goroutines (on the same thread or another) parked in catch blocks of
+// their own do not see it, and std::uncaught_exceptions() is per goroutine.
+TEST_P(Scheduler, ExceptionStateFollowsTheGoroutineAcrossParks) {
+  constexpr int kN = 16;
+  std::atomic<int> right{0};
+  std::atomic<int> wrong{0};
+  cogo::run([&] {
+    cogo::WaitGroup wg;
+    for (int i = 0; i < kN; ++i) {
+      wg.add(1);
+      cogo::go([&, i] {
+        const std::string mine = "goroutine " + std::to_string(i);
+        try {
+          try {
+            throw std::runtime_error(mine);
+          } catch (const std::runtime_error&) {
+            for (int k = 0; k < 20; ++k) {
+              cogo::yield();
+              if (k % 5 == 0) cogo::sleep_for(std::chrono::milliseconds(1));
+            }
+            std::exception_ptr p = std::current_exception();
+            try {
+              std::rethrow_exception(p);
+            } catch (const std::runtime_error& e) {
+              (e.what() == mine ? right : wrong).fetch_add(1);
+            }
+            throw;  // the goroutine's own, after 20 parks
+          }
+        } catch (const std::runtime_error& e) {
+          (e.what() == mine ? right : wrong).fetch_add(1);
+        }
+        if (std::uncaught_exceptions() != 0 || std::current_exception()) wrong.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(right.load(), 2 * kN);
+}

@@ -52,6 +52,16 @@ struct G {
   // is published.
   CancelState* cancel = nullptr;
   uint32_t shield = 0;
+  // The C++ runtime's per-thread exception state (the caught-exception
+  // stack and the uncaught count, libstdc++'s __cxa_eh_globals) while the G
+  // is switched out: a goroutine that parks inside a catch block keeps its
+  // exception for `throw;` and std::current_exception() when it resumes,
+  // on whatever thread, and another goroutine run meanwhile does not see it.
+  // Saved and restored by switch_to_g0(); only the G itself touches it.
+  struct EhState {
+    void* caught = nullptr;
+    unsigned int uncaught = 0;
+  } eh;
 
   // set_status() stamps the time only for the states a dump reports a
   // duration for (waiting, blocking): a clock read per switch is not free.

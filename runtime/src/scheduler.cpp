@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <climits>
 #include <cstdarg>
 #include <cstdio>
@@ -781,6 +783,15 @@ void execute(M* m, G* g) {
   m->commit_arg = nullptr;
 }
 
+// eh_globals() is this thread's exception state. __cxa_get_globals() is
+// declared __attribute__((const)): called directly, its result could be
+// reused across a stack switch that moved the goroutine to another thread.
+static __attribute__((noinline, noipa)) G::EhState* eh_globals() {
+  auto* eh = reinterpret_cast<G::EhState*>(abi::__cxa_get_globals());
+  asm volatile("" ::: "memory");
+  return eh;
+}
+
 // switch_to_g0() suspends the running goroutine and returns to its M's
 // scheduler with `what` to do. Returns when the goroutine is resumed (never
 // for kExit).
@@ -794,11 +805,18 @@ void switch_to_g0(Pending what, ParkCommit commit, void* arg) {
   m->pending = what;
   m->commit = commit;
   m->commit_arg = arg;
+  // The exception state goes with the G (see G::eh); the thread's is left
+  // empty for the scheduler and the next G. __cxa_get_globals() is called
+  // again after the jump: this may be another thread.
+  G::EhState* eh = eh_globals();
+  g->eh = *eh;
+  *eh = G::EhState{};
   san_before_leave_g(m->san, g->fiber, what == Pending::kExit);
   Transfer t = jump(m->g0ctx, nullptr);
   M* nm = static_cast<M*>(t.data);
   nm->g0ctx = t.from;
   san_after_resume_g(nm->san, g->fiber);
+  *eh_globals() = g->eh;
 }
 
 [[noreturn]] void goroutine_panic(G* g, const char* what) {
