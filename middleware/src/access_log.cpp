@@ -5,6 +5,7 @@
 #include <memory>
 #include <stdexcept>
 
+#include "cogo/cancel.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "spdlog/spdlog.h"
@@ -31,11 +32,29 @@ http::Middleware access_log(const std::string& logger_name) {
                 req.target(), req.version_major(), req.version_minor(), status, res.body_bytes(),
                 ms);
     };
+    // A cancelled request is logged as the server answers it: 499 (nginx's
+    // "client closed request") when the client left, 503 otherwise.
+    auto cancelled_status = [](cogo::CancelReason r) {
+      return r == cogo::CancelReason::client_gone ? 499 : 503;
+    };
     try {
       next(req, res);
+    } catch (const cogo::Cancelled& e) {
+      const cogo::CancelReason r = req.context().reason();
+      line(cancelled_status(r != cogo::CancelReason::none ? r : e.reason()));
+      throw;
     } catch (...) {
       line(500);
       throw;
+    }
+    // A handler that swallowed the cancel without answering gets the 503
+    // (or nothing, 499) all the same.
+    const cogo::CancelReason r = req.context().reason();
+    if (r != cogo::CancelReason::none &&
+        (r == cogo::CancelReason::client_gone ||
+         (!res.headers_sent() && res.status() == 200 && res.body_bytes() == 0))) {
+      line(cancelled_status(r));
+      return;
     }
     line(res.status());
   };

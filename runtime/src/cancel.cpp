@@ -348,14 +348,14 @@ bool state_alone(CancelState* s) noexcept {
   return alone;
 }
 
-void state_rearm(CancelState* s, int64_t deadline_ns) {
+void state_rearm(CancelState* s, int64_t deadline_ns, FirstWaitFn fn, void* arg) {
   if (s->timer_armed) {
     timer_stop(&s->timer);
     s->timer_armed = false;
   }
   s->lock.lock();
-  s->first_wait = nullptr;
-  s->first_wait_arg = nullptr;
+  s->first_wait = fn;
+  s->first_wait_arg = arg;
   s->lock.unlock();
   int64_t d = s->parent ? s->parent->deadline : 0;
   if (deadline_ns > 0 && (d == 0 || deadline_ns < d)) d = deadline_ns;

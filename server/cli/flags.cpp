@@ -132,6 +132,14 @@ std::vector<Flag> flags() {
       {"write-timeout", true, false,
        [](Config& c, const std::string& v) { c.server.http.write_timeout = ms_duration("write-timeout", v); },
        "time for each response write before closing (default 30s)"},
+      {"handler-timeout", true, false,
+       [](Config& c, const std::string& v) { c.server.http.handler_timeout = ms_duration("handler-timeout", v); },
+       "cancel a handler still waiting this long after its request's head: 503, or a close "
+       "mid-response (default 0: off)"},
+      {"keep-half-closed", false, false,
+       [](Config& c, const std::string&) { c.server.http.cancel_on_half_close = false; },
+       "serve a client that half-closes (FIN after its request) to the end instead of "
+       "cancelling its handler as gone"},
       {"tls-handshake-timeout", true, false,
        [](Config& c, const std::string& v) { c.server.tls.handshake_timeout = ms_duration("tls-handshake-timeout", v); },
        "time for a TLS handshake (default 10s)"},

@@ -7,6 +7,7 @@
 
 #include <stdexcept>
 
+#include "cogo/cancel.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/introspect.h"
@@ -27,6 +28,10 @@ std::string debug_vars(const Server& server) {
                      {"steals", p.steals},
                      {"timers", p.timers}});
     run_queues.push_back(p.run_queue + (p.has_runnext ? 1 : 0));
+  }
+  nlohmann::json cancelled = nlohmann::json::object();
+  for (int r = 1; r < 5; ++r) {
+    cancelled[std::string(to_string(static_cast<CancelReason>(r)))] = sc.requests_cancelled[r];
   }
   const nlohmann::json vars = {
       // The runtime.
@@ -49,6 +54,8 @@ std::string debug_vars(const Server& server) {
       {"connections_active", sc.active},
       {"connections_idle", sc.idle_parked},
       {"tls_handshake_failures", sc.tls_handshake_failures},
+      {"requests_in_flight", sc.requests_in_flight},
+      {"requests_cancelled", cancelled},
   };
   return vars.dump(2) + "\n";
 }
@@ -70,6 +77,15 @@ void add_admin_routes(Router& router, const Server& server) {
               static_cast<double>(sc.accepted));
     w.counter("cogo_tls_handshake_failures_total", "TLS handshakes that failed.",
               static_cast<double>(sc.tls_handshake_failures));
+    w.gauge("cogo_requests_in_flight", "Requests whose handler is running now.",
+            static_cast<double>(sc.requests_in_flight));
+    for (int r = 1; r < 5; ++r) {
+      w.counter("cogo_requests_cancelled_total",
+                "Requests whose context was cancelled, by reason (client_gone: the client left; "
+                "deadline: the handler timeout; shutdown: the grace ran out).",
+                static_cast<double>(sc.requests_cancelled[r]),
+                {{"reason", std::string(to_string(static_cast<CancelReason>(r)))}});
+    }
     res.set_header("Cache-Control", "no-store");
     res.set_header("Content-Type", cogo::metrics::kContentType);
     res.write(text);

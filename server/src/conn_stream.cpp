@@ -8,10 +8,13 @@
 
 #include <vector>
 
+#include "cogo/cancel.h"
+
 namespace cogo::http {
 namespace {
 
 [[noreturn]] void raise(const std::error_code& ec, const char* op) {
+  cogo::throw_if_cancelled(ec);
   if (net::is_timeout(ec)) throw TimeoutError(op);
   throw std::system_error(ec, op);
 }

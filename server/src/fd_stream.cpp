@@ -11,6 +11,8 @@
 #include <climits>
 #include <cstddef>
 
+#include "cogo/detail/cancel.h"
+
 namespace cogo::http {
 
 static_assert(sizeof(ConstBuffer) == sizeof(iovec), "ConstBuffer must have iovec's layout");
@@ -74,7 +76,30 @@ void FdStream::arm(int option, Deadline deadline, long& armed_us) {
   armed_us = want_us;
 }
 
+// wait_cancellable() waits for fd under the thread's context (cogo/cancel.h)
+// before a call that would block: a blocked recv or send cannot be
+// interrupted without losing the race, ppoll can (thread_wait_fd).
+void wait_cancellable(int fd, short events, Deadline deadline, cogo::detail::CancelState* cancel,
+                      const char* timeout_message) {
+  const int64_t until =
+      deadline == no_deadline
+          ? -1
+          : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+  const int r = cogo::detail::thread_wait_fd(fd, events, until, cancel);
+  if (r < 0) cogo::detail::throw_cancelled(cancel);
+  if (r == 0) throw TimeoutError(timeout_message);
+}
+
 std::size_t FdStream::read(void* buf, std::size_t size) {
+  if (cogo::detail::CancelState* cancel = cogo::detail::cancel_effective()) {
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buf, size, MSG_DONTWAIT);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno("read");
+      wait_cancellable(fd_, POLLIN, read_deadline_, cancel, "read: deadline exceeded");
+    }
+  }
   for (;;) {
     arm(SO_RCVTIMEO, read_deadline_, rcv_timeout_us_);
     const ssize_t n = ::recv(fd_, buf, size, 0);
@@ -113,20 +138,25 @@ void FdStream::writev_all(std::span<const ConstBuffer> buffers) {
   for (std::size_t i = 0; i < count; ++i)
     iov[i] = iovec{const_cast<void*>(buffers[i].data), buffers[i].size};
   std::size_t first = 0;
+  cogo::detail::CancelState* cancel = cogo::detail::cancel_effective();
   while (first < count) {
     if (iov[first].iov_len == 0) {
       ++first;
       continue;
     }
-    arm(SO_SNDTIMEO, write_deadline_, snd_timeout_us_);
+    if (!cancel) arm(SO_SNDTIMEO, write_deadline_, snd_timeout_us_);
     msghdr msg{};
     msg.msg_iov = iov + first;
     msg.msg_iovlen = count - first;
-    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL);
+    ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | (cancel ? MSG_DONTWAIT : 0));
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (write_deadline_ == no_deadline) wait_ready(fd_, POLLOUT);
+        if (cancel) {
+          wait_cancellable(fd_, POLLOUT, write_deadline_, cancel, "write: deadline exceeded");
+        } else if (write_deadline_ == no_deadline) {
+          wait_ready(fd_, POLLOUT);
+        }
         continue;
       }
       throw_errno("write");

@@ -1,5 +1,7 @@
 #include "http1_engine.h"
 
+#include "hangup_watch.h"
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -338,17 +340,99 @@ bool Http1Engine::prepare_request() {
   return true;
 }
 
+void Http1Engine::begin_request_context() {
+  // Compared by state, not by handle: a pooled engine outlives its server,
+  // and a new server's root handle may sit at the old one's address. ctx_
+  // holds a reference to its parent's state, so that state's address is
+  // not reused while the comparison matters.
+  const cogo::Context* parent = options_->root_context;
+  cogo::detail::CancelState* parent_state = parent ? parent->state() : nullptr;
+  cogo::detail::CancelState* s = ctx_.state();
+  if (s == nullptr || ctx_parent_ != parent_state || ctx_.done() || !cogo::detail::state_alone(s)) {
+    ctx_ = cogo::Context::with_cancel(parent ? *parent : cogo::Context());
+    ctx_parent_ = parent_state;
+    s = ctx_.state();
+  }
+  int64_t deadline = 0;
+  if (options_->handler_timeout.count() > 0) {
+    deadline = cogo::detail::nanotime() +
+               std::chrono::duration_cast<std::chrono::nanoseconds>(options_->handler_timeout).count();
+  }
+  cogo::detail::state_rearm(s, deadline, &Http1Engine::on_first_wait, this);
+  request_.context_ = &ctx_;
+  if (RequestCounters* c = options_->request_counters) {
+    c->in_flight.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Http1Engine::on_first_wait(cogo::detail::CancelState*, void* self) {
+  // Runs inside the handler's first wait (see cogo/detail/cancel.h): the
+  // engine is the waiting handler's, so reading it here is reading it there.
+  auto* e = static_cast<Http1Engine*>(self);
+  const int fd = e->stream_->native_fd();
+  if (fd < 0) return;
+  // Bytes of a next request behind this one: the client is pipelining, and
+  // its FIN says nothing about this request. Only a reset counts then.
+  const bool pipelined = e->phase_ == RequestPhase::body_complete && e->in_.unparsed_size() > 0;
+  e->hangup_watch_ = watch_hangup(fd, e->ctx_, e->options_->cancel_on_half_close && !pipelined,
+                                  e->options_->draining);
+}
+
+void Http1Engine::end_request_context() noexcept {
+  if (hangup_watch_ != 0) {
+    unwatch_hangup(hangup_watch_, stream_->native_fd());
+    hangup_watch_ = 0;
+  }
+  cogo::detail::CancelState* s = ctx_.state();
+  if (RequestCounters* c = options_->request_counters) {
+    c->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    if (const cogo::CancelReason r = ctx_.reason(); r != cogo::CancelReason::none) {
+      c->cancelled[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  cogo::detail::state_rearm(s, 0, nullptr, nullptr);
+  if (!cogo::detail::state_alone(s)) {
+    ctx_.cancel(cogo::CancelReason::cancelled);  // the request is over
+    ctx_ = cogo::Context();
+  }
+}
+
 void Http1Engine::run_handler() {
   int status = 500;
   std::string message;
   bool failed = false;  // a handler bug (logged), rather than an HttpError
+  // Why the request's context ended, if it did while the handler ran.
+  cogo::CancelReason cancelled = cogo::CancelReason::none;
+  begin_request_context();
   try {
-    (*handler_)(request_, response_);
-    return;
+    {
+      cogo::ContextScope scope(ctx_);
+      (*handler_)(request_, response_);
+    }
+    cancelled = ctx_.reason();
+    end_request_context();
+    // A handler that caught Cancelled and returned without an answer of its
+    // own (a status or a body) still gets the 503 it would have got;
+    // client_gone: nobody to tell.
+    const bool answered = response_.committed_ || response_.status_ != 200 || response_.body_bytes_ > 0;
+    if (cancelled == cogo::CancelReason::none || cancelled == cogo::CancelReason::client_gone ||
+        answered) {
+      if (cancelled == cogo::CancelReason::client_gone) raise(CloseReason::broken);
+      return;
+    }
+  } catch (const cogo::Cancelled& e) {
+    // The request's reason when its context ended; else the Cancelled came
+    // from a context of the handler's own (with_timeout around an upstream
+    // call) and escaped it: answered the same way, as a 503.
+    cancelled = ctx_.reason();
+    end_request_context();
+    if (cancelled == cogo::CancelReason::none) cancelled = e.reason();
   } catch (const HttpError& e) {
+    end_request_context();
     status = e.status();
     message = e.what();
   } catch (const TimeoutError& e) {
+    end_request_context();
     if (phase_ == RequestPhase::body_timed_out) {
       status = 408;
       message = "timed out reading the request body";
@@ -357,13 +441,26 @@ void Http1Engine::run_handler() {
       message = e.what();
     }
   } catch (const std::exception& e) {
+    end_request_context();
     failed = true;
     message = e.what();
   } catch (...) {
+    end_request_context();
     failed = true;
     message = "an exception not derived from std::exception";
   }
   if (broken()) return;  // our own stream failed under the handler
+  if (cancelled == cogo::CancelReason::client_gone) {
+    raise(CloseReason::broken);  // nobody is there to read an answer
+    return;
+  }
+  if (cancelled != cogo::CancelReason::none) {
+    status = 503;
+    message = cancelled == cogo::CancelReason::deadline   ? "handler timed out"
+              : cancelled == cogo::CancelReason::shutdown ? "server shutting down"
+                                                          : "request cancelled";
+    if (cancelled == cogo::CancelReason::shutdown) raise(CloseReason::draining);
+  }
   if (failed) {
     spdlog::error("http: handler for {} {} from {} threw: {}", request_.method_, request_.path_,
                   remote_address_, message);
@@ -411,6 +508,8 @@ bool Http1Engine::pull_body() {
       std::size_t n;
       try {
         n = stream_->read(in_.tail(), in_.tail_room());
+      } catch (const cogo::Cancelled&) {
+        throw;  // nothing was read: the connection is as it was
       } catch (const TimeoutError&) {
         phase_ = RequestPhase::body_timed_out;
         raise(CloseReason::request_error);

@@ -30,6 +30,9 @@
 #include <string>
 #include <string_view>
 
+#include "cogo/cancel.h"
+#include "cogo/detail/cancel.h"
+#include "cogo/detail/sched.h"
 #include "cogo/http/http1_session.h"
 #include "cogo/http/handler.h"
 #include "cogo/http/options.h"
@@ -130,6 +133,16 @@ class Http1Engine {
     broken,           // the stream failed: close without writing more
   };
 
+  // The request's context (Request::context()). One state per engine,
+  // reused from request to request while nothing else holds it (a helper
+  // goroutine, a child context): begin_request_context() rearms it with the
+  // handler timeout and the first-wait hook that starts the hang-up watch;
+  // end_request_context() stops both, and cancels a state still held
+  // elsewhere (the request's helpers die with it) and lets it go.
+  void begin_request_context();
+  void end_request_context() noexcept;
+  static void on_first_wait(cogo::detail::CancelState* s, void* self);
+
   bool process_input();
   bool dispatch(RequestParser::Event event);
   bool prepare_request();
@@ -176,6 +189,11 @@ class Http1Engine {
   std::uint64_t body_received_ = 0;
   int body_failure_status_ = 0;  // body_failed: the status repeated on later reads
   ResponsePhase response_phase_ = ResponsePhase::buffered;  // see ResponsePhase
+
+  // The request's context (see begin_request_context).
+  cogo::Context ctx_;
+  cogo::detail::CancelState* ctx_parent_ = nullptr;  // the state ctx_ is a child of
+  std::uint64_t hangup_watch_ = 0;             // hangup_watch.h id, 0: none
 
   // The connection.
   CloseReason close_ = CloseReason::none;  // see CloseReason

@@ -7,6 +7,8 @@
 
 namespace cogo::http {
 
+const cogo::Context Request::background_context_{};
+
 std::optional<std::uint64_t> Request::content_length() const noexcept {
   if (!has_content_length_) return std::nullopt;
   return content_length_;

@@ -41,6 +41,9 @@ using server_detail::GoroutineModel;
 using server_detail::Shutdown;
 using server_detail::ThreadModel;
 
+// After the grace, how long cancelled handlers get to unwind.
+constexpr auto kUnwindGrace = std::chrono::seconds(1);
+
 struct Server::Impl {
   ServerOptions opt;
   Router router;
@@ -59,8 +62,16 @@ struct Server::Impl {
   // (waiting for a call in progress) before anything else goes.
   std::optional<StopSignalHook> signal_hook;
   std::atomic<uint64_t> accepted{0};  // relaxed counter
+  // Every request context is a child of root; the shutdown cancels it when
+  // the grace is over, so handlers still waiting unwind (503, close).
+  cogo::Context root = cogo::Context::with_cancel(cogo::Context());
+  RequestCounters requests;
 
-  explicit Impl(ServerOptions o) : opt(std::move(o)) { opt.http.draining = shutdown.draining_flag(); }
+  explicit Impl(ServerOptions o) : opt(std::move(o)) {
+    opt.http.draining = shutdown.draining_flag();
+    opt.http.root_context = &root;
+    opt.http.request_counters = &requests;
+  }
 
   // serve_thread_conn() runs on a connection's own thread; fd belongs to
   // the thread model, which closes it after erasing it from its live set.
@@ -150,6 +161,11 @@ ServerCounters Server::counters() const {
   c.idle_parked = static_cast<uint64_t>(
       std::max<int64_t>(0, impl_->conns.idle_parked.load(std::memory_order_relaxed)));
   c.tls_handshake_failures = impl_->conns.tls_failures.load(std::memory_order_relaxed);
+  c.requests_in_flight = static_cast<uint64_t>(
+      std::max<int64_t>(0, impl_->requests.in_flight.load(std::memory_order_relaxed)));
+  for (int r = 0; r < 5; ++r) {
+    c.requests_cancelled[r] = impl_->requests.cancelled[r].load(std::memory_order_relaxed);
+  }
   return c;
 }
 
@@ -190,8 +206,17 @@ void Server::serve() {
     // the middle of a request still writes its response, with "close".
     s.threads.shutdown_live(SHUT_RD);
   }
-  if (!s.shutdown.wait_connections(deadline)) {
-    spdlog::warn("shutdown grace period over: {} connections dropped", s.shutdown.open_connections());
+  if (s.shutdown.wait_connections(deadline)) {
+    spdlog::info("shutdown complete");
+    return;
+  }
+  // The grace is over: cancel the handlers still waiting (each answers 503
+  // and closes, or closes mid-response) and give them a moment to unwind.
+  spdlog::warn("shutdown grace period over: cancelling {} requests on {} connections",
+               s.requests.in_flight.load(std::memory_order_relaxed), s.shutdown.open_connections());
+  s.root.cancel(cogo::CancelReason::shutdown);
+  if (!s.shutdown.wait_connections(std::chrono::steady_clock::now() + kUnwindGrace)) {
+    spdlog::warn("shutdown: {} connections dropped", s.shutdown.open_connections());
   } else {
     spdlog::info("shutdown complete");
   }

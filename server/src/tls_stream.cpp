@@ -21,6 +21,7 @@
 // Rejected: memory BIOs with our own socket I/O (one extra copy of every
 // byte, and the same WANT_* state machine anyway); SSL_set_fd (SIGPIPE, and
 // blocking sockets would block inside OpenSSL).
+#include "cogo/detail/cancel.h"
 #include "cogo/http/tls.h"
 
 #include <openssl/bio.h>
@@ -157,6 +158,7 @@ class ConnWaiter final : public TlsWaiter {
       conn_->wait_writable(ec);
     }
     if (!ec) return;
+    cogo::throw_if_cancelled(ec);
     if (net::is_timeout(ec)) throw TimeoutError(timeout_message);
     throw std::system_error(ec, "tls: wait for the socket");
   }
@@ -183,24 +185,17 @@ class PollWaiter final : public TlsWaiter {
   }
   void wait(Want want, const char* timeout_message) override {
     const Deadline deadline = want == Want::read ? read_deadline_ : write_deadline_;
-    pollfd p{fd_, static_cast<short>(want == Want::read ? POLLIN : POLLOUT), 0};
-    for (;;) {
-      timespec ts{};
-      timespec* timeout = nullptr;
-      if (deadline != no_deadline) {
-        const auto left = deadline - std::chrono::steady_clock::now();
-        if (left <= std::chrono::steady_clock::duration::zero())
-          throw TimeoutError(timeout_message);
-        const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-        ts.tv_sec = static_cast<time_t>(ns / 1'000'000'000);
-        ts.tv_nsec = static_cast<long>(ns % 1'000'000'000);
-        timeout = &ts;
-      }
-      const int r = ::ppoll(&p, 1, timeout, nullptr);
-      if (r > 0) return;  // ready, hung up or in error: the retried call tells which
-      if (r == 0 || errno == EINTR) continue;  // the deadline is checked above
-      throw std::system_error(errno, std::generic_category(), "tls: poll");
-    }
+    const int64_t until =
+        deadline == no_deadline
+            ? -1
+            : std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    // Interruptible by the thread's context (cogo/cancel.h).
+    cogo::detail::CancelState* cancel = cogo::detail::cancel_effective();
+    const int r = cogo::detail::thread_wait_fd(
+        fd_, static_cast<short>(want == Want::read ? POLLIN : POLLOUT), until, cancel);
+    if (r < 0) cogo::detail::throw_cancelled(cancel);
+    if (r == 0) throw TimeoutError(timeout_message);
+    // ready, hung up or in error: the retried call tells which
   }
   void shutdown_write() noexcept override { ::shutdown(fd_, SHUT_WR); }
 

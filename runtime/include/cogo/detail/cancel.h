@@ -66,7 +66,8 @@ int thread_wait_fd(int fd, short events, int64_t deadline_ns, CancelState* s);
 // child or wait holds it; such a state may be reset for the next request.
 bool state_alone(CancelState* s) noexcept;
 // state_rearm() resets a state that state_alone() and not done for the next
-// use: clears the first-wait callback and (re)sets its deadline (0: none).
-void state_rearm(CancelState* s, int64_t deadline_ns);
+// use: (re)sets its deadline (0: none, the timer stops) and its first-wait
+// callback (nullptr: none), the callback under the lock.
+void state_rearm(CancelState* s, int64_t deadline_ns, FirstWaitFn fn, void* arg);
 
 }  // namespace cogo::detail

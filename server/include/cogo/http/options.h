@@ -4,8 +4,20 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
+
+namespace cogo {
+class Context;
+}
 
 namespace cogo::http {
+
+// RequestCounters: requests in flight and requests cancelled, by reason
+// (indexed by cogo::CancelReason; none unused). Relaxed atomics.
+struct RequestCounters {
+  std::atomic<std::int64_t> in_flight{0};
+  std::atomic<std::uint64_t> cancelled[5] = {};
+};
 
 // HttpOptions: every limit is answered with a status and a close, every
 // timeout ends the connection. A timeout of zero (or less) is disabled.
@@ -40,9 +52,25 @@ struct HttpOptions {
   // connection, which may destroy the response before the client reads it).
   std::chrono::milliseconds linger_timeout{1'000};
 
+  // Each request runs under a context (cogo/cancel.h, Request::context()):
+  // every wait of its handler throws cogo::Cancelled once it is done.
+  // handler_timeout is its deadline from the moment the head was parsed:
+  // a handler still waiting then is cancelled and the client gets 503 if no
+  // byte of the response was sent, else the connection closes. 0: off.
+  std::chrono::milliseconds handler_timeout{0};
+  // A client that resets or hangs up while its handler waits cancels it
+  // (client_gone, logged as 499). So does a FIN after its complete request
+  // with nothing behind it, unless this is false (serve half-closed clients:
+  // their handler runs to the end and the response is still written).
+  bool cancel_on_half_close = true;
+
   // When *draining becomes true (graceful shutdown), each connection finishes
   // the request in progress, answers it with "Connection: close" and closes.
   const std::atomic<bool>* draining = nullptr;
+  // Set by the Server: request contexts are children of *root_context (the
+  // shutdown cancels it once the grace is over), and the request counters.
+  const cogo::Context* root_context = nullptr;
+  RequestCounters* request_counters = nullptr;
 };
 
 }  // namespace cogo::http

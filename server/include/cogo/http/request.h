@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cogo/cancel.h"
 #include "cogo/http/field.h"
 
 namespace cogo::http {
@@ -87,6 +88,16 @@ class Request {
   // body() reads the rest of the body whole (bounded by max_body_bytes).
   std::string body();
 
+  // context() is the request's cancellation context (cogo/cancel.h), already
+  // current while the handler runs: every wait of the handler (and of the
+  // goroutines it spawns) throws cogo::Cancelled once it is done. It is done
+  // when the client leaves (client_gone: no response is written), when
+  // HttpOptions::handler_timeout passes (deadline: 503, or a close if the
+  // response had begun), when the graceful shutdown runs out of grace
+  // (shutdown: 503 and close), and when the request is over (cancelled).
+  // Keep a copy to hand to code that runs elsewhere; let Cancelled unwind.
+  const cogo::Context& context() const noexcept { return *context_; }
+
  private:
   friend class detail::Http1Engine;
   friend class Router;
@@ -94,6 +105,8 @@ class Request {
   void parse_query() const;
 
   detail::Http1Engine* engine_ = nullptr;
+  const cogo::Context* context_ = &background_context_;
+  static const cogo::Context background_context_;
   std::string_view method_;
   std::string_view target_;
   std::string_view host_;

@@ -26,6 +26,7 @@ class ConnStream final : public Stream {
   void set_write_deadline(Deadline deadline) override { want_wd_ = deadline; }
   void shutdown_write() override;
   bool input_drained() const noexcept override { return drained_; }
+  int native_fd() const noexcept override { return conn_->native_handle(); }
 
   // note_readable(): the poller reported new input since the last read, so
   // input_drained() no longer holds.

@@ -27,6 +27,7 @@ class FdStream final : public Stream {
   void set_read_deadline(Deadline deadline) override { read_deadline_ = deadline; }
   void set_write_deadline(Deadline deadline) override { write_deadline_ = deadline; }
   void shutdown_write() override;
+  int native_fd() const noexcept override { return fd_; }
 
   // fd() is the socket; release() gives up ownership of it and returns it.
   int fd() const noexcept { return fd_; }

@@ -77,6 +77,10 @@ class Stream {
   // readiness-driven caller learns of new input from the poller. The engine
   // then goes idle without that read. The default, false, always asks.
   virtual bool input_drained() const noexcept { return false; }
+
+  // native_fd() is the socket under the stream, for the hang-up watch (-1:
+  // none, nothing is watched).
+  virtual int native_fd() const noexcept { return -1; }
 };
 
 }  // namespace cogo::http

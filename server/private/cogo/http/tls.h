@@ -111,6 +111,7 @@ class TlsStream final : public Stream {
   // never waits for the client's close_notify, and for room in the socket
   // only within the write deadline (without one it does not wait at all).
   void shutdown_write() override;
+  int native_fd() const noexcept override { return fd(); }
 
   // After the handshake: the negotiated protocol version ("TLSv1.3"), the
   // cipher suite, and the ALPN protocol ("http/1.1", or "" if the client
