@@ -235,6 +235,10 @@ TEST_P(Cancel, ClientCloseCancelsASleepingHandler) {
       [&](Server& s) {
         s.router().get("/wait", [&](Request& req, Response&) {
           EXPECT_FALSE(req.context().background());
+          struct Guard {
+            Events& ev;
+            ~Guard() { ev.set("destructor", "ran"); }
+          } guard{ev};
           ev.set("started", "");
           report(ev, "handler", [] { cogo::sleep_for(kForever); });
         });
@@ -245,6 +249,7 @@ TEST_P(Cancel, ClientCloseCancelsASleepingHandler) {
         ev.get("started");
         close(fd);
         EXPECT_EQ(ev.get("handler"), "client_gone");
+        EXPECT_EQ(ev.get("destructor"), "ran");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
         EXPECT_EQ(cancelled(s, CancelReason::client_gone), 1u);
         EXPECT_EQ(cancelled(s, CancelReason::deadline), 0u);
@@ -404,6 +409,44 @@ TEST_P(Cancel, HandlerTimeoutCancelsABodyRead) {
       });
 }
 
+// A client that leaves in the middle of its streamed body: the handler's
+// read stops waiting (the request is cancelled, or the read sees the end of
+// a truncated body: either way it unwinds) and nothing is answered.
+TEST_P(Cancel, ClientLeavingMidBodyUnwindsTheBodyRead) {
+  Events ev;
+  serve(
+      options(),
+      [&](Server& s) {
+        s.router().post("/upload", [&](Request& req, Response& res) {
+          std::size_t total = 0;
+          try {
+            char buf[4096];
+            while (std::size_t n = req.read(buf, sizeof buf)) {
+              total += n;
+              if (total >= 10) ev.set("started", "");
+            }
+            ev.set("handler", "finished");
+          } catch (const cogo::Cancelled&) {
+            ev.set("handler", "unwound");
+            throw;
+          } catch (const std::exception&) {
+            ev.set("handler", "unwound");
+            throw;
+          }
+          res.text(200, std::to_string(total));
+        });
+      },
+      [&](int port, Server&) {
+        const int fd = cogo_test::connect_to(port);
+        cogo_test::send_all(fd,
+                            "POST /upload HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                            "a\r\n0123456789\r\n");
+        ev.get("started");
+        reset_close(fd);
+        EXPECT_EQ(ev.get("handler"), "unwound");
+      });
+}
+
 // A handler that timed out after its head went out: the only honest end is
 // a close, before the chunked body's last chunk.
 TEST_P(Cancel, HandlerTimeoutMidStreamClosesTheConnection) {
@@ -542,9 +585,30 @@ TEST_P(Cancel, SpawnedGoroutinesDieWithTheRequest) {
       });
 }
 
-// Cleanup under a CancelShield may wait after the cancel.
-TEST_P(Cancel, AShieldLetsCleanupWait) {
+// Catching Cancelled and waiting again throws again; under a CancelShield
+// cleanup may wait and talk to the network after the cancel.
+TEST_P(Cancel, WaitingAgainThrowsAgainAndAShieldLetsCleanupTalk) {
   Events ev;
+  // The peer the cleanup talks to: reads one line and answers "ack".
+  const int up = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(up, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(up, 4), 0);
+  socklen_t alen = sizeof a;
+  getsockname(up, reinterpret_cast<sockaddr*>(&a), &alen);
+  const std::string up_addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::thread peer([&] {
+    const int c = accept(up, nullptr, nullptr);
+    if (c < 0) return;
+    std::string got;
+    while (got.find('\n') == std::string::npos && recv_some(c, got)) {
+    }
+    ev.set("peer got", got);
+    send(c, "ack\n", 4, MSG_NOSIGNAL);
+    close(c);
+  });
   serve(
       options(),
       [&](Server& s) {
@@ -553,11 +617,22 @@ TEST_P(Cancel, AShieldLetsCleanupWait) {
           try {
             cogo::sleep_for(kForever);
           } catch (const cogo::Cancelled&) {
+            try {
+              cogo::sleep_for(kForever);  // the context stays done
+              ev.set("again", "slept");
+            } catch (const cogo::Cancelled& e) {
+              ev.set("again", std::string(cogo::to_string(e.reason())));
+            }
             cogo::CancelShield shield;
-            cogo::Chan<int> ch(1);
-            cogo::go_detached([ch]() mutable { ch.send(1); });
-            cogo::sleep_for(20ms);                   // would throw again unshielded
-            ev.set("cleanup", std::to_string(ch.recv().value_or(0)));
+            cogo::net::Conn conn = cogo::net::dial(up_addr);
+            conn.write_all("bye\n", 4);
+            char buf[16];
+            std::string answer;
+            while (answer.find('\n') == std::string::npos) {
+              const std::size_t n = conn.read(buf, sizeof buf);
+              answer.append(buf, n);
+            }
+            ev.set("cleanup", answer);
             throw;
           }
         });
@@ -567,9 +642,13 @@ TEST_P(Cancel, AShieldLetsCleanupWait) {
         cogo_test::send_all(fd, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
         ev.get("started");
         close(fd);
-        EXPECT_EQ(ev.get("cleanup"), "1");
+        EXPECT_EQ(ev.get("again"), "client_gone");
+        EXPECT_EQ(ev.get("peer got"), "bye\n");
+        EXPECT_EQ(ev.get("cleanup"), "ack\n");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
       });
+  peer.join();
+  close(up);
 }
 
 // A client that half-closes after its request: a handler that never waits

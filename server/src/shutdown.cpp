@@ -14,20 +14,24 @@ void Shutdown::wait_requested() const {
 }
 
 void Shutdown::close_all_closed() {
-  if (!all_closed_done_.exchange(true)) all_closed_.close();
+  // A copy of the handle: once closed, the waiter may return and destroy
+  // this object while close() is still waking it.
+  Chan<int> c = all_closed_;
+  if (!all_closed_done_.exchange(true)) c.close();
 }
 
-// connection_closed() and wait_connections() both read the other's write
-// (seq_cst): whichever comes second sees the zero and closes the channel.
+// The last connection_closed() after wait_connections() started, or
+// wait_connections() finding no connection, closes all_closed_ — decided by
+// one atomic read-modify-write on each side, so exactly one of them sees the
+// zero. The closer reads this object only before the close: the waiter
+// cannot have returned before it (or it timed out, and then the connections
+// it left open outlive nothing they use: Server::serve waits again).
 void Shutdown::connection_closed() {
-  if (open_.fetch_sub(1, std::memory_order_seq_cst) == 1 && counting_down_.load()) {
-    close_all_closed();
-  }
+  if (open_.fetch_sub(kOne, std::memory_order_seq_cst) == kOne + kCounting) close_all_closed();
 }
 
 bool Shutdown::wait_connections(std::chrono::steady_clock::time_point deadline) {
-  counting_down_.store(true);
-  if (open_.load(std::memory_order_seq_cst) == 0) close_all_closed();
+  if (open_.fetch_or(kCounting, std::memory_order_seq_cst) / kOne == 0) close_all_closed();
   const auto left = deadline - std::chrono::steady_clock::now();
   if (left <= std::chrono::steady_clock::duration::zero()) return open_connections() == 0;
   bool closed = false;
@@ -37,8 +41,7 @@ bool Shutdown::wait_connections(std::chrono::steady_clock::time_point deadline) 
 }
 
 void Shutdown::wait_connections() {
-  counting_down_.store(true);
-  if (open_.load(std::memory_order_seq_cst) == 0) close_all_closed();
+  if (open_.fetch_or(kCounting, std::memory_order_seq_cst) / kOne == 0) close_all_closed();
   (void)all_closed_.recv();
 }
 

@@ -37,14 +37,14 @@ class Shutdown {
 
   // connection_opened() / connection_closed() count the open connections;
   // opened is called by the accept loop before the connection starts.
-  void connection_opened() noexcept { open_.fetch_add(1, std::memory_order_relaxed); }
+  void connection_opened() noexcept { open_.fetch_add(kOne, std::memory_order_relaxed); }
   void connection_closed();
-  int64_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed); }
+  int64_t open_connections() const noexcept { return open_.load(std::memory_order_relaxed) / kOne; }
 
   // wait_connections() returns true once no connection is open, false if
   // deadline passed first. Precondition: every accept loop has stopped (no
-  // connection_opened() races with the count reaching zero), and it is called
-  // at most once.
+  // connection_opened() races with the count reaching zero). May be called
+  // again after a false (the server's shutdown does, after cancelling).
   bool wait_connections(std::chrono::steady_clock::time_point deadline);
   // wait_connections() without a deadline: until none is open.
   void wait_connections();
@@ -54,8 +54,15 @@ class Shutdown {
 
   std::atomic<bool> draining_{false};
   Chan<int> requested_;           // closed by the first request(); never sent on
-  std::atomic<int64_t> open_{0};  // relaxed: the count; the ordering is all_closed_'s
-  std::atomic<bool> counting_down_{false};  // set by wait_connections(): a zero count closes all_closed_
+  // open_: the count of open connections times kOne, plus kCounting once
+  // wait_connections() was called. One word, so that the last
+  // connection_closed() learns from its own decrement whether it must close
+  // all_closed_, and touches nothing of this object afterwards unless the
+  // waiter is still waiting for that close (a waiter that saw the zero may
+  // destroy the Shutdown at once).
+  static constexpr int64_t kCounting = 1;
+  static constexpr int64_t kOne = 2;
+  std::atomic<int64_t> open_{0};
   std::atomic<bool> all_closed_done_{false};  // all_closed_ was closed (exactly once)
   Chan<int> all_closed_;  // closed once counting_down_ and no connection is open
 };

@@ -3,6 +3,9 @@
 //
 //	GET /            200 text/plain "Hello, World!" (keep-alive)
 //	GET /sleep?ms=N  the handler sleeps N ms (time.Sleep), then "slept N ms\n"
+//	GET /sleepctx?ms=N  the same, the idiomatic cancellable way: select on
+//	                 time.After and r.Context().Done() (loadtest/cancel.py)
+//	GET /debug/goroutines  runtime.NumGoroutine(), as text
 //
 // Built offline and run on one P, on core 0:
 //
@@ -16,6 +19,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 )
@@ -46,6 +50,23 @@ func main() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		w.Header()["Content-Type"] = []string{"text/plain"}
 		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
+	mux.HandleFunc("/sleepctx", func(w http.ResponseWriter, r *http.Request) {
+		ms, err := strconv.Atoi(r.URL.Query().Get("ms"))
+		if err != nil || ms < 0 {
+			http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
+			return
+		}
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header()["Content-Type"] = []string{"text/plain"}
+		fmt.Fprintf(w, "slept %d ms\n", ms)
+	})
+	mux.HandleFunc("/debug/goroutines", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%d\n", runtime.NumGoroutine())
 	})
 	srv := &http.Server{Addr: *listen, Handler: mux}
 	log.Fatal(srv.ListenAndServe())
