@@ -15,12 +15,13 @@ ctest --test-dir build --output-on-failure --timeout 900
 
 if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
   # The runtime and the netpoller are where data races and stack-switch bugs
-  # hide: their suites run
+  # hide, and request cancellation crosses every thread the server has (the
+  # hang-up watcher, timers, connection threads): their suites run
   # under both sanitizers (the million-goroutine case is left to Release, and
   # so is the SIGQUIT dump test: under TSan beside CPU hogs the dump sometimes
   # never reached stderr within 20 s — not understood yet, see the session 4
   # note; Release runs it on every CI).
-  SAN_TESTS=(scheduler_test chan_test sync_test netpoll_test cancel_test)
+  SAN_TESTS=(scheduler_test chan_test sync_test netpoll_test cancel_test http_cancel_test)
   for san in address thread; do
     dir="build-$san"
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOGO_SANITIZE=$san \
