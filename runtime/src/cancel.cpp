@@ -348,6 +348,12 @@ bool state_alone(CancelState* s) noexcept {
   return alone;
 }
 
+CancelState*& cancel_slot() noexcept { return bound_slot(); }
+
+bool state_unshared(const CancelState* s) noexcept {
+  return s->refs.load(std::memory_order_acquire) == 1;
+}
+
 void state_rearm(CancelState* s, int64_t deadline_ns, FirstWaitFn fn, void* arg) {
   if (s->timer_armed) {
     timer_stop(&s->timer);

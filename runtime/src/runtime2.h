@@ -140,6 +140,7 @@ struct M {
   uint64_t rand_state = 0;     // fastrand
   SanitizerThread san;         // g0 bookkeeping for sanitizers
   void* altstack = nullptr;    // sigaltstack for the overflow report
+  G::EhState* eh = nullptr;    // this thread's C++ exception state (see G::eh); set at start
 
   uint32_t fastrand() {
     rand_state ^= rand_state << 13;

@@ -806,9 +806,9 @@ void switch_to_g0(Pending what, ParkCommit commit, void* arg) {
   m->commit = commit;
   m->commit_arg = arg;
   // The exception state goes with the G (see G::eh); the thread's is left
-  // empty for the scheduler and the next G. __cxa_get_globals() is called
-  // again after the jump: this may be another thread.
-  G::EhState* eh = eh_globals();
+  // empty for the scheduler and the next G. After the jump this may be
+  // another thread: its M's pointer, not this one's.
+  G::EhState* eh = m->eh;
   g->eh = *eh;
   *eh = G::EhState{};
   san_before_leave_g(m->san, g->fiber, what == Pending::kExit);
@@ -816,7 +816,7 @@ void switch_to_g0(Pending what, ParkCommit commit, void* arg) {
   M* nm = static_cast<M*>(t.data);
   nm->g0ctx = t.from;
   san_after_resume_g(nm->san, g->fiber);
-  *eh_globals() = g->eh;
+  *nm->eh = g->eh;
 }
 
 [[noreturn]] void goroutine_panic(G* g, const char* what) {
@@ -859,6 +859,7 @@ void schedule(M* m) {
 
 void mstart(M* m) {
   tls_m = m;
+  m->eh = eh_globals();
   san_thread_init(m->san);
   signals_thread_init(m);
   if (m->nextp != nullptr) {
@@ -1160,6 +1161,7 @@ void run_main(Task main_fn) {
   }
   m0->rand_state = 0x2545F4914F6CDD1Dull;
   tls_m = m0;
+  m0->eh = eh_globals();
   san_thread_init(m0->san);
   signals_install();
   signals_thread_init(m0);

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <utility>
 #include <charconv>
 #include <cstring>
 #include <ctime>
@@ -340,6 +341,12 @@ bool Http1Engine::prepare_request() {
   return true;
 }
 
+// The request context's life, and what it costs a request that never waits:
+// the state is reused from request to request (no allocation) and its
+// first-wait hook stays installed while no wait used it, so begin and end
+// are a few plain stores and one atomic load (state_unshared). A handler
+// that waits, a handler timeout, or a helper still holding the context
+// take the slower paths below.
 void Http1Engine::begin_request_context() {
   // Compared by state, not by handle: a pooled engine outlives its server,
   // and a new server's root handle may sit at the old one's address. ctx_
@@ -348,17 +355,32 @@ void Http1Engine::begin_request_context() {
   const cogo::Context* parent = options_->root_context;
   cogo::detail::CancelState* parent_state = parent ? parent->state() : nullptr;
   cogo::detail::CancelState* s = ctx_.state();
-  if (s == nullptr || ctx_parent_ != parent_state || ctx_.done() || !cogo::detail::state_alone(s)) {
+  if (s == nullptr || ctx_parent_ != parent_state || ctx_.done()) {
+    // (Reused states were checked unshared when their last request ended,
+    // and nobody could reach them since.)
     ctx_ = cogo::Context::with_cancel(parent ? *parent : cogo::Context());
     ctx_parent_ = parent_state;
     s = ctx_.state();
+    first_wait_armed_ = false;
   }
-  int64_t deadline = 0;
+  // What the first wait's hang-up watch needs, fixed now: on_first_wait may
+  // run on a helper goroutine's thread while the handler reads the body.
+  // Bytes of a next request behind this one: the client is pipelining, and
+  // its FIN says nothing about this request; only a reset counts then.
+  watch_fd_ = stream_->native_fd();
+  watch_half_close_ = options_->cancel_on_half_close &&
+                      !(phase_ == RequestPhase::body_complete && in_.unparsed_size() > 0);
   if (options_->handler_timeout.count() > 0) {
-    deadline = cogo::detail::nanotime() +
-               std::chrono::duration_cast<std::chrono::nanoseconds>(options_->handler_timeout).count();
+    const int64_t deadline =
+        cogo::detail::nanotime() +
+        std::chrono::duration_cast<std::chrono::nanoseconds>(options_->handler_timeout).count();
+    cogo::detail::state_rearm(s, deadline, &Http1Engine::on_first_wait, this);
+    first_wait_armed_ = true;
+    deadline_armed_ = true;
+  } else if (!first_wait_armed_) {
+    cogo::detail::state_rearm(s, 0, &Http1Engine::on_first_wait, this);
+    first_wait_armed_ = true;
   }
-  cogo::detail::state_rearm(s, deadline, &Http1Engine::on_first_wait, this);
   request_.context_ = &ctx_;
   if (RequestCounters* c = options_->request_counters) {
     c->in_flight.fetch_add(1, std::memory_order_relaxed);
@@ -366,35 +388,44 @@ void Http1Engine::begin_request_context() {
 }
 
 void Http1Engine::on_first_wait(cogo::detail::CancelState*, void* self) {
-  // Runs inside the handler's first wait (see cogo/detail/cancel.h): the
-  // engine is the waiting handler's, so reading it here is reading it there.
+  // Runs inside the first wait under the request's context (see
+  // cogo/detail/cancel.h), under the state's lock: the handler's, or a
+  // helper goroutine's on another thread. It reads only what begin fixed.
   auto* e = static_cast<Http1Engine*>(self);
-  const int fd = e->stream_->native_fd();
-  if (fd < 0) return;
-  // Bytes of a next request behind this one: the client is pipelining, and
-  // its FIN says nothing about this request. Only a reset counts then.
-  const bool pipelined = e->phase_ == RequestPhase::body_complete && e->in_.unparsed_size() > 0;
-  e->hangup_watch_ = watch_hangup(fd, e->ctx_, e->options_->cancel_on_half_close && !pipelined,
-                                  e->options_->draining);
+  e->first_wait_armed_ = false;  // consumed
+  if (e->watch_fd_ < 0) return;
+  e->hangup_watch_ = watch_hangup(e->watch_fd_, e->ctx_, e->watch_half_close_, e->options_->draining);
 }
 
-void Http1Engine::end_request_context() noexcept {
-  if (hangup_watch_ != 0) {
-    unwatch_hangup(hangup_watch_, stream_->native_fd());
-    hangup_watch_ = 0;
-  }
+cogo::CancelReason Http1Engine::end_request_context() noexcept {
   cogo::detail::CancelState* s = ctx_.state();
+  const cogo::CancelReason reason = ctx_.reason();
   if (RequestCounters* c = options_->request_counters) {
     c->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    if (const cogo::CancelReason r = ctx_.reason(); r != cogo::CancelReason::none) {
-      c->cancelled[static_cast<int>(r)].fetch_add(1, std::memory_order_relaxed);
+    if (reason != cogo::CancelReason::none) {
+      c->cancelled[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
     }
   }
+  if (cogo::detail::state_unshared(s) && !deadline_armed_) {
+    // Nothing else holds the state (a watch would: so there is none), the
+    // hook either ran on this goroutine or is still installed: keep both.
+    return reason;
+  }
+  // Stop the hook and the timer first: under the state's lock, so a first
+  // wait that ran (on whatever thread) is complete and its watch id visible,
+  // and none runs after.
   cogo::detail::state_rearm(s, 0, nullptr, nullptr);
+  first_wait_armed_ = false;
+  deadline_armed_ = false;
+  if (hangup_watch_ != 0) {
+    unwatch_hangup(hangup_watch_, watch_fd_);
+    hangup_watch_ = 0;
+  }
   if (!cogo::detail::state_alone(s)) {
-    ctx_.cancel(cogo::CancelReason::cancelled);  // the request is over
+    ctx_.cancel(cogo::CancelReason::cancelled);  // the request is over: its helpers stop
     ctx_ = cogo::Context();
   }
+  return reason;
 }
 
 void Http1Engine::run_handler() {
@@ -406,11 +437,16 @@ void Http1Engine::run_handler() {
   begin_request_context();
   try {
     {
-      cogo::ContextScope scope(ctx_);
+      // ContextScope without its reference counting: ctx_ outlives the run.
+      struct Bind {
+        cogo::detail::CancelState*& slot;
+        cogo::detail::CancelState* previous;
+        ~Bind() { slot = previous; }
+      } bind{cogo::detail::cancel_slot(), nullptr};
+      bind.previous = std::exchange(bind.slot, ctx_.state());
       (*handler_)(request_, response_);
     }
-    cancelled = ctx_.reason();
-    end_request_context();
+    cancelled = end_request_context();
     // A handler that caught Cancelled and returned without an answer of its
     // own (a status or a body) still gets the 503 it would have got;
     // client_gone: nobody to tell.
@@ -424,8 +460,7 @@ void Http1Engine::run_handler() {
     // The request's reason when its context ended; else the Cancelled came
     // from a context of the handler's own (with_timeout around an upstream
     // call) and escaped it: answered the same way, as a 503.
-    cancelled = ctx_.reason();
-    end_request_context();
+    cancelled = end_request_context();
     if (cancelled == cogo::CancelReason::none) cancelled = e.reason();
   } catch (const HttpError& e) {
     end_request_context();

@@ -140,7 +140,7 @@ class Http1Engine {
   // end_request_context() stops both, and cancels a state still held
   // elsewhere (the request's helpers die with it) and lets it go.
   void begin_request_context();
-  void end_request_context() noexcept;
+  cogo::CancelReason end_request_context() noexcept;  // why ctx_ ended, if it did
   static void on_first_wait(cogo::detail::CancelState* s, void* self);
 
   bool process_input();
@@ -193,7 +193,14 @@ class Http1Engine {
   // The request's context (see begin_request_context).
   cogo::Context ctx_;
   cogo::detail::CancelState* ctx_parent_ = nullptr;  // the state ctx_ is a child of
-  std::uint64_t hangup_watch_ = 0;             // hangup_watch.h id, 0: none
+  // Written by on_first_wait (under the state's lock, maybe on another
+  // thread), read by end_request_context after taking that lock or after
+  // seeing the state unshared.
+  std::uint64_t hangup_watch_ = 0;  // hangup_watch.h id, 0: none
+  bool first_wait_armed_ = false;   // the first-wait hook is installed and unused
+  bool deadline_armed_ = false;     // the state's timer runs (handler_timeout)
+  int watch_fd_ = -1;               // fixed by begin for on_first_wait
+  bool watch_half_close_ = false;
 
   // The connection.
   CloseReason close_ = CloseReason::none;  // see CloseReason

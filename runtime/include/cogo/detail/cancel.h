@@ -62,9 +62,20 @@ int thread_wait_fd(int fd, short events, int64_t deadline_ns, CancelState* s);
 
 // The server's request contexts: a state reused across the requests of one
 // connection when nothing else holds it (see cogo/http/request.h).
+// cancel_slot() is the bound-context slot of the running goroutine (or
+// plain thread): what ContextScope sets, without its reference counting.
+// Valid for the life of the goroutine or thread. The server binds the
+// request's state here for the handler's run, holding the reference itself.
+CancelState*& cancel_slot() noexcept;
+
 // state_alone() tells whether the only reference is the caller's and no
 // child or wait holds it; such a state may be reset for the next request.
 bool state_alone(CancelState* s) noexcept;
+// state_unshared() is the lock-free half of it: the caller's is the only
+// reference (acquire: what released the others happened before). A child,
+// a bound goroutine and a hang-up watch each hold one, so an unshared state
+// has none of them, and nothing can wait on it but the caller.
+bool state_unshared(const CancelState* s) noexcept;
 // state_rearm() resets a state that state_alone() and not done for the next
 // use: (re)sets its deadline (0: none, the timer stops) and its first-wait
 // callback (nullptr: none), the callback under the lock.
