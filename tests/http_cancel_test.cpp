@@ -163,6 +163,37 @@ void reset_close(int fd) {
   close(fd);
 }
 
+// leave_while_waiting() is the client that leaves: it asks for path, waits
+// for the handler to report "started", and closes (FIN) or resets.
+enum class Leave { close, reset };
+void leave_while_waiting(int port, Events& ev, const std::string& path, Leave how) {
+  const int fd = cogo_test::connect_to(port);
+  cogo_test::send_all(fd, "GET " + path + " HTTP/1.1\r\nHost: t\r\n\r\n");
+  ev.get("started");
+  if (how == Leave::reset) {
+    reset_close(fd);
+  } else {
+    close(fd);
+  }
+}
+
+// loopback_listener() is a plain listening socket on 127.0.0.1 (-1 on
+// failure) and, in addr, its "127.0.0.1:PORT".
+int loopback_listener(std::string& addr) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || listen(fd, 4) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&a), &alen) != 0) {
+    close(fd);
+    return -1;
+  }
+  addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  return fd;
+}
+
 // wait_until() polls pred (a hang guard of 30 s); its last value.
 template <class P>
 bool wait_until(P pred) {
@@ -244,10 +275,7 @@ TEST_P(Cancel, ClientCloseCancelsASleepingHandler) {
         });
       },
       [&](int port, Server& s) {
-        const int fd = cogo_test::connect_to(port);
-        cogo_test::send_all(fd, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        close(fd);
+        leave_while_waiting(port, ev, "/wait", Leave::close);
         EXPECT_EQ(ev.get("handler"), "client_gone");
         EXPECT_EQ(ev.get("destructor"), "ran");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
@@ -273,10 +301,7 @@ TEST_P(Cancel, ClientResetCancelsAChannelReceive) {
         });
       },
       [&](int port, Server& s) {
-        const int fd = cogo_test::connect_to(port);
-        cogo_test::send_all(fd, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        reset_close(fd);
+        leave_while_waiting(port, ev, "/wait", Leave::reset);
         EXPECT_EQ(ev.get("handler"), "client_gone");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
       });
@@ -297,10 +322,7 @@ TEST_P(Cancel, ClientCloseCancelsACondWait) {
         });
       },
       [&](int port, Server& s) {
-        const int fd = cogo_test::connect_to(port);
-        cogo_test::send_all(fd, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        close(fd);
+        leave_while_waiting(port, ev, "/wait", Leave::close);
         EXPECT_EQ(ev.get("handler"), "client_gone");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
       });
@@ -312,15 +334,9 @@ TEST_P(Cancel, ClientCloseCancelsAnUpstreamRead) {
   Events ev;
   // The upstream: accepts one connection and holds it, silent, until it
   // sees the other end close.
-  const int up = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(up, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(up, 4), 0);
-  socklen_t alen = sizeof a;
-  getsockname(up, reinterpret_cast<sockaddr*>(&a), &alen);
-  const std::string up_addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::string up_addr;
+  const int up = loopback_listener(up_addr);
+  ASSERT_GE(up, 0);
   std::thread upstream([&] {
     const int c = accept(up, nullptr, nullptr);
     if (c < 0) return;
@@ -343,10 +359,7 @@ TEST_P(Cancel, ClientCloseCancelsAnUpstreamRead) {
         });
       },
       [&](int port, Server& s) {
-        const int fd = cogo_test::connect_to(port);
-        cogo_test::send_all(fd, "GET /proxy HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        close(fd);
+        leave_while_waiting(port, ev, "/proxy", Leave::close);
         EXPECT_EQ(ev.get("handler"), "client_gone");
         EXPECT_EQ(ev.get("upstream"), "closed");
         EXPECT_TRUE(settled(s, CancelReason::client_gone, 1));
@@ -576,10 +589,7 @@ TEST_P(Cancel, SpawnedGoroutinesDieWithTheRequest) {
         EXPECT_EQ(ev.get("helper"), "cancelled");
         EXPECT_EQ(ev.get("detached"), "finished");
         close(fd);
-        const int fd2 = cogo_test::connect_to(port);
-        cogo_test::send_all(fd2, "GET /spawn-and-wait HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        close(fd2);
+        leave_while_waiting(port, ev, "/spawn-and-wait", Leave::close);
         EXPECT_EQ(ev.get("handler"), "client_gone");
         EXPECT_EQ(ev.get("helper2"), "client_gone");
       });
@@ -590,15 +600,9 @@ TEST_P(Cancel, SpawnedGoroutinesDieWithTheRequest) {
 TEST_P(Cancel, WaitingAgainThrowsAgainAndAShieldLetsCleanupTalk) {
   Events ev;
   // The peer the cleanup talks to: reads one line and answers "ack".
-  const int up = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(up, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(listen(up, 4), 0);
-  socklen_t alen = sizeof a;
-  getsockname(up, reinterpret_cast<sockaddr*>(&a), &alen);
-  const std::string up_addr = "127.0.0.1:" + std::to_string(ntohs(a.sin_port));
+  std::string up_addr;
+  const int up = loopback_listener(up_addr);
+  ASSERT_GE(up, 0);
   std::thread peer([&] {
     const int c = accept(up, nullptr, nullptr);
     if (c < 0) return;
@@ -638,10 +642,7 @@ TEST_P(Cancel, WaitingAgainThrowsAgainAndAShieldLetsCleanupTalk) {
         });
       },
       [&](int port, Server& s) {
-        const int fd = cogo_test::connect_to(port);
-        cogo_test::send_all(fd, "GET /wait HTTP/1.1\r\nHost: t\r\n\r\n");
-        ev.get("started");
-        close(fd);
+        leave_while_waiting(port, ev, "/wait", Leave::close);
         EXPECT_EQ(ev.get("again"), "client_gone");
         EXPECT_EQ(ev.get("peer got"), "bye\n");
         EXPECT_EQ(ev.get("cleanup"), "ack\n");
