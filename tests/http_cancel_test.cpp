@@ -36,6 +36,7 @@
 #include "cogo/http.h"
 #include "cogo/http/admin.h"
 #include "cogo/middleware/access_log.h"
+#include "cogo/middleware/timeout.h"
 #include "cogo/mutex.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
@@ -521,7 +522,8 @@ TEST_P(Cancel, ASwallowedCancelStillAnswers503AndAnOwnAnswerIsKept) {
 }
 
 // A Cancelled from a context of the handler's own (a timeout around an
-// upstream call) that escapes is a 503; the request's context is not done.
+// upstream call) that escapes is a 503, counted as a deadline; the
+// request's own context is not done.
 TEST_P(Cancel, AnEscapedInnerTimeoutIs503) {
   Events ev;
   serve(
@@ -547,7 +549,49 @@ TEST_P(Cancel, AnEscapedInnerTimeoutIs503) {
         EXPECT_EQ(ev.get("request"), "none");
         EXPECT_EQ(get(fd, "/fast").status, 200);  // still keep-alive
         close(fd);
-        EXPECT_EQ(cancelled(s, CancelReason::deadline), 0u);
+        EXPECT_EQ(cancelled(s, CancelReason::deadline), 1u);  // it ended the request
+      });
+}
+
+// middleware::timeout narrows one route's requests: its handler's waits end
+// at the deadline (503, counted), req.context() is the narrowed context,
+// and a route without it waits as long as it likes.
+TEST_P(Cancel, TheTimeoutMiddlewareNarrowsOneRoute) {
+  Events ev;
+  EXPECT_THROW(cogo::middleware::timeout(0ms), std::invalid_argument);
+  serve(
+      options(),
+      [&](Server& s) {
+        s.router().get("/slow", cogo::http::MiddlewareChain()
+                                    .use(cogo::middleware::timeout(150ms))
+                                    .then([&](Request& req, Response&) {
+                                      ev.set("deadline", req.context().deadline() ? "set" : "none");
+                                      ev.set("current", cogo::current_context() == req.context()
+                                                            ? "same"
+                                                            : "other");
+                                      report(ev, "handler", [] { cogo::sleep_for(kForever); });
+                                    }));
+        s.router().get("/patient", [&](Request& req, Response& res) {
+          ev.set("patient deadline", req.context().deadline() ? "set" : "none");
+          cogo::sleep_for(300ms);
+          res.text(200, "waited");
+        });
+      },
+      [&](int port, Server& s) {
+        const int fd = cogo_test::connect_to(port);
+        const Reply r = get(fd, "/slow");
+        EXPECT_EQ(r.status, 503) << r.head;
+        EXPECT_EQ(r.body, "handler timed out\n");
+        EXPECT_EQ(ev.get("handler"), "deadline");
+        EXPECT_EQ(ev.get("deadline"), "set");
+        EXPECT_EQ(ev.get("current"), "same");
+        const Reply p = get(fd, "/patient");
+        EXPECT_EQ(p.status, 200);
+        EXPECT_EQ(p.body, "waited");
+        EXPECT_EQ(ev.get("patient deadline"), "none");
+        close(fd);
+        EXPECT_TRUE(settled(s, CancelReason::deadline, 1));
+        EXPECT_EQ(cancelled(s, CancelReason::deadline), 1u);
       });
 }
 

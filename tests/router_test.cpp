@@ -181,6 +181,34 @@ TEST_P(RouterOverModels, ServesThroughAConnection) {
   EXPECT_EQ(res.body, "user z");
 }
 
+// req.route() is the matched pattern, seen by a middleware after next():
+// the handler's route, the route of a 405, nothing for a 404.
+TEST_P(RouterOverModels, RouteIsTheMatchedPattern) {
+  Router r;
+  r.get("/users/:id", [](Request& req, Response& res) { res.text(200, std::string(req.route())); });
+  r.get("/files/*path", [](Request&, Response& res) { res.text(200, "file"); });
+  std::vector<std::string> seen;
+  MiddlewareChain chain;
+  chain.use([&](Request& req, Response& res, const Next& next) {
+    seen.emplace_back(req.route());  // before: not routed yet
+    next(req, res);
+    seen.emplace_back(req.route());
+  });
+  ServedPair pair(chain.then(r.handler()));
+  auto& c = pair.client();
+  c.send("GET /users/7 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "/users/:id");
+  c.send("GET /files/a/b.txt HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().status, 200);
+  c.send("DELETE /users/7 HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().status, 405);
+  c.send("GET /nope HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().status, 404);
+  const std::vector<std::string> want = {"", "/users/:id", "", "/files/*path",
+                                         "", "/users/:id", "", ""};
+  EXPECT_EQ(seen, want);
+}
+
 TEST_P(RouterOverModels, CustomNotFound) {
   Router r;
   r.not_found([](Request& req, Response& res) { res.text(404, "no " + std::string(req.path())); });

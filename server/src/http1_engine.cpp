@@ -310,6 +310,7 @@ bool Http1Engine::prepare_request() {
   r.version_minor_ = head.http_minor;
   r.params_.clear();
   r.param_storage_.clear();
+  r.route_ = {};
   r.query_parsed_ = false;
 
   // origin-form "/p?q", absolute-form "http://h/p?q", asterisk-form "*",
@@ -461,7 +462,14 @@ void Http1Engine::run_handler() {
     // from a context of the handler's own (with_timeout around an upstream
     // call) and escaped it: answered the same way, as a 503.
     cancelled = end_request_context();
-    if (cancelled == cogo::CancelReason::none) cancelled = e.reason();
+    if (cancelled == cogo::CancelReason::none) {
+      // A tighter context of the handler's (middleware::timeout, a timeout
+      // around an upstream call) ended the request all the same: counted.
+      cancelled = e.reason();
+      if (RequestCounters* c = options_->request_counters) {
+        c->cancelled[static_cast<int>(cancelled)].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
   } catch (const HttpError& e) {
     end_request_context();
     status = e.status();

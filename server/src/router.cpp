@@ -168,6 +168,7 @@ Router::Match Router::match(std::string_view method, std::string_view raw_path,
   Walk w{raw_path, params, storage};
   const Node* node = walk(root_.get(), 1, w);
   if (node == nullptr) return m;
+  m.pattern = node->pattern;
   m.handler = node->find(method);
   if (m.handler == nullptr && method == "HEAD") m.handler = node->find("GET");
   if (m.handler != nullptr) {
@@ -191,6 +192,7 @@ void Router::serve(Request& req, Response& res) const {
   req.params_.clear();
   req.param_storage_.clear();
   const Match m = match(req.method(), req.raw_path(), req.params_, req.param_storage_);
+  req.route_ = m.pattern;
   if (m.handler != nullptr) {
     (*m.handler)(req, res);
   } else if (m.status == 405) {

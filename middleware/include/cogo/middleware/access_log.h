@@ -14,7 +14,8 @@ namespace cogo::middleware {
 // the handler took, at info level, to the spdlog logger registered under
 // logger_name (spdlog's default logger when empty, looked up per request so
 // that a later set_default_logger() applies). A handler that throws is
-// logged with status 500 and rethrown. Throws std::invalid_argument naming
+// logged with status 500 and rethrown; a cancelled request (cogo/cancel.h)
+// as the server answers it: 499 when the client left, 503 otherwise. Throws std::invalid_argument naming
 // logger_name when no such logger is registered.
 http::Middleware access_log(const std::string& logger_name = {});
 

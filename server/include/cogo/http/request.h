@@ -59,6 +59,11 @@ class Request {
   // percent-decoded; empty when absent.
   std::string_view param(std::string_view name) const noexcept;
   std::span<const Field> params() const noexcept { return params_; }
+  // route() is the pattern the router matched ("/users/:id"): a name for
+  // logs and metrics with the bounded cardinality the raw path lacks. Empty
+  // before the router ran (in a middleware, read it after next()) and when
+  // nothing matched (404); set for a 405 (the path matched).
+  std::string_view route() const noexcept { return route_; }
 
   // host() is whom the request is for: the Host field's value, or the
   // authority of an absolute-form target ("example.com:8080"); always a
@@ -97,6 +102,21 @@ class Request {
   // (shutdown: 503 and close), and when the request is over (cancelled).
   // Keep a copy to hand to code that runs elsewhere; let Cancelled unwind.
   const cogo::Context& context() const noexcept { return *context_; }
+  // with_context() runs fn with c as the request's context (context() and
+  // the current context) and restores the previous one after: for a
+  // middleware that narrows the request, as middleware::timeout does. c
+  // should be a child of context() (Context::with_timeout(d, req.context())).
+  template <class F>
+  void with_context(const cogo::Context& c, F&& fn) {
+    struct Restore {
+      Request& req;
+      const cogo::Context* previous;
+      ~Restore() { req.context_ = previous; }
+    } restore{*this, context_};
+    context_ = &c;
+    cogo::ContextScope scope(c);
+    fn();
+  }
 
  private:
   friend class detail::Http1Engine;
@@ -114,6 +134,7 @@ class Request {
   std::string_view raw_path_;
   std::string_view raw_query_;
   std::string_view remote_address_;
+  std::string_view route_;  // set by Router::serve; the pattern lives in the Router
   const Field* fields_ = nullptr;
   std::size_t field_count_ = 0;
   std::vector<Field> params_;

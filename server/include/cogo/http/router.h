@@ -64,6 +64,7 @@ class Router {
     const Handler* handler = nullptr;
     int status = 404;
     std::string allow;
+    std::string_view pattern;  // the route matched ("/users/:id"); empty on 404
   };
   // match() looks raw_path up for method. Parameter values go to params,
   // decoded into storage when they had escapes (storage is reserved up
