@@ -5,11 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <utility>
 #include <charconv>
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <utility>
 
 #include "cogo/http/error.h"
 #include "coarse_clock.h"
@@ -398,9 +398,10 @@ void Http1Engine::on_first_wait(cogo::detail::CancelState*, void* self) {
   e->hangup_watch_ = watch_hangup(e->watch_fd_, e->ctx_, e->watch_half_close_, e->options_->draining);
 }
 
-cogo::CancelReason Http1Engine::end_request_context() noexcept {
+cogo::CancelReason Http1Engine::end_request_context(cogo::CancelReason escaped) noexcept {
   cogo::detail::CancelState* s = ctx_.state();
-  const cogo::CancelReason reason = ctx_.reason();
+  const cogo::CancelReason own = ctx_.reason();
+  const cogo::CancelReason reason = own != cogo::CancelReason::none ? own : escaped;
   if (RequestCounters* c = options_->request_counters) {
     c->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (reason != cogo::CancelReason::none) {
@@ -432,50 +433,26 @@ cogo::CancelReason Http1Engine::end_request_context() noexcept {
 void Http1Engine::run_handler() {
   int status = 500;
   std::string message;
-  bool failed = false;  // a handler bug (logged), rather than an HttpError
-  // Why the request's context ended, if it did while the handler ran.
-  cogo::CancelReason cancelled = cogo::CancelReason::none;
+  bool failed = false;    // a handler bug (logged), rather than an HttpError
+  bool returned = false;  // the handler returned (did not throw)
+  cogo::CancelReason escaped = cogo::CancelReason::none;  // a Cancelled it threw
   begin_request_context();
   try {
-    {
-      // ContextScope without its reference counting: ctx_ outlives the run.
-      struct Bind {
-        cogo::detail::CancelState*& slot;
-        cogo::detail::CancelState* previous;
-        ~Bind() { slot = previous; }
-      } bind{cogo::detail::cancel_slot(), nullptr};
-      bind.previous = std::exchange(bind.slot, ctx_.state());
-      (*handler_)(request_, response_);
-    }
-    cancelled = end_request_context();
-    // A handler that caught Cancelled and returned without an answer of its
-    // own (a status or a body) still gets the 503 it would have got;
-    // client_gone: nobody to tell.
-    const bool answered = response_.committed_ || response_.status_ != 200 || response_.body_bytes_ > 0;
-    if (cancelled == cogo::CancelReason::none || cancelled == cogo::CancelReason::client_gone ||
-        answered) {
-      if (cancelled == cogo::CancelReason::client_gone) raise(CloseReason::broken);
-      return;
-    }
+    // ContextScope without its reference counting: ctx_ outlives the run.
+    struct Bind {
+      cogo::detail::CancelState*& slot;
+      cogo::detail::CancelState* previous;
+      ~Bind() { slot = previous; }
+    } bind{cogo::detail::cancel_slot(), nullptr};
+    bind.previous = std::exchange(bind.slot, ctx_.state());
+    (*handler_)(request_, response_);
+    returned = true;
   } catch (const cogo::Cancelled& e) {
-    // The request's reason when its context ended; else the Cancelled came
-    // from a context of the handler's own (with_timeout around an upstream
-    // call) and escaped it: answered the same way, as a 503.
-    cancelled = end_request_context();
-    if (cancelled == cogo::CancelReason::none) {
-      // A tighter context of the handler's (middleware::timeout, a timeout
-      // around an upstream call) ended the request all the same: counted.
-      cancelled = e.reason();
-      if (RequestCounters* c = options_->request_counters) {
-        c->cancelled[static_cast<int>(cancelled)].fetch_add(1, std::memory_order_relaxed);
-      }
-    }
+    escaped = e.reason();
   } catch (const HttpError& e) {
-    end_request_context();
     status = e.status();
     message = e.what();
   } catch (const TimeoutError& e) {
-    end_request_context();
     if (phase_ == RequestPhase::body_timed_out) {
       status = 408;
       message = "timed out reading the request body";
@@ -484,13 +461,29 @@ void Http1Engine::run_handler() {
       message = e.what();
     }
   } catch (const std::exception& e) {
-    end_request_context();
     failed = true;
     message = e.what();
   } catch (...) {
-    end_request_context();
     failed = true;
     message = "an exception not derived from std::exception";
+  }
+  // Why the request ended cancelled, if it did: its context's reason, else
+  // that of a Cancelled from a tighter context of the handler's own
+  // (middleware::timeout, a timeout around an upstream call). Another
+  // exception keeps its own answer.
+  const cogo::CancelReason reason = end_request_context(escaped);
+  const cogo::CancelReason cancelled =
+      returned || escaped != cogo::CancelReason::none ? reason : cogo::CancelReason::none;
+  if (returned) {
+    // A handler that caught Cancelled and returned without an answer of its
+    // own (a status or a body) still gets the 503 it would have got;
+    // client_gone: nobody to tell (below).
+    const bool answered =
+        response_.committed_ || response_.status_ != 200 || response_.body_bytes_ > 0;
+    if (cancelled == cogo::CancelReason::none ||
+        (answered && cancelled != cogo::CancelReason::client_gone)) {
+      return;
+    }
   }
   if (broken()) return;  // our own stream failed under the handler
   if (cancelled == cogo::CancelReason::client_gone) {

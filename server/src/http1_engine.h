@@ -140,7 +140,9 @@ class Http1Engine {
   // end_request_context() stops both, and cancels a state still held
   // elsewhere (the request's helpers die with it) and lets it go.
   void begin_request_context();
-  cogo::CancelReason end_request_context() noexcept;  // why ctx_ ended, if it did
+  // end_request_context() counts and returns why the request ended
+  // cancelled: ctx_'s reason, else escaped (a Cancelled out of the handler).
+  cogo::CancelReason end_request_context(cogo::CancelReason escaped) noexcept;
   static void on_first_wait(cogo::detail::CancelState* s, void* self);
 
   bool process_input();
