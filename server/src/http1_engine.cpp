@@ -300,6 +300,7 @@ bool Http1Engine::prepare_request() {
   r.target_ = head.target;
   r.host_ = head.host;
   r.remote_address_ = remote_address_;
+  r.secure_ = stream_->secure();
   r.fields_ = head.fields.data();
   r.field_count_ = head.fields.size();
   r.content_length_ = head.content_length;

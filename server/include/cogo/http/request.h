@@ -72,6 +72,8 @@ class Request {
 
   // remote_address() is the peer ("192.0.2.1:51234"), as the server gave it.
   std::string_view remote_address() const noexcept { return remote_address_; }
+  // secure() tells whether the request came over TLS (its scheme is https).
+  bool secure() const noexcept { return secure_; }
   int version_major() const noexcept { return version_major_; }
   int version_minor() const noexcept { return version_minor_; }
   // keep_alive() tells whether the client lets the connection stay open
@@ -148,6 +150,7 @@ class Request {
   bool chunked_ = false;
   bool keep_alive_ = false;
   bool is_head_ = false;
+  bool secure_ = false;
   std::uint8_t version_major_ = 1;
   std::uint8_t version_minor_ = 1;
 };

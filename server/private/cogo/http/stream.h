@@ -81,6 +81,9 @@ class Stream {
   // native_fd() is the socket under the stream, for the hang-up watch (-1:
   // none, nothing is watched).
   virtual int native_fd() const noexcept { return -1; }
+
+  // secure() tells whether the stream is TLS (the request's scheme is https).
+  virtual bool secure() const noexcept { return false; }
 };
 
 }  // namespace cogo::http

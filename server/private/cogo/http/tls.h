@@ -112,6 +112,7 @@ class TlsStream final : public Stream {
   // only within the write deadline (without one it does not wait at all).
   void shutdown_write() override;
   int native_fd() const noexcept override { return fd(); }
+  bool secure() const noexcept override { return true; }
 
   // After the handshake: the negotiated protocol version ("TLSv1.3"), the
   // cipher suite, and the ALPN protocol ("http/1.1", or "" if the client
