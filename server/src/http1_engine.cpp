@@ -260,6 +260,7 @@ bool Http1Engine::dispatch(RequestParser::Event event) {
                                   : RequestPhase::body;
   response_phase_ = ResponsePhase::buffered;
   body_received_ = 0;
+  body_limit_ = options_->max_body_bytes;
   close_ = !head.keep_alive || head.upgrade ? CloseReason::client_asked
            : draining()                     ? CloseReason::draining
                                             : CloseReason::none;
@@ -569,7 +570,7 @@ bool Http1Engine::pull_body() {
     pending_end_ = pending_begin_ + r.body_bytes;
     in_.consume(r.consumed);
     body_received_ += r.body_bytes;
-    if (body_received_ > options_->max_body_bytes) {
+    if (body_received_ > body_limit_) {
       raise(CloseReason::request_error);
       phase_ = RequestPhase::body_failed;
       body_failure_status_ = 413;

@@ -70,6 +70,12 @@ class Http1Engine {
   void flush_response();
 
   const HttpOptions& options() const noexcept { return *options_; }
+  // body_limit() is the current request's body limit: max_body_bytes, or
+  // less after limit_body() (Request::limit_body, middleware::body_limit).
+  std::uint64_t body_limit() const noexcept { return body_limit_; }
+  void limit_body(std::uint64_t n) noexcept {
+    if (n < body_limit_) body_limit_ = n;
+  }
 
  private:
   enum class Fill : std::uint8_t { got, idle, eof };
@@ -189,6 +195,7 @@ class Http1Engine {
   std::size_t pending_begin_ = 0;  // decoded body bytes not yet handed out:
   std::size_t pending_end_ = 0;    //   [pending_begin_, pending_end_) in in_
   std::uint64_t body_received_ = 0;
+  std::uint64_t body_limit_ = 0;  // set per request from max_body_bytes
   int body_failure_status_ = 0;  // body_failed: the status repeated on later reads
   ResponsePhase response_phase_ = ResponsePhase::buffered;  // see ResponsePhase
 

@@ -93,9 +93,11 @@ std::size_t Request::read(void* buf, std::size_t size) {
   return engine_->read_body(buf, size);
 }
 
+void Request::limit_body(std::uint64_t n) noexcept { engine_->limit_body(n); }
+
 std::string Request::body() {
   std::string out;
-  const std::size_t limit = engine_->options().max_body_bytes;
+  const std::uint64_t limit = engine_->body_limit();
   if (has_content_length_)
     out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(content_length_, limit)));
   std::size_t chunk = 16 * 1024;

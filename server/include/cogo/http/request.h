@@ -94,6 +94,11 @@ class Request {
   std::size_t read(void* buf, std::size_t size);
   // body() reads the rest of the body whole (bounded by max_body_bytes).
   std::string body();
+  // limit_body() lowers this request's body limit below
+  // HttpOptions::max_body_bytes (never raises it): a read past n bytes
+  // throws HttpError 413 and the connection closes after the answer.
+  // middleware::body_limit(n) uses it per route.
+  void limit_body(std::uint64_t n) noexcept;
 
   // context() is the request's cancellation context (cogo/cancel.h), already
   // current while the handler runs: every wait of the handler (and of the
