@@ -9,6 +9,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   node-llhttp nlohmann-json3-dev wrk curl openssl python3
   prometheus python3-prometheus-client
+  # this round: compression, HTTP/2, basic auth, MIME types, fuzzing and
+  # sanitizers (clang), and the independent clients the tests talk to
+  zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev nghttp2-client
+  libcrypt-dev media-types libcli11-dev clang-14 libclang-rt-14-dev
+  python3-websockets python3-h2 python3-brotli python3-zstandard
 )
 # Extra groups: `setup.sh loadtest` adds what the comparison scripts use.
 for group in "$@"; do

@@ -1,6 +1,8 @@
 // flags.cpp: parsing cogo-server's flags and environment.
 #include "flags.h"
 
+#include "cogo/middleware/cors.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdlib>
@@ -114,6 +116,17 @@ std::vector<Flag> flags() {
        "trace|debug|info|warn|error|critical|off (default info)"},
       {"access-log", false, false, [](Config& c, const std::string&) { c.access_log = true; },
        "log one line per request"},
+      {"heartbeat", true, false,
+       [](Config& c, const std::string& v) {
+         if (v.empty() || v.front() != '/') throw FlagError("--heartbeat: '" + v + "' is not a path (e.g. /ping)");
+         c.heartbeat = v;
+       },
+       "answer GET/HEAD PATH with 200 \".\" before any other middleware (a load balancer's probe)"},
+      {"cors-origin", true, true,
+       [](Config& c, const std::string& v) { c.cors_origins.push_back(v); },
+       "CORS: an allowed origin (repeatable; https://app.example.com, https://*.example.com, *)"},
+      {"secure-headers", false, false, [](Config& c, const std::string&) { c.secure_headers = true; },
+       "HSTS (TLS listeners only), nosniff, X-Frame-Options DENY, Referrer-Policy"},
       {"max-header-bytes", true, false,
        [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
        "limit on request line + headers, else 431 (default 8K)"},
@@ -194,7 +207,7 @@ Config parse_config(int argc, const char* const* argv,
     }
   }
   Config cfg = env_cfg;
-  bool listen_reset = false, tls_listen_reset = false, echo_reset = false;
+  bool listen_reset = false, tls_listen_reset = false, echo_reset = false, cors_reset = false;
   int i = 1;
   if (i < argc && argv[i][0] != '-') {
     std::string mode = argv[i++];
@@ -235,6 +248,10 @@ Config parse_config(int argc, const char* const* argv,
     };
     if (name == "listen") reset(listen_reset, false);
     if (name == "tls-listen") reset(tls_listen_reset, true);
+    if (name == "cors-origin" && !cors_reset) {
+      cors_reset = true;
+      cfg.cors_origins.clear();
+    }
     if (name == "echo-listen" && !echo_reset) {
       echo_reset = true;
       cfg.echo_listen.clear();
@@ -269,6 +286,16 @@ Config parse_config(int argc, const char* const* argv,
   }
   if (!any_tls && (!cfg.server.tls.cert_file.empty() || !cfg.server.tls.key_file.empty())) {
     throw FlagError("--tls-cert/--tls-key given without --tls-listen HOST:PORT");
+  }
+  if (!cfg.cors_origins.empty()) {
+    // cors() checks its origins; its message names the bad one.
+    try {
+      middleware::CorsOptions cors;
+      cors.allowed_origins = cfg.cors_origins;
+      (void)middleware::cors(std::move(cors));
+    } catch (const std::invalid_argument& e) {
+      throw FlagError(std::string("--cors-origin: ") + e.what());
+    }
   }
   if (cfg.procs > 1) cfg.server.reuse_port = true;
   return cfg;

@@ -24,6 +24,10 @@ struct Config {
   int maxprocs = 0;                      // Ps per process; 0 = runtime default
   std::string log_level = "info";
   bool access_log = false;
+  // The middleware collection (cogo/middleware/*.h), off unless asked for.
+  std::string heartbeat;                  // path answered 200 "." before anything else
+  std::vector<std::string> cors_origins;  // cors() allowed origins
+  bool secure_headers = false;
   bool help = false;
   bool version = false;
 };

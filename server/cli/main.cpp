@@ -14,6 +14,9 @@
 #include "cogo/http/admin.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
+#include "cogo/middleware/cors.h"
+#include "cogo/middleware/heartbeat.h"
+#include "cogo/middleware/secure_headers.h"
 #include "cogo/runtime.h"
 #include "cogo/signal.h"
 #include "cogo/wait_group.h"
@@ -63,7 +66,14 @@ int serve_one(const Config& cfg, int index) {
       }
       cogo::http::Server server(cfg.server);
       cogo::cli::add_builtin_routes(server.router());
+      if (!cfg.heartbeat.empty()) server.use(cogo::middleware::heartbeat(cfg.heartbeat));
       if (cfg.access_log) server.use(cogo::middleware::access_log());
+      if (cfg.secure_headers) server.use(cogo::middleware::secure_headers());
+      if (!cfg.cors_origins.empty()) {
+        cogo::middleware::CorsOptions cors;
+        cors.allowed_origins = cfg.cors_origins;
+        server.use(cogo::middleware::cors(std::move(cors)));
+      }
       server.listen();
       std::unique_ptr<cogo::http::AdminServer> admin;
       cogo::WaitGroup admin_done;
