@@ -295,7 +295,7 @@ bool Http1Engine::dispatch(RequestParser::Event event) {
 bool Http1Engine::prepare_request() {
   const RequestHead& head = parser_.head();
   Request& r = request_;
-  r.engine_ = this;
+  r.exchange_ = this;
   r.method_ = head.method;
   r.is_head_ = head.method == "HEAD";
   r.target_ = head.target;

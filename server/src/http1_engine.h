@@ -39,13 +39,17 @@
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/http/stream.h"
+#include "exchange.h"
 #include "input_buffer.h"
 #include "output_buffer.h"
 #include "request_parser.h"
 
 namespace cogo::http::detail {
 
-class Http1Engine {
+// Http1Engine is the Exchange (exchange.h) of each request it serves, one
+// after another; final, so its own calls of read_body/flush_response bind
+// directly.
+class Http1Engine final : public Exchange {
  public:
   Http1Engine() = default;
   Http1Engine(const Http1Engine&) = delete;
@@ -64,18 +68,11 @@ class Http1Engine {
   // got_input() tells whether the last serve() read any bytes.
   bool got_input() const noexcept { return got_input_; }
 
-  // read_body() is Request::read().
-  std::size_t read_body(void* dst, std::size_t size);
-  // flush_response() is Response::flush().
-  void flush_response();
+  // Exchange: Request::read(), Response::flush().
+  std::size_t read_body(void* dst, std::size_t size) override;
+  void flush_response() override;
 
   const HttpOptions& options() const noexcept { return *options_; }
-  // body_limit() is the current request's body limit: max_body_bytes, or
-  // less after limit_body() (Request::limit_body, middleware::body_limit).
-  std::uint64_t body_limit() const noexcept { return body_limit_; }
-  void limit_body(std::uint64_t n) noexcept {
-    if (n < body_limit_) body_limit_ = n;
-  }
 
  private:
   enum class Fill : std::uint8_t { got, idle, eof };
@@ -195,7 +192,6 @@ class Http1Engine {
   std::size_t pending_begin_ = 0;  // decoded body bytes not yet handed out:
   std::size_t pending_end_ = 0;    //   [pending_begin_, pending_end_) in in_
   std::uint64_t body_received_ = 0;
-  std::uint64_t body_limit_ = 0;  // set per request from max_body_bytes
   int body_failure_status_ = 0;  // body_failed: the status repeated on later reads
   ResponsePhase response_phase_ = ResponsePhase::buffered;  // see ResponsePhase
 

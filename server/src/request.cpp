@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "http1_engine.h"
+#include "exchange.h"
 #include "text.h"
 
 namespace cogo::http {
@@ -90,14 +90,14 @@ bool Request::has_query(std::string_view name) const {
 }
 
 std::size_t Request::read(void* buf, std::size_t size) {
-  return engine_->read_body(buf, size);
+  return exchange_->read_body(buf, size);
 }
 
-void Request::limit_body(std::uint64_t n) noexcept { engine_->limit_body(n); }
+void Request::limit_body(std::uint64_t n) noexcept { exchange_->limit_body(n); }
 
 std::string Request::body() {
   std::string out;
-  const std::uint64_t limit = engine_->body_limit();
+  const std::uint64_t limit = exchange_->body_limit();
   if (has_content_length_)
     out.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(content_length_, limit)));
   std::size_t chunk = 16 * 1024;

@@ -3,13 +3,13 @@
 #include <stdexcept>
 #include <string>
 
-#include "http1_engine.h"
+#include "exchange.h"
 #include "text.h"
 
 namespace cogo::http {
 
-void Response::reset(detail::Http1Engine* engine, bool discard_body, std::size_t max_buffered) {
-  engine_ = engine;
+void Response::reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered) {
+  exchange_ = exchange;
   fields_.clear();
   body_.clear();
   body_bytes_ = 0;
@@ -121,11 +121,11 @@ void Response::write(std::string_view data) {
   body_bytes_ += data.size();
   if (discard_body_) return;
   body_.append(data);
-  if (body_.size() >= max_buffered_ && engine_ != nullptr) flush();
+  if (body_.size() >= max_buffered_ && exchange_ != nullptr) flush();
 }
 
 void Response::flush() {
-  engine_->flush_response();
+  exchange_->flush_response();
 }
 
 void Response::replace_body(std::string_view body) {

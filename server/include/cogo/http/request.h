@@ -19,6 +19,7 @@ namespace cogo::http {
 
 class Router;
 namespace detail {
+class Exchange;
 class Http1Engine;
 }
 
@@ -126,12 +127,13 @@ class Request {
   }
 
  private:
+  // The engines fill a Request (server/src/exchange.h).
   friend class detail::Http1Engine;
   friend class Router;
   Request() = default;
   void parse_query() const;
 
-  detail::Http1Engine* engine_ = nullptr;
+  detail::Exchange* exchange_ = nullptr;  // what carries it (never null in a handler)
   const cogo::Context* context_ = &background_context_;
   static const cogo::Context background_context_;
   std::string_view method_;

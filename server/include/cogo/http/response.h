@@ -15,6 +15,7 @@
 namespace cogo::http {
 
 namespace detail {
+class Exchange;
 class Http1Engine;
 }
 
@@ -64,16 +65,17 @@ class Response {
   std::uint64_t body_bytes() const noexcept { return body_bytes_; }
 
  private:
+  // The engines read a Response (server/src/exchange.h).
   friend class detail::Http1Engine;
   Response() = default;
-  void reset(detail::Http1Engine* engine, bool discard_body, std::size_t max_buffered);
+  void reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered);
   void check_field(std::string_view name, std::string_view value);
   bool connection_field(std::string_view name, std::string_view value);
   void append_field(std::string_view name, std::string_view value);
   void set_content_type(std::string_view value);
   void replace_body(std::string_view body);
 
-  detail::Http1Engine* engine_ = nullptr;
+  detail::Exchange* exchange_ = nullptr;  // what carries it
   std::string fields_;  // "Name: value\r\n" for each field set by the handler
   std::string body_;    // written and not yet sent
   std::uint64_t body_bytes_ = 0;

@@ -1,0 +1,64 @@
+// exchange.h: Exchange, the seam between a Request/Response pair and the
+// protocol engine that carries it.
+//
+// Request and Response are protocol-neutral: what they cannot do alone
+// (pull body bytes off the wire, put response bytes on it) they ask of the
+// Exchange they were handed. One Exchange carries one request at a time:
+//   - HTTP/1.1: the connection's Http1Engine (http1_engine.h) is the
+//     Exchange of every request it serves, one after another;
+//   - HTTP/2: each stream is an Exchange of its own, run by its own
+//     goroutine, which hands its frames to the connection's owner.
+//
+// Cost: a handler that neither reads a body nor flushes makes no call
+// through it. The HTTP/1.1 engine is final, so its own calls bind directly.
+//
+// Adding a hook (a body filter, send_file, an upgrade, trailers):
+//   1. declare it here as a pure virtual (or a virtual with the default that
+//      is right for every protocol), with a comment saying what it does and
+//      which Request/Response call reaches it;
+//   2. implement it in every engine: Http1Engine and the HTTP/2 stream
+//      (http2 streams refuse what cannot exist there, e.g. an upgrade, with
+//      an exception that names the reason);
+//   3. call it from Request/Response through exchange_.
+// Keep this interface to what a Request/Response needs; connection-level
+// concerns (framing, idle, shutdown) stay inside each engine.
+//
+// An engine also fills Request's and reads Response's private fields: it is
+// a friend of both (request.h, response.h list them).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cogo::http::detail {
+
+class Exchange {
+ public:
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+
+  // read_body() is Request::read(): up to size body bytes into dst, blocking
+  // until some arrive; 0 at the end of the body. Throws HttpError (413 over
+  // body_limit(), 400 malformed or truncated), TimeoutError, Cancelled.
+  virtual std::size_t read_body(void* dst, std::size_t size) = 0;
+
+  // flush_response() is Response::flush(): the first call commits the head;
+  // the buffered body goes out now. Throws as a Stream write does.
+  virtual void flush_response() = 0;
+
+  // body_limit() is the current request's body limit: max_body_bytes, or
+  // less after limit_body() (Request::limit_body, middleware::body_limit).
+  // The engine sets body_limit_ when a request starts.
+  std::uint64_t body_limit() const noexcept { return body_limit_; }
+  void limit_body(std::uint64_t n) noexcept {
+    if (n < body_limit_) body_limit_ = n;
+  }
+
+ protected:
+  Exchange() = default;
+  ~Exchange() = default;  // never deleted through this interface
+
+  std::uint64_t body_limit_ = 0;
+};
+
+}  // namespace cogo::http::detail
