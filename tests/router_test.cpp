@@ -254,5 +254,178 @@ TEST_P(RouterOverModels, AppliesInOrderFirstOutermost) {
   EXPECT_EQ(pair.client().read_response().status, 403);
 }
 
+// Groups, with() and mounts (chi's Route/Group/With/Mount).
+
+// trace_mw() appends name to *trace before and after the rest of the chain.
+Middleware trace_mw(std::string name, std::string* trace) {
+  return [name, trace](Request& req, Response& res, const Next& next) {
+    *trace += name + "(";
+    next(req, res);
+    *trace += ")";
+  };
+}
+
+TEST_P(RouterOverModels, WithWrapsOnlyItsRoutes) {
+  std::string trace;
+  Router r;
+  r.get("/plain", [&](Request&, Response& res) { res.text(200, "plain"); });
+  r.with(trace_mw("a", &trace)).with(trace_mw("b", &trace)).get("/wrapped", [&](Request&, Response& res) {
+    trace += "h";
+    res.text(200, "wrapped");
+  });
+  ServedPair pair(r.handler());
+  auto& c = pair.client();
+  c.send("GET /plain HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "plain");
+  EXPECT_EQ(trace, "");
+  c.send("GET /wrapped HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "wrapped");
+  EXPECT_EQ(trace, "a(b(h))");
+}
+
+TEST_P(RouterOverModels, InlineGroupUseAppliesToItsRoutesOnly) {
+  std::string trace;
+  Router r;
+  r.group([&](Router& g) {
+    g.use(trace_mw("auth", &trace));
+    g.get("/admin/stats", [&](Request& req, Response& res) { res.text(200, std::string(req.route())); });
+    EXPECT_THROW(g.use(trace_mw("late", &trace)), std::logic_error);
+  });
+  r.get("/public", [](Request&, Response& res) { res.text(200, "public"); });
+  ServedPair pair(r.handler());
+  auto& c = pair.client();
+  c.send("GET /admin/stats HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "/admin/stats");
+  EXPECT_EQ(trace, "auth()");
+  c.send("GET /public HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "public");
+  EXPECT_EQ(trace, "auth()");
+}
+
+// group(prefix): a sub-router; its use() wraps its 404s and 405s too, and
+// req.route() is the whole pattern.
+TEST_P(RouterOverModels, PrefixGroupIsAMountedSubRouter) {
+  std::string trace;
+  Router r;
+  r.use(trace_mw("root", &trace));
+  r.group("/api", [&](Router& api) {
+    api.use(trace_mw("api", &trace));
+    api.get("/orders/:id", [](Request& req, Response& res) {
+      res.text(200, std::string(req.route()) + " " + std::string(req.param("id")) + " " +
+                        std::string(req.path()) + " " + std::string(req.mount_prefix()));
+    });
+    api.get("/", [](Request& req, Response& res) { res.text(200, "index " + std::string(req.route())); });
+  });
+  std::vector<std::string> routes;
+  MiddlewareChain outer;
+  outer.use([&](Request& req, Response& res, const Next& next) {
+    next(req, res);
+    routes.emplace_back(req.route());
+    routes.emplace_back(req.path());  // restored after the mount
+  });
+  ServedPair pair(outer.then(r.handler()));
+  auto& c = pair.client();
+  c.send("GET /api/orders/a%20b HTTP/1.1\r\nHost: h\r\n\r\n");
+  auto res = c.read_response();
+  EXPECT_EQ(res.body, "/api/orders/:id a b /orders/a b /api");
+  EXPECT_EQ(trace, "root(api())");
+  c.send("GET /api/ HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "index /api/");
+  c.send("GET /api HTTP/1.1\r\nHost: h\r\n\r\n");  // the prefix itself is the sub-router's "/"
+  EXPECT_EQ(c.read_response().body, "index /api/");
+  trace.clear();
+  c.send("OPTIONS /api/orders/1 HTTP/1.1\r\nHost: h\r\n\r\n");
+  res = c.read_response();
+  EXPECT_EQ(res.status, 405);
+  EXPECT_EQ(res.header("Allow"), "GET, HEAD");
+  EXPECT_EQ(trace, "root(api())");  // the group's middleware saw the 405
+  trace.clear();
+  c.send("GET /api/nothing HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().status, 404);
+  EXPECT_EQ(trace, "root(api())");
+  c.send("GET /apix HTTP/1.1\r\nHost: h\r\n\r\n");  // a prefix matches whole segments
+  EXPECT_EQ(c.read_response().status, 404);
+  const std::vector<std::string> want = {"/api/orders/:id", "/api/orders/a b", "/api/", "/api/",
+                                         "/api/", "/api", "/api/orders/:id", "/api/orders/1",
+                                         "", "/api/nothing", "", "/apix"};
+  EXPECT_EQ(routes, want);
+}
+
+TEST_P(RouterOverModels, SubRouterFallsBackToTheParentNotFound) {
+  Router r;
+  r.not_found([](Request& req, Response& res) {
+    res.text(404, "parent 404 for " + std::string(req.mount_prefix()) + "|" + std::string(req.path()));
+  });
+  r.group("/a", [](Router& a) { a.get("/x", [](Request&, Response& res) { res.text(200, "x"); }); });
+  r.group("/b", [](Router& b) {
+    b.not_found([](Request&, Response& res) { res.text(404, "b's own"); });
+  });
+  ServedPair pair(r.handler());
+  auto& c = pair.client();
+  c.send("GET /a/y HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "parent 404 for /a|/y");
+  c.send("GET /b/y HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(c.read_response().body, "b's own");
+}
+
+// A mounted handler sees the path without the prefix (Go's StripPrefix),
+// whatever the method; nested mounts compose prefix and route.
+TEST_P(RouterOverModels, MountStripsThePrefixForAnyHandler) {
+  auto show = [](Request& req, Response& res) {
+    res.text(200, std::string(req.method()) + " [" + std::string(req.mount_prefix()) + "][" +
+                      std::string(req.raw_path()) + "][" + std::string(req.path()) + "] " +
+                      std::string(req.route()));
+  };
+  Router r;
+  r.mount("/static/", show);  // a trailing '/' is the same prefix
+  Router users;
+  users.get("/", show);
+  Router files;
+  files.mount("/raw", show);
+  users.mount("/files", std::move(files));
+  r.mount("/users/:uid", std::move(users));
+  ServedPair pair(r.handler());
+  auto& c = pair.client();
+  auto get = [&](const std::string& line) {
+    c.send(line + " HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n");
+    return c.read_response().body;
+  };
+  EXPECT_EQ(get("GET /static/css/a%20b.css"), "GET [/static][/css/a%20b.css][/css/a b.css] /static/*");
+  EXPECT_EQ(get("DELETE /static/x"), "DELETE [/static][/x][/x] /static/*");
+  EXPECT_EQ(get("GET /static/"), "GET [/static][/][/] /static/*");
+  EXPECT_EQ(get("GET /static"), "GET [/static][][] /static/*");
+  EXPECT_EQ(get("GET /st%61tic/q"), "GET [/st%61tic][/q][/q] /static/*");
+  EXPECT_EQ(get("GET /users/7/"), "GET [/users/7][/][/] /users/:uid/");
+  EXPECT_EQ(get("GET /users/7/files/raw/a/%41"),
+            "GET [/users/7/files/raw][/a/%41][/a/A] /users/:uid/files/raw/*");
+}
+
+TEST(Router, MountOwnsItsSubtree) {
+  Handler h = [](Request&, Response&) {};
+  Router r;
+  r.get("/api/health", h);
+  EXPECT_THROW(r.mount("/api", h), std::invalid_argument);  // routes live under it
+  r.mount("/static", h);
+  EXPECT_THROW(r.get("/static/x", h), std::invalid_argument);
+  EXPECT_THROW(r.get("/static", h), std::invalid_argument);
+  EXPECT_THROW(r.mount("/static", h), std::invalid_argument);
+  EXPECT_THROW(r.mount("static", h), std::invalid_argument);
+  EXPECT_THROW(r.mount("/a/*rest", h), std::invalid_argument);
+  EXPECT_NO_THROW(r.get("/staticx", h));
+  auto f = find(r, "PATCH", "/static/deep/er");
+  EXPECT_EQ(f.status, 200);
+}
+
+TEST_P(RouterOverModels, RootUseWrapsNotFound) {
+  std::string trace;
+  Router r;
+  r.use(trace_mw("root", &trace));
+  r.get("/x", [](Request&, Response& res) { res.text(200, "x"); });
+  ServedPair pair(r.handler());
+  pair.client().send("GET /missing HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_EQ(pair.client().read_response().status, 404);
+  EXPECT_EQ(trace, "root()");
+}
+
 }  // namespace
 }  // namespace cogo::http

@@ -301,6 +301,7 @@ bool Http1Engine::prepare_request() {
   r.target_ = head.target;
   r.host_ = head.host;
   r.remote_address_ = remote_address_;
+  r.peer_address_ = remote_address_;
   r.secure_ = stream_->secure();
   r.fields_ = head.fields.data();
   r.field_count_ = head.fields.size();
@@ -313,6 +314,9 @@ bool Http1Engine::prepare_request() {
   r.params_.clear();
   r.param_storage_.clear();
   r.route_ = {};
+  r.mount_prefix_ = {};
+  r.mount_depth_ = 0;
+  r.route_prefix_.clear();
   r.query_parsed_ = false;
 
   // origin-form "/p?q", absolute-form "http://h/p?q", asterisk-form "*",
@@ -473,6 +477,9 @@ void Http1Engine::run_handler() {
   // that of a Cancelled from a tighter context of the handler's own
   // (middleware::timeout, a timeout around an upstream call). Another
   // exception keeps its own answer.
+  // The request's values end with the handler chain (their destructors may
+  // still wait: the context is not over yet).
+  request_.values_.clear();
   const cogo::CancelReason reason = end_request_context(escaped);
   const cogo::CancelReason cancelled =
       returned || escaped != cogo::CancelReason::none ? reason : cogo::CancelReason::none;

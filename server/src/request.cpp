@@ -93,6 +93,11 @@ std::size_t Request::read(void* buf, std::size_t size) {
   return exchange_->read_body(buf, size);
 }
 
+void Request::set_remote_address(std::string_view address) {
+  remote_storage_.assign(address);
+  remote_address_ = remote_storage_;
+}
+
 void Request::limit_body(std::uint64_t n) noexcept { exchange_->limit_body(n); }
 
 std::string Request::body() {

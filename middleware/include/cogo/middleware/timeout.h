@@ -1,9 +1,8 @@
 // cogo/middleware/timeout.h: a deadline for the requests it wraps.
 //
 //   server.use(cogo::middleware::timeout(std::chrono::seconds(5)));      // every route
-//   router.get("/report", cogo::http::MiddlewareChain()
-//                             .use(cogo::middleware::timeout(std::chrono::milliseconds(200)))
-//                             .then(report));                          // one route
+//   router.with(cogo::middleware::timeout(std::chrono::milliseconds(200)))
+//       .get("/report", report);                                       // one route
 //
 // The request's context (Request::context(), cogo/cancel.h) is narrowed to
 // end d after the middleware runs: a handler still waiting then throws

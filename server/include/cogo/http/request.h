@@ -10,10 +10,12 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cogo/cancel.h"
 #include "cogo/http/field.h"
+#include "cogo/http/request_values.h"
 
 namespace cogo::http {
 
@@ -21,7 +23,11 @@ class Router;
 namespace detail {
 class Exchange;
 class Http1Engine;
-}
+// JsonSupport<void> is defined by cogo/http/json.h (nlohmann-json), which
+// Request::json() and Response::json(status, value) need.
+template <class Tag>
+struct JsonSupport;
+}  // namespace detail
 
 class Request {
  public:
@@ -37,7 +43,12 @@ class Request {
   std::string_view path() const noexcept { return path_; }
   // raw_path() is the target's path as sent ("/a%20b"); the Router matches
   // it segment by segment, so an escaped '/' stays inside a parameter.
+  // Inside a handler mounted with Router::mount(), both lack the mount's
+  // prefix: mount_prefix() + raw_path() is the raw path that came in.
   std::string_view raw_path() const noexcept { return raw_path_; }
+  // mount_prefix() is the raw path prefix the mounts this request went
+  // through took off ("/static"); empty outside a mount.
+  std::string_view mount_prefix() const noexcept { return mount_prefix_; }
   // raw_query() is the target's query, undecoded, without the '?' ("x=1").
   std::string_view raw_query() const noexcept { return raw_query_; }
 
@@ -71,8 +82,15 @@ class Request {
   // valid RFC 3986 authority (anything else was answered 400).
   std::string_view host() const noexcept { return host_; }
 
-  // remote_address() is the peer ("192.0.2.1:51234"), as the server gave it.
+  // remote_address() is the client: the peer ("192.0.2.1:51234") as the
+  // server gave it, unless a middleware that knows better (real_ip, behind
+  // trusted proxies) replaced it with set_remote_address(); the access log
+  // and rate_limit read it. peer_address() is always the socket's peer.
   std::string_view remote_address() const noexcept { return remote_address_; }
+  std::string_view peer_address() const noexcept { return peer_address_; }
+  // set_remote_address() replaces remote_address() for the rest of this
+  // request (copied; an IP with or without a port).
+  void set_remote_address(std::string_view address);
   // secure() tells whether the request came over TLS (its scheme is https).
   bool secure() const noexcept { return secure_; }
   int version_major() const noexcept { return version_major_; }
@@ -95,6 +113,14 @@ class Request {
   std::size_t read(void* buf, std::size_t size);
   // body() reads the rest of the body whole (bounded by max_body_bytes).
   std::string body();
+  // json() reads the body whole and parses it as JSON (nlohmann::json),
+  // after checking that Content-Type is application/json or another
+  // "+json" type. Needs #include <cogo/http/json.h>, which says what it
+  // answers on failure (415, 400).
+  template <class Tag = void>
+  typename detail::JsonSupport<Tag>::value_type json() {
+    return detail::JsonSupport<Tag>::parse(*this);
+  }
   // limit_body() lowers this request's body limit below
   // HttpOptions::max_body_bytes (never raises it): a read past n bytes
   // throws HttpError 413 and the connection closes after the answer.
@@ -126,6 +152,24 @@ class Request {
     fn();
   }
 
+  // set_value<T>() attaches a T built from args to this request, replacing
+  // one already there; value<T>() is it, or nullptr. For a middleware to
+  // hand something to a later one or to the handler (the request id, the
+  // authenticated user); cogo/http/request_values.h says how they live.
+  template <class T, class... Args>
+  T& set_value(Args&&... args) {
+    return values_.emplace<T>(std::forward<Args>(args)...);
+  }
+  template <class T>
+  T* value() noexcept {
+    return values_.get<T>();
+  }
+  template <class T>
+  const T* value() const noexcept {
+    return values_.get<T>();
+  }
+  RequestValues& values() noexcept { return values_; }
+
  private:
   // The engines fill a Request (server/src/exchange.h).
   friend class detail::Http1Engine;
@@ -143,7 +187,18 @@ class Request {
   std::string_view raw_path_;
   std::string_view raw_query_;
   std::string_view remote_address_;
-  std::string_view route_;  // set by Router::serve; the pattern lives in the Router
+  std::string_view peer_address_;
+  std::string remote_storage_;  // set_remote_address()'s copy
+  // Routing (router.cpp): the matched pattern (in the Router, or composed
+  // in route_storage_ under a mount), and while a mount's handler runs,
+  // the raw prefix taken off, the route patterns of the mounts around it
+  // and how many there are.
+  std::string_view route_;
+  std::string_view mount_prefix_;
+  std::string route_prefix_;
+  std::string route_storage_;
+  int mount_depth_ = 0;
+  RequestValues values_;
   const Field* fields_ = nullptr;
   std::size_t field_count_ = 0;
   std::vector<Field> params_;

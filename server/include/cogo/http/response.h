@@ -17,7 +17,10 @@ namespace cogo::http {
 namespace detail {
 class Exchange;
 class Http1Engine;
-}
+// JsonSupport<void> is defined by cogo/http/json.h (nlohmann-json).
+template <class Tag>
+struct JsonSupport;
+}  // namespace detail
 
 class Response {
  public:
@@ -55,9 +58,18 @@ class Response {
   void flush();
 
   // text() and json() set the status and Content-Type and replace the
-  // buffered (unsent) body with body.
+  // buffered (unsent) body with body. json(status, body) sends a string as
+  // it is: body must already be JSON.
   void text(int status, std::string_view body);
   void json(int status, std::string_view body);
+  // json(status, value) serialises value (a nlohmann::json, or anything it
+  // converts from: res.json(200, {{"id", id}})) as the body, with
+  // application/json. Needs #include <cogo/http/json.h>. Strings that are
+  // not UTF-8 are sent with U+FFFD in place of their bad bytes.
+  template <class Tag = void>
+  void json(int status, const typename detail::JsonSupport<Tag>::value_type& value) {
+    detail::JsonSupport<Tag>::write(*this, status, value);
+  }
 
   // headers_sent() tells whether the head went out (after flush()).
   bool headers_sent() const noexcept { return committed_; }
