@@ -60,6 +60,16 @@
 #include "cogo/detail/waiter.h"
 #include "runtime2.h"
 
+// COGO_OPAQUE: a function the optimiser may neither inline nor reason about
+// across calls (its result is never reused across a stack switch). gcc says
+// so with noipa; clang has no noipa, and its noinline plus the asm memory
+// clobber in the body already make every call opaque.
+#if defined(__clang__)
+#define COGO_OPAQUE __attribute__((noinline))
+#else
+#define COGO_OPAQUE __attribute__((noinline, noipa))
+#endif
+
 namespace cogo::detail {
 
 Sched sched;
@@ -786,7 +796,7 @@ void execute(M* m, G* g) {
 // eh_globals() is this thread's exception state. __cxa_get_globals() is
 // declared __attribute__((const)): called directly, its result could be
 // reused across a stack switch that moved the goroutine to another thread.
-static __attribute__((noinline, noipa)) G::EhState* eh_globals() {
+static COGO_OPAQUE G::EhState* eh_globals() {
   auto* eh = reinterpret_cast<G::EhState*>(abi::__cxa_get_globals());
   asm volatile("" ::: "memory");
   return eh;
@@ -890,7 +900,7 @@ void main_exit() {
 
 // ---- exported internals ----
 
-__attribute__((noinline, noipa)) M* getm() {
+COGO_OPAQUE M* getm() {
   M* m = tls_m;
   asm volatile("" ::: "memory");
   return m;
