@@ -31,6 +31,12 @@ TEST(FlagValue, Durations) {
   for (const char* bad : {"", "10", "-1s", "s", "1x", "1 s", "1e30h", "nan", "ms"}) {
     EXPECT_THROW(cogo::parse_duration("--t", bad), cogo::FlagError) << bad;
   }
+  // The documented bound, 1,000,000 hours; past it a FlagError, never an
+  // out-of-range conversion to int64 (tests/fuzz/flag_value_fuzz).
+  EXPECT_EQ(cogo::parse_duration("--t", "1000000h"), std::chrono::hours(1000000));
+  for (const char* big : {"1000001h", "22525525h", "3000000h", "1e19ns", "9223372036854775808ns"}) {
+    EXPECT_THROW(cogo::parse_duration("--t", big), cogo::FlagError) << big;
+  }
   EXPECT_EQ(message_of([] { cogo::parse_duration("--idle-timeout", "10"); }),
             "--idle-timeout: '10' is not a duration; use a number with ns, us, ms, s, m or h "
             "(e.g. 10s, 250ms), or 0");
