@@ -241,4 +241,29 @@ TEST_P(Rfc, MessageFramingRules) {
   });
 }
 
+TEST_P(Rfc, RefusedHeadRequestsGetNoContent) {
+  // RFC 9110 9.3.2: the server MUST NOT send content in the response to
+  // HEAD — a refusal included (found by tests/fuzz/http1_fuzz): a client
+  // reads the head alone, and the content would be taken for the next
+  // response.
+  serve([](int port) {
+    for (const std::string& raw :
+         {std::string("HEAD /%zz HTTP/1.1\r\nHost: x\r\n\r\n"),          // 400 from the path
+          std::string("HEAD / HTTP/1.1\r\nHost: x\r\nX(y): 1\r\n\r\n"),  // 400 from the parser
+          std::string("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")}) {
+      const Answer a = send_and_read(port, raw);
+      EXPECT_GE(a.status(), 400) << raw;
+      EXPECT_NE(a.bytes.find("Content-Length: "), std::string::npos) << a.bytes;
+      ASSERT_GE(a.bytes.size(), 4u);
+      EXPECT_EQ(a.bytes.substr(a.bytes.size() - 4), "\r\n\r\n") << "content after the head:\n"
+                                                                << a.bytes;
+      EXPECT_TRUE(a.clean_close) << raw;
+    }
+    // A GET refused the same way keeps its content.
+    const Answer get = send_and_read(port, "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_EQ(get.status(), 400);
+    EXPECT_NE(get.bytes.find("\r\n\r\nBad Request"), std::string::npos) << get.bytes;
+  });
+}
+
 }  // namespace

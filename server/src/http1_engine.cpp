@@ -207,7 +207,7 @@ bool Http1Engine::read_more_head() {
   try {
     n = stream_->read(in_.tail(), in_.tail_room());
   } catch (const TimeoutError&) {
-    send_error(408, "timed out reading the request head");
+    send_error(408, "timed out reading the request head", in_head_request());
     return false;
   }
   if (n == 0) return false;  // the client gave up mid-head
@@ -224,13 +224,13 @@ bool Http1Engine::process_input() {
         const RequestHead& head = parser_.head();
         if (parser_.in_head() && head.start != nullptr &&
             in_.end() - in_.offset_of(head.start) > options_->max_header_bytes) {
-          send_error(431, "request head too large");
+          send_error(431, "request head too large", in_head_request());
           return false;
         }
         return true;
       }
       case RequestParser::Event::error:
-        send_error(parser_.error_status(), parser_.error_reason());
+        send_error(parser_.error_status(), parser_.error_reason(), in_head_request());
         return false;
       case RequestParser::Event::head_complete:
       case RequestParser::Event::message_complete:
@@ -243,12 +243,13 @@ bool Http1Engine::process_input() {
 
 bool Http1Engine::dispatch(RequestParser::Event event) {
   RequestHead& head = parser_.head();
+  const bool head_request = head.method == "HEAD";
   if (static_cast<std::size_t>(head.end - head.start) > options_->max_header_bytes) {
-    send_error(431, "request head too large");
+    send_error(431, "request head too large", head_request);
     return false;
   }
   if (head.content_length > options_->max_body_bytes) {
-    send_error(413, "request body too large");
+    send_error(413, "request body too large", head_request);
     return false;
   }
   head_deadline_ = body_deadline_ = no_deadline;
@@ -275,7 +276,7 @@ bool Http1Engine::dispatch(RequestParser::Event event) {
     pending_begin_ = pending_end_ = head_end_;
   }
   if (!prepare_request()) {
-    send_error(400, "malformed percent-encoding in the path");
+    send_error(400, "malformed percent-encoding in the path", head_request);
     return false;
   }
   response_.reset(this, request_.is_head_, options_->max_buffered_response_bytes);
@@ -737,11 +738,21 @@ void Http1Engine::finish_response() {
   }
 }
 
-void Http1Engine::send_error(int status, std::string_view detail) {
+bool Http1Engine::in_head_request() const noexcept {
+  // in_message(): the head's views belong to the request being read (a
+  // parse error at the first byte of a message may precede its begin); a
+  // target begun: the method is complete ("HEAD" may be a prefix).
+  const RequestHead& head = parser_.head();
+  return parser_.in_message() && head.target.data() != nullptr && head.method == "HEAD";
+}
+
+void Http1Engine::send_error(int status, std::string_view detail, bool head_request) {
   // Used before (or instead of) a handler: the request may be half parsed.
+  // A HEAD request gets the head a GET would get and no content (RFC 9110
+  // 9.3.2), even when it is refused.
   raise(CloseReason::request_error);
   response_phase_ = ResponsePhase::buffered;
-  response_.reset(this, false, options_->max_buffered_response_bytes);
+  response_.reset(this, head_request, options_->max_buffered_response_bytes);
   std::string body(reason_phrase(status));
   if (!detail.empty()) {
     body.append(": ");

@@ -156,7 +156,12 @@ class Http1Engine final : public Exchange {
   void finish_body_before_response();
   void finish_body_after_response();
   void finish_response();
-  void send_error(int status, std::string_view detail);
+  // send_error() answers status for the request being read, a HEAD request
+  // (head_request) without content; the connection closes after it.
+  void send_error(int status, std::string_view detail, bool head_request);
+  // in_head_request() tells whether the request being read (its head
+  // maybe incomplete) is a HEAD request, as far as its method was read.
+  bool in_head_request() const noexcept;
   void append_head(Framing framing, std::uint64_t content_length);
 
   Fill fill_at_boundary();
