@@ -10,6 +10,9 @@
 //  - after each complete message (the next pipelined request stays unparsed
 //    until the current one is answered).
 //
+// A chunked body is not llhttp's: llhttp is told to skip it and
+// ChunkedDecoder (chunked_decoder.h) decodes it, strictly.
+//
 // On top of llhttp's strict mode it rejects what llhttp lets through: header
 // names with characters outside RFC 9110's token set ("Bad Header"), obsolete
 // line folding, transfer codings other than chunked (501), HTTP versions
@@ -25,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "chunked_decoder.h"
 #include "cogo/http/field.h"
 
 namespace cogo::http::detail {
@@ -104,6 +108,7 @@ class RequestParser {
   static const llhttp_settings_t settings_;
 
   int fail(int status, const char* reason) noexcept;
+  Result parse_chunked(char* data, std::size_t size) noexcept;
   int check_head() noexcept;
   bool host_is_valid(std::string_view value) noexcept;
 
@@ -116,6 +121,8 @@ class RequestParser {
   Pause pause_ = Pause::none;
   bool in_message_ = false;
   bool head_done_ = false;
+  bool chunked_body_ = false;  // ChunkedDecoder has the body, llhttp skipped it
+  ChunkedDecoder chunked_;
   // The last Host value found valid: a keep-alive client sends the same one
   // on every request, and a compare is cheaper than the grammar. Survives
   // reset() (validity depends on the text alone).
