@@ -6,6 +6,15 @@
 // goroutine that is still running, and each park must be matched by exactly
 // one ready that comes after it. In the commit the goroutine is already
 // switched out, exactly like a waker that finds it after the lock is released.
+//
+// The commit publishes the waiter three times — the cancel hook, the timer,
+// the unlock — and a waker may claim it after the first. Such a waker must
+// not ready the goroutine yet: the commit still writes its ParkArgs and arms
+// the timer, both on the goroutine's stack, which would then be running (or
+// gone) on another M. So the goroutine path hands off through `woken`, like
+// the Sleeper's kRunning/kParked word: wake() and the end of the commit each
+// add one, and whichever comes second resumes the goroutine — wake() by
+// ready(), the commit by returning false (resume at once).
 #include "cogo/detail/waiter.h"
 
 #include <linux/futex.h>
@@ -66,7 +75,7 @@ int64_t monotonic_now() {
 }
 
 // ParkArgs travels to the park commit on the parking goroutine's stack. The
-// commit must not touch it after unlock(): a waker may ready the goroutine,
+// commit must not touch it after its hand-off (park_commit): a waker may then ready the goroutine,
 // which may then return and pop this frame.
 struct ParkArgs {
   Waiter* w;
@@ -116,16 +125,19 @@ bool park_commit(G*, void* p) {
     unlock(arg);
     return false;  // done already: resume at once
   }
+  Waiter* w = a->w;
   if (a->timer != nullptr) timer_start(a->timer, a->deadline);
   unlock(arg);
-  return true;
+  // Last touch of the goroutine's stack: a wake() before this one left the
+  // ready to us; after it, the waker readies and we must touch nothing.
+  return w->woken.fetch_add(1, std::memory_order_acq_rel) == 0;
 }
 
 void timeout_fired(void* arg, uintptr_t) {
   auto* w = static_cast<Waiter*>(arg);
   if (w->claim()) {
     w->fired = Waiter::kTimedOut;
-    ready(w->g);
+    w->wake();
   }
 }
 
@@ -194,7 +206,8 @@ bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t dea
 
 void Waiter::wake() {
   if (g != nullptr) {
-    ready(g);
+    // The second of {park commit, wake} resumes the goroutine (see the top).
+    if (woken.fetch_add(1, std::memory_order_acq_rel) == 1) ready(g);
     return;
   }
   woken.store(1, std::memory_order_release);

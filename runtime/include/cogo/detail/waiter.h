@@ -60,7 +60,8 @@ struct Waiter {
   CancelState* cancel = nullptr;     // fixed at construction; null: not cancellable
   CancelHook hook;                   // registered on `cancel` while waiting
   std::atomic<uint32_t> claimed{0};  // 0 open, 1 claimed by a waker or the timeout
-  std::atomic<uint32_t> woken{0};    // thread waiters: the futex word
+  std::atomic<uint32_t> woken{0};    // thread: the futex word; goroutine: the
+                                     // park-commit/wake hand-off (waiter.cpp)
   // Written by the claimer before wake(), read by the waiter after it.
   int fired = -1;   // case_index of the link that completed the wait, or kTimedOut
   bool ok = false;  // channel: the value was transferred (false: channel closed)
