@@ -1,6 +1,7 @@
 // flags.cpp: parsing cogo-server's flags and environment.
 #include "flags.h"
 
+#include "cogo/middleware/compress.h"
 #include "cogo/middleware/cors.h"
 
 #include <cctype>
@@ -125,6 +126,12 @@ std::vector<Flag> flags() {
       {"cors-origin", true, true,
        [](Config& c, const std::string& v) { c.cors_origins.push_back(v); },
        "CORS: an allowed origin (repeatable; https://app.example.com, https://*.example.com, *)"},
+      {"compress", true, true,
+       [](Config& c, const std::string& v) {
+         for (auto& coding : split_list(v)) c.compress.push_back(coding);
+       },
+       "compress responses with these codings, in order of preference (e.g. br,zstd,gzip; "
+       "also deflate): text, JSON, JS, SVG... of 1 KiB or more, by Accept-Encoding"},
       {"secure-headers", false, false, [](Config& c, const std::string&) { c.secure_headers = true; },
        "HSTS (TLS listeners only), nosniff, X-Frame-Options DENY, Referrer-Policy"},
       {"max-header-bytes", true, false,
@@ -207,7 +214,8 @@ Config parse_config(int argc, const char* const* argv,
     }
   }
   Config cfg = env_cfg;
-  bool listen_reset = false, tls_listen_reset = false, echo_reset = false, cors_reset = false;
+  bool listen_reset = false, tls_listen_reset = false, echo_reset = false, cors_reset = false,
+       compress_reset = false;
   int i = 1;
   if (i < argc && argv[i][0] != '-') {
     std::string mode = argv[i++];
@@ -252,6 +260,10 @@ Config parse_config(int argc, const char* const* argv,
       cors_reset = true;
       cfg.cors_origins.clear();
     }
+    if (name == "compress" && !compress_reset) {
+      compress_reset = true;
+      cfg.compress.clear();
+    }
     if (name == "echo-listen" && !echo_reset) {
       echo_reset = true;
       cfg.echo_listen.clear();
@@ -295,6 +307,15 @@ Config parse_config(int argc, const char* const* argv,
       (void)middleware::cors(std::move(cors));
     } catch (const std::invalid_argument& e) {
       throw FlagError(std::string("--cors-origin: ") + e.what());
+    }
+  }
+  if (!cfg.compress.empty()) {
+    try {
+      middleware::CompressOptions compress;
+      compress.encodings = cfg.compress;
+      (void)middleware::compress(std::move(compress));
+    } catch (const std::invalid_argument& e) {
+      throw FlagError(std::string("--compress: ") + e.what());
     }
   }
   if (cfg.procs > 1) cfg.server.reuse_port = true;

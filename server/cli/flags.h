@@ -28,6 +28,7 @@ struct Config {
   std::string heartbeat;                  // path answered 200 "." before anything else
   std::vector<std::string> cors_origins;  // cors() allowed origins
   bool secure_headers = false;
+  std::vector<std::string> compress;      // compress() encodings, in preference order; empty: off
   bool help = false;
   bool version = false;
 };

@@ -14,6 +14,7 @@
 #include "cogo/http/admin.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
+#include "cogo/middleware/compress.h"
 #include "cogo/middleware/cors.h"
 #include "cogo/middleware/heartbeat.h"
 #include "cogo/middleware/secure_headers.h"
@@ -73,6 +74,11 @@ int serve_one(const Config& cfg, int index) {
         cogo::middleware::CorsOptions cors;
         cors.allowed_origins = cfg.cors_origins;
         server.use(cogo::middleware::cors(std::move(cors)));
+      }
+      if (!cfg.compress.empty()) {
+        cogo::middleware::CompressOptions compress;
+        compress.encodings = cfg.compress;
+        server.use(cogo::middleware::compress(std::move(compress)));
       }
       server.listen();
       std::unique_ptr<cogo::http::AdminServer> admin;

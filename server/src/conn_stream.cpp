@@ -6,9 +6,15 @@
 // parking calls, under the deadline, which is handed to the poller then.
 #include "cogo/http/conn_stream.h"
 
+#include <sys/sendfile.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include "cogo/cancel.h"
+#include "cogo/runtime.h"
+#include "file_io.h"
 
 namespace cogo::http {
 namespace {
@@ -96,6 +102,57 @@ void ConnStream::writev_all(std::span<const ConstBuffer> buffers) {
   sync_write_deadline();
   conn_->writev(rest, ec);
   if (ec) raise(ec, "write");
+}
+
+void ConnStream::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+  // Checked against the page cache a piece at a time: a piece that is not
+  // cached goes out in a blocking section (sendfile reads it from the disk
+  // first), so the P serves other goroutines meanwhile.
+  constexpr std::uint64_t kPiece = 4 * 1024 * 1024;
+  detail::FileIoCounters& counters = detail::file_io_counters();
+  const int sock = conn_->native_handle();
+  std::uint64_t checked_end = offset;
+  bool cached = true;
+  while (length > 0) {
+    if (offset >= checked_end) {
+      const std::uint64_t piece = std::min(length, kPiece);
+      cached = detail::file_range_cached(fd, offset, piece);
+      checked_end = offset + piece;
+    }
+    const auto count = static_cast<std::size_t>(std::min(length, checked_end - offset));
+    auto pos = static_cast<off_t>(offset);
+    int err = 0;
+    auto send = [&] {
+      const ssize_t n = ::sendfile(sock, fd, &pos, count);
+      err = n < 0 ? errno : 0;
+      return n;
+    };
+    ssize_t n;
+    if (cached) {
+      n = send();
+    } else {
+      counters.blocking_sends.fetch_add(1, std::memory_order_relaxed);
+      n = cogo::blocking(send);
+    }
+    counters.sendfile_calls.fetch_add(1, std::memory_order_relaxed);
+    if (n > 0) {
+      offset += static_cast<std::uint64_t>(n);
+      length -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      throw std::system_error(EIO, std::generic_category(),
+                              "sendfile: the file is shorter than when the response began");
+    }
+    if (err == EINTR) continue;
+    if (err != EAGAIN) raise(std::error_code(err, std::generic_category()), "write");
+    // The socket buffer is full: wait for room in the poller, under the
+    // write deadline, as writev_all() does.
+    sync_write_deadline();
+    std::error_code ec;
+    conn_->wait_writable(ec);
+    if (ec) raise(ec, "write");
+  }
 }
 
 void ConnStream::shutdown_write() {

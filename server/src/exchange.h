@@ -24,7 +24,21 @@
 // concerns (framing, idle, shutdown) stay inside each engine.
 //
 // An engine also fills Request's and reads Response's private fields: it is
-// a friend of both (request.h, response.h list them).
+// a friend of both (request.h, response.h list them). Two of those fields
+// are hooks every engine honours when it sends a response, so that they
+// need no call through here:
+//   - Response::unusual_ & kFileBody: the body has pieces of an open file
+//     (Response::write_file, files_: text before each piece is body_'s
+//     prefix up to text_end). Http1Engine sends them after the head
+//     (send_file_body: small ones read into its output, large ones through
+//     Stream::send_file, sendfile(2) on a plain socket); an HTTP/2 stream
+//     reads them with file_io.h's read_file_at() into DATA frames. Either
+//     way a read that would wait for the disk runs in cogo::blocking().
+//   - Response::unusual_ & kLengthUnknown: a HEAD response whose length a
+//     body filter made unknowable: no Content-Length (RFC 9110 8.6).
+// A BodyFilter (cogo/http/body_filter.h) runs inside Response itself,
+// before flush_response() and before the engine reads the body: engines
+// never see it.
 #pragma once
 
 #include <cstddef>

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <cstddef>
 
 #include "cogo/detail/cancel.h"
+#include "file_io.h"
 
 namespace cogo::http {
 
@@ -178,6 +181,63 @@ void FdStream::writev_all(std::span<const ConstBuffer> buffers) {
       }
       next += count;
       first = 0;
+    }
+  }
+}
+
+void FdStream::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+  // sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-file would raise
+  // SIGPIPE. Ignore it as the netpoller does, unless the program set a
+  // handler (the thread model may run without a runtime).
+  static const bool sigpipe_ignored = [] {
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
+        !(old.sa_flags & SA_SIGINFO)) {
+      struct sigaction ign {};
+      ign.sa_handler = SIG_IGN;
+      sigemptyset(&ign.sa_mask);
+      ::sigaction(SIGPIPE, &ign, nullptr);
+    }
+    return true;
+  }();
+  (void)sigpipe_ignored;
+  // Under a cancellation context the socket waits in ppoll (as writev_all
+  // does), so sendfile must not block: the socket is non-blocking meanwhile.
+  cogo::detail::CancelState* cancel = cogo::detail::cancel_effective();
+  struct NonBlocking {
+    int fd;
+    int flags = -1;
+    ~NonBlocking() {
+      if (flags >= 0) ::fcntl(fd, F_SETFL, flags);
+    }
+  } nonblocking{fd_};
+  if (cancel != nullptr) {
+    nonblocking.flags = ::fcntl(fd_, F_GETFL);
+    if (nonblocking.flags >= 0) ::fcntl(fd_, F_SETFL, nonblocking.flags | O_NONBLOCK);
+  }
+  detail::FileIoCounters& counters = detail::file_io_counters();
+  constexpr std::uint64_t kMaxCall = 1 << 30;
+  while (length > 0) {
+    if (cancel == nullptr) arm(SO_SNDTIMEO, write_deadline_, snd_timeout_us_);
+    auto pos = static_cast<off_t>(offset);
+    const ssize_t n =
+        ::sendfile(fd_, fd, &pos, static_cast<std::size_t>(std::min(length, kMaxCall)));
+    counters.sendfile_calls.fetch_add(1, std::memory_order_relaxed);
+    if (n > 0) {
+      offset += static_cast<std::uint64_t>(n);
+      length -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) {
+      throw std::system_error(EIO, std::generic_category(),
+                              "sendfile: the file is shorter than when the response began");
+    }
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) throw_errno("write");
+    if (cancel != nullptr) {
+      wait_cancellable(fd_, POLLOUT, write_deadline_, cancel, "write: deadline exceeded");
+    } else if (write_deadline_ == no_deadline) {
+      wait_ready(fd_, POLLOUT);
     }
   }
 }

@@ -11,8 +11,9 @@
 #include <exception>
 #include <utility>
 
-#include "cogo/http/error.h"
 #include "coarse_clock.h"
+#include "cogo/http/error.h"
+#include "file_io.h"
 #include "http_date.h"
 #include "text.h"
 
@@ -115,6 +116,7 @@ void Http1Engine::detach() noexcept {
   // connection holds while its handler is parked mid-request.
   if (in_.capacity() > kKeepBytes) in_.release();
   if (out_.capacity() > kKeepBytes) out_.release();
+  if (response_.unusual_ != 0) response_.close_file();
   if (response_.body_.capacity() > kKeepBytes) std::string().swap(response_.body_);
   if (response_.fields_.capacity() > kKeepBytes) std::string().swap(response_.fields_);
   if (request_.query_storage_.capacity() > kKeepBytes) std::string().swap(request_.query_storage_);
@@ -727,8 +729,11 @@ void Http1Engine::finish_response() {
     res.body_.clear();
     return;
   }
-  const bool has_body = status_has_body(res.status_);
-  append_head(has_body ? Framing::length : Framing::none, res.body_bytes_);
+  if (res.unusual_ != 0) [[unlikely]] {
+    finish_unusual_response(send_body);
+    return;
+  }
+  append_head(status_has_body(res.status_) ? Framing::length : Framing::none, res.body_bytes_);
   if (!send_body || res.body_.empty()) return;
   if (res.body_.size() >= kCopyBodyBytes) {
     const ConstBuffer piece{res.body_.data(), res.body_.size()};
@@ -744,6 +749,73 @@ bool Http1Engine::in_head_request() const noexcept {
   // target begun: the method is complete ("HEAD" may be a prefix).
   const RequestHead& head = parser_.head();
   return parser_.in_message() && head.target.data() != nullptr && head.method == "HEAD";
+}
+
+// finish_unusual_response() is finish_response() for a response the common
+// path does not cover (Response::unusual_): a HEAD without Content-Length,
+// a body with file pieces.
+void Http1Engine::finish_unusual_response(bool send_body) {
+  Response& res = response_;
+  struct CloseFile {
+    Response& res;
+    ~CloseFile() { res.close_file(); }
+  } close_file{res};
+  const std::size_t head_start = out_.size();
+  const bool length_known = (res.unusual_ & Response::kLengthUnknown) == 0;
+  append_head(status_has_body(res.status_) && length_known ? Framing::length : Framing::none,
+              res.body_bytes_);
+  if (res.file_fd_ >= 0) {
+    if (send_body) send_file_body(head_start);
+  } else if (send_body && !res.body_.empty()) {
+    out_.append(res.body_);
+  }
+}
+
+// send_file_body() sends a body with file pieces (Response::write_file)
+// after its head, which starts at head_start in out_. A small body is read
+// into out_ and leaves with the head (and the rest of a pipelined batch) in
+// one write; a larger one goes out piece by piece, the file's bytes through
+// Stream::send_file (sendfile(2) on a plain socket). A file that fails to
+// read before anything of the response was written loses only this
+// response: what came before it is written and the connection closes.
+void Http1Engine::send_file_body(std::size_t head_start) {
+  Response& res = response_;
+  const std::string_view text = res.body_;
+  std::uint64_t total = text.size();
+  for (const Response::FilePiece& piece : res.files_) total += piece.length;
+  std::size_t text_at = 0;
+  if (total <= kCopyBodyBytes) {
+    try {
+      for (const Response::FilePiece& piece : res.files_) {
+        out_.append(text.substr(text_at, piece.text_end - text_at));
+        text_at = piece.text_end;
+        const auto n = static_cast<std::size_t>(piece.length);
+        read_file_exact(res.file_fd_, out_.extend(n), n, piece.offset);
+      }
+    } catch (const std::system_error& e) {
+      spdlog::error("http: file body for {} {} from {}: {}", request_.method_, request_.path_,
+                    remote_address_, e.what());
+      out_.truncate(head_start);
+      flush_output();
+      raise(CloseReason::broken);
+      return;
+    }
+    out_.append(text.substr(text_at));
+    return;
+  }
+  for (const Response::FilePiece& piece : res.files_) {
+    out_.append(text.substr(text_at, piece.text_end - text_at));
+    text_at = piece.text_end;
+    flush_output();
+    try {
+      stream_->set_write_deadline(deadline_after(options_->write_timeout));
+      stream_->send_file(res.file_fd_, piece.offset, piece.length);
+    } catch (...) {
+      raise(CloseReason::broken);
+      throw;
+    }
+  }
+  out_.append(text.substr(text_at));
 }
 
 void Http1Engine::send_error(int status, std::string_view detail, bool head_request) {

@@ -33,8 +33,8 @@
 #include "cogo/cancel.h"
 #include "cogo/detail/cancel.h"
 #include "cogo/detail/sched.h"
-#include "cogo/http/http1_session.h"
 #include "cogo/http/handler.h"
+#include "cogo/http/http1_session.h"
 #include "cogo/http/options.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
@@ -156,6 +156,8 @@ class Http1Engine final : public Exchange {
   void finish_body_before_response();
   void finish_body_after_response();
   void finish_response();
+  void finish_unusual_response(bool send_body);
+  void send_file_body(std::size_t head_start);
   // send_error() answers status for the request being read, a HEAD request
   // (head_request) without content; the connection closes after it.
   void send_error(int status, std::string_view detail, bool head_request);

@@ -32,6 +32,16 @@ class OutputBuffer {
     size_ += n;
   }
   [[gnu::always_inline]] void append(std::string_view v) { append(v.data(), v.size()); }
+  // extend() counts n more bytes at the end and returns where they start,
+  // for the caller to fill (a file read straight into the buffer).
+  char* extend(std::size_t n) {
+    if (capacity_ - size_ < n) grow(n);
+    char* p = data_ + size_;
+    size_ += n;
+    return p;
+  }
+  // truncate() drops everything after the first n bytes (n <= size()).
+  void truncate(std::size_t n) noexcept { size_ = n; }
 
   // release() frees the memory.
   void release() noexcept {

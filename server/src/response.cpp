@@ -1,23 +1,39 @@
 #include "cogo/http/response.h"
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "cogo/http/body_filter.h"
 #include "exchange.h"
+#include "file_io.h"
 #include "text.h"
 
 namespace cogo::http {
 
 void Response::reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered) {
   exchange_ = exchange;
+  filter_ = nullptr;
   fields_.clear();
   body_.clear();
+  if (unusual_ != 0) [[unlikely]]
+    close_file();
   body_bytes_ = 0;
   max_buffered_ = max_buffered;
   status_ = 200;
   committed_ = false;
   discard_body_ = discard_body;
-  close_ = has_server_ = has_date_ = false;
+  close_ = has_server_ = has_date_ = filter_begun_ = false;
+}
+
+void Response::close_file() noexcept {
+  if (file_fd_ >= 0) ::close(file_fd_);
+  file_fd_ = -1;
+  files_.clear();
+  unusual_ = 0;
 }
 
 void Response::set_status(int status) {
@@ -117,21 +133,142 @@ std::string_view Response::header(std::string_view name) const noexcept {
   return {};
 }
 
+std::vector<std::string_view> Response::headers(std::string_view name) const {
+  std::vector<std::string_view> out;
+  const std::string_view fields = fields_;
+  std::size_t begin = 0;
+  while (begin < fields.size()) {
+    const std::size_t end = fields.find("\r\n", begin);
+    const std::size_t colon = fields.find(':', begin);
+    if (iequals(fields.substr(begin, colon - begin), name))
+      out.push_back(fields.substr(colon + 2, end - colon - 2));
+    begin = end + 2;
+  }
+  return out;
+}
+
 void Response::write(std::string_view data) {
   body_bytes_ += data.size();
   if (discard_body_) return;
   body_.append(data);
-  if (body_.size() >= max_buffered_ && exchange_ != nullptr) flush();
+  if (body_.size() >= max_buffered_ && exchange_ != nullptr && file_fd_ < 0) {
+    // Too much to hold: stream it. A filter sees it as more of the body,
+    // not as a flush the handler asked for.
+    if (filter_ != nullptr) run_filter(static_cast<int>(BodyFilter::Mode::more), false);
+    exchange_->flush_response();
+  }
+}
+
+void Response::write_file(int fd, std::uint64_t offset, std::uint64_t length) {
+  if (committed_) {
+    if (fd != file_fd_) ::close(fd);
+    throw std::logic_error("http: write_file() after the response head was sent");
+  }
+  if (file_fd_ >= 0 && fd != file_fd_) {
+    ::close(fd);
+    throw std::logic_error("http: write_file() with a second file; a response sends ranges of one");
+  }
+  file_fd_ = fd;
+  unusual_ |= kFileBody;
+  body_bytes_ += length;
+  if (discard_body_ || length == 0) return;
+  files_.push_back(FilePiece{body_.size(), offset, length});
 }
 
 void Response::flush() {
+  if (file_fd_ >= 0) {
+    throw std::logic_error("http: flush() of a response with a file body; it is sent whole");
+  }
+  if (filter_ != nullptr) run_filter(static_cast<int>(BodyFilter::Mode::flush), false);
   exchange_->flush_response();
+}
+
+bool Response::set_body_filter(BodyFilter* filter) noexcept {
+  if (filter_ != nullptr || committed_) return false;
+  filter_ = filter;
+  filter_begun_ = false;
+  return true;
+}
+
+// run_filter() passes what is buffered through the filter (mode: a
+// BodyFilter::Mode), calling its begin() first. whole_body: the handler is
+// done and everything is buffered (finish_body_filter before the head).
+void Response::run_filter(int mode, bool whole_body) {
+  if (!filter_begun_) {
+    filter_begun_ = true;
+    if (!filter_->begin(*this, whole_body)) {
+      filter_ = nullptr;
+      return;
+    }
+    if (discard_body_) unusual_ |= kLengthUnknown;
+  }
+  if (discard_body_) return;
+  if (!files_.empty()) {
+    filter_file_body();  // only whole bodies have file pieces: never streamed
+    return;
+  }
+  std::string in;
+  in.swap(body_);
+  body_.reserve(in.size() / 2 + 64);
+  filter_->filter(in, body_, static_cast<BodyFilter::Mode>(mode));
+  // From now on body_bytes_ counts what goes out (the transformed bytes).
+  body_bytes_ = body_bytes_ - in.size() + body_.size();
+}
+
+// filter_file_body() is run_filter() for a whole body with file pieces
+// (finish_body_filter only: a file body is never streamed): the text and the
+// file's bytes pass through the filter in order, read a piece at a time.
+// An output that outgrows max_buffered_ streams on (chunked), so a large
+// file never sits in memory whole.
+void Response::filter_file_body() {
+  std::string text;
+  text.swap(body_);
+  std::vector<FilePiece> pieces;
+  pieces.swap(files_);
+  const int fd = file_fd_;
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { ::close(fd); }
+  } close_fd{fd};
+  file_fd_ = -1;
+  unusual_ &= static_cast<std::uint8_t>(~kFileBody);
+  body_bytes_ = 0;
+  constexpr std::size_t kPiece = 64 * 1024;
+  std::unique_ptr<char[]> buf(new char[kPiece]);
+  auto pass = [&](std::string_view in) {
+    const std::size_t before = body_.size();
+    filter_->filter(in, body_, BodyFilter::Mode::more);
+    body_bytes_ += body_.size() - before;
+    if (body_.size() >= max_buffered_ && exchange_ != nullptr) exchange_->flush_response();
+  };
+  std::size_t text_at = 0;
+  for (const FilePiece& piece : pieces) {
+    if (piece.text_end > text_at)
+      pass(std::string_view(text).substr(text_at, piece.text_end - text_at));
+    text_at = piece.text_end;
+    for (std::uint64_t done = 0; done < piece.length;) {
+      const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(kPiece, piece.length - done));
+      detail::read_file_exact(fd, buf.get(), n, piece.offset + done);
+      pass(std::string_view(buf.get(), n));
+      done += n;
+    }
+  }
+  const std::size_t before = body_.size();
+  filter_->filter(std::string_view(text).substr(text_at), body_, BodyFilter::Mode::finish);
+  body_bytes_ += body_.size() - before;
+}
+
+void Response::finish_body_filter() {
+  if (filter_ == nullptr) return;
+  run_filter(static_cast<int>(BodyFilter::Mode::finish), !committed_);
+  filter_ = nullptr;
 }
 
 void Response::replace_body(std::string_view body) {
   if (!committed_) {
     body_.clear();
     body_bytes_ = 0;
+    if (file_fd_ >= 0) close_file();
   }
   write(body);
 }

@@ -22,6 +22,9 @@ class ConnStream final : public Stream {
   std::ptrdiff_t try_read(void* buf, std::size_t size) override;
   void write_all(const void* data, std::size_t size) override;
   void writev_all(std::span<const ConstBuffer> buffers) override;
+  // send_file() uses sendfile(2): parks on a full socket like writev_all();
+  // a range not in the page cache is sent in a blocking section.
+  void send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
   void set_read_deadline(Deadline deadline) override { want_rd_ = deadline; }
   void set_write_deadline(Deadline deadline) override { want_wd_ = deadline; }
   void shutdown_write() override;

@@ -24,6 +24,9 @@ class FdStream final : public Stream {
   std::ptrdiff_t try_read(void* buf, std::size_t size) override;
   void write_all(const void* data, std::size_t size) override;
   void writev_all(std::span<const ConstBuffer> buffers) override;
+  // send_file() uses sendfile(2) on the blocking socket (a disk wait blocks
+  // only this connection's thread).
+  void send_file(int fd, std::uint64_t offset, std::uint64_t length) override;
   void set_read_deadline(Deadline deadline) override { read_deadline_ = deadline; }
   void set_write_deadline(Deadline deadline) override { write_deadline_ = deadline; }
   void shutdown_write() override;

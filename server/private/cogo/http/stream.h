@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <span>
 #include <system_error>
 
@@ -60,6 +61,14 @@ class Stream {
   // does this in one system call when the kernel buffer has room. The default
   // calls write_all() once per buffer.
   virtual void writev_all(std::span<const ConstBuffer> buffers);
+
+  // send_file() writes length bytes of the regular file fd from offset,
+  // blocking as needed (under the write deadline), like write_all(). The
+  // default reads the file in pieces (a read that would wait for the disk
+  // in a blocking section: file_io.h) and writes them; a plain socket sends
+  // with sendfile(2) instead. Throws as write_all() does, and
+  // std::system_error (EIO) if the file ends first.
+  virtual void send_file(int fd, std::uint64_t offset, std::uint64_t length);
 
   // set_read_deadline() bounds every following read(); no_deadline clears it.
   virtual void set_read_deadline(Deadline deadline) = 0;

@@ -1,0 +1,255 @@
+// compress.cpp: the compression middleware (cogo/middleware/compress.h says
+// what it does). The work is a BodyFilter (cogo/http/body_filter.h): the
+// Response hands it the body as it goes out, so buffered, streamed and file
+// bodies all pass through the same three calls.
+#include "cogo/middleware/compress.h"
+
+#include <atomic>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "accept_encoding.h"
+#include "cogo/http/body_filter.h"
+#include "cogo/http/field.h"
+#include "cogo/http/request.h"
+#include "cogo/http/response.h"
+#include "cogo/runtime.h"
+#include "encoder.h"
+
+namespace cogo::middleware {
+namespace {
+
+using detail::Coding;
+
+// Streams one P may compress at once, by default.
+constexpr std::size_t kStreamsPerP = 64;
+
+std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// list_has() tells whether a comma-separated field list (all of a field's
+// lines) holds name, compared without case and, for directives such as
+// "max-age=60", up to the '='.
+bool list_has(const std::vector<std::string_view>& values, std::string_view name) {
+  for (std::string_view v : values) {
+    while (!v.empty()) {
+      const std::size_t comma = v.find(',');
+      std::string_view member = trim(v.substr(0, comma));
+      member = trim(member.substr(0, member.find('=')));
+      if (http::iequals(member, name)) return true;
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+// TypePattern: one CompressOptions::types entry.
+struct TypePattern {
+  enum class Kind { exact, any_subtype, suffix } kind;
+  std::string type;     // "text" (exact, any_subtype)
+  std::string subtype;  // "html" (exact), "+json" (suffix)
+};
+
+TypePattern parse_type(const std::string& entry) {
+  auto bad = [&] {
+    return std::invalid_argument("compress: type \"" + entry +
+                                 "\" is not a media type pattern (want \"type/subtype\", "
+                                 "\"type/*\" or \"*/*+suffix\")");
+  };
+  const std::size_t slash = entry.find('/');
+  if (slash == std::string::npos || slash == 0 || slash + 1 == entry.size()) throw bad();
+  const std::string type = entry.substr(0, slash);
+  const std::string subtype = entry.substr(slash + 1);
+  if (type == "*") {
+    if (subtype.size() < 4 || subtype.compare(0, 2, "*+") != 0) throw bad();
+    return {TypePattern::Kind::suffix, "", subtype.substr(1)};
+  }
+  if (type.find('*') != std::string::npos) throw bad();
+  if (subtype == "*") return {TypePattern::Kind::any_subtype, type, ""};
+  if (subtype.find('*') != std::string::npos) throw bad();
+  return {TypePattern::Kind::exact, type, subtype};
+}
+
+bool iends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && http::iequals(s.substr(s.size() - suffix.size()), suffix);
+}
+
+struct State {
+  std::vector<Coding> codings;     // in the server's order of preference
+  std::vector<std::string> names;  // their names, for negotiate_encoding
+  std::vector<std::string_view> offered;
+  int levels[detail::kCodings] = {};
+  std::size_t min_size = 0;
+  std::vector<TypePattern> types;
+  std::size_t max_streams = 0;  // 0: kStreamsPerP per P, read when first needed
+  std::atomic<std::size_t> streams{0};
+
+  bool compressible(std::string_view content_type) const {
+    const std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+    const std::size_t slash = media.find('/');
+    if (slash == std::string_view::npos) return false;
+    const std::string_view type = media.substr(0, slash);
+    const std::string_view subtype = media.substr(slash + 1);
+    for (const TypePattern& p : types) {
+      switch (p.kind) {
+        case TypePattern::Kind::exact:
+          if (http::iequals(type, p.type) && http::iequals(subtype, p.subtype)) return true;
+          break;
+        case TypePattern::Kind::any_subtype:
+          if (http::iequals(type, p.type)) return true;
+          break;
+        case TypePattern::Kind::suffix:
+          if (iends_with(subtype, p.subtype)) return true;
+          break;
+      }
+    }
+    return false;
+  }
+
+  // negotiate() is the index of the coding for req, or a negative
+  // (detail::kIdentity, kNoneAcceptable).
+  int negotiate(const http::Request& req) const {
+    if (!req.has_header("Accept-Encoding")) return detail::kIdentity;
+    const std::vector<std::string_view> values = req.headers("Accept-Encoding");
+    return detail::negotiate_encoding(values, offered);
+  }
+};
+
+void add_vary(http::Response& res) {
+  const std::vector<std::string_view> vary = res.headers("Vary");
+  if (!list_has(vary, "Accept-Encoding") && !list_has(vary, "*")) {
+    res.add_header("Vary", "Accept-Encoding");
+  }
+}
+
+void weaken_etag(http::Response& res) {
+  const std::string_view etag = res.header("ETag");
+  if (!etag.empty() && etag.front() == '"') res.set_header("ETag", "W/" + std::string(etag));
+}
+
+// CompressFilter: one response's compression. begin() applies the rules of
+// compress.h; filter() is the encoder's.
+class CompressFilter final : public http::BodyFilter {
+ public:
+  CompressFilter(State& state, const http::Request& req) : state_(state), req_(req) {}
+  CompressFilter(const CompressFilter&) = delete;
+  CompressFilter& operator=(const CompressFilter&) = delete;
+  ~CompressFilter() {
+    encoder_.reset();
+    if (counted_) state_.streams.fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  bool begin(http::Response& res, bool whole_body) override {
+    const int status = res.status();
+    if (status < 200 || status == 204) return false;
+    if (!res.header("Content-Encoding").empty()) return false;  // never twice
+    if (status == 304) {
+      // The 200 this revalidates would have been compressed: its ETag and
+      // Vary are what the 304 must carry (RFC 9110 15.4.5).
+      const std::string_view type = res.header("Content-Type");
+      if ((type.empty() || state_.compressible(type)) && state_.negotiate(req_) >= 0) {
+        weaken_etag(res);
+        add_vary(res);
+      }
+      return false;
+    }
+    if (status == 206 || !res.header("Content-Range").empty()) return false;
+    if (list_has(res.headers("Cache-Control"), "no-transform")) return false;
+    if (!state_.compressible(res.header("Content-Type"))) return false;
+    if (whole_body && res.body_bytes() < state_.min_size) return false;
+    add_vary(res);
+    const int choice = state_.negotiate(req_);
+    if (choice < 0) return false;
+    const Coding coding = state_.codings[static_cast<std::size_t>(choice)];
+    if (!req_.is_head()) {
+      std::size_t limit = state_.max_streams;
+      if (limit == 0) limit = kStreamsPerP * static_cast<std::size_t>(cogo::gomaxprocs());
+      if (state_.streams.fetch_add(1, std::memory_order_relaxed) >= limit) {
+        state_.streams.fetch_sub(1, std::memory_order_relaxed);
+        return false;  // enough work in progress: this one goes out as it is
+      }
+      counted_ = true;
+      encoder_ = detail::acquire_encoder(coding, state_.levels[static_cast<int>(coding)],
+                                         whole_body ? res.body_bytes() : 0);
+    }
+    res.set_header("Content-Encoding", detail::coding_name(coding));
+    weaken_etag(res);
+    res.remove_header("Accept-Ranges");
+    return true;
+  }
+
+  void filter(std::string_view in, std::string& out, Mode mode) override {
+    encoder_->encode(in, out, mode);
+  }
+
+ private:
+  State& state_;
+  const http::Request& req_;
+  detail::EncoderLease encoder_;
+  bool counted_ = false;
+};
+
+}  // namespace
+
+http::Middleware compress(CompressOptions options) {
+  auto state = std::make_shared<State>();
+  if (options.encodings.empty()) {
+    throw std::invalid_argument(
+        "compress: encodings is empty; offer at least one of br, zstd, gzip, deflate");
+  }
+  for (const std::string& name : options.encodings) {
+    const auto coding = detail::coding_from_name(name);
+    if (!coding) {
+      throw std::invalid_argument("compress: encoding \"" + name +
+                                  "\" is not one of br, zstd, gzip, deflate");
+    }
+    for (Coding c : state->codings) {
+      if (c == *coding)
+        throw std::invalid_argument("compress: encoding \"" + name + "\" is listed twice");
+    }
+    state->codings.push_back(*coding);
+    state->names.push_back(name);
+  }
+  for (const std::string& n : state->names) state->offered.push_back(n);
+  auto level = [](Coding c, int value, const char* option) {
+    const auto [low, high] = detail::level_range(c);
+    if (value < low || value > high) {
+      throw std::invalid_argument("compress: " + std::string(option) + " " + std::to_string(value) +
+                                  " is out of range " + std::to_string(low) + ".." +
+                                  std::to_string(high));
+    }
+    return value;
+  };
+  state->levels[static_cast<int>(Coding::gzip)] =
+      level(Coding::gzip, options.gzip_level, "gzip_level");
+  state->levels[static_cast<int>(Coding::deflate)] = options.gzip_level;
+  state->levels[static_cast<int>(Coding::br)] =
+      level(Coding::br, options.brotli_quality, "brotli_quality");
+  state->levels[static_cast<int>(Coding::zstd)] =
+      level(Coding::zstd, options.zstd_level, "zstd_level");
+  state->min_size = options.min_size;
+  for (const std::string& t : options.types) state->types.push_back(parse_type(t));
+  state->max_streams = options.max_streams;
+
+  return [state](http::Request& req, http::Response& res, const http::Next& next) {
+    CompressFilter filter(*state, req);
+    if (!res.set_body_filter(&filter)) {  // an outer compress has it
+      next(req, res);
+      return;
+    }
+    // The filter dies with this frame: the Response must not keep it.
+    struct Forget {
+      http::Response& res;
+      ~Forget() { res.clear_body_filter(); }
+    } forget{res};
+    next(req, res);
+    res.finish_body_filter();
+  };
+}
+
+}  // namespace cogo::middleware
