@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -16,6 +17,7 @@
 #include "cogo/http/response.h"
 #include "cogo/runtime.h"
 #include "encoder.h"
+#include "media_type.h"
 
 namespace cogo::middleware {
 namespace {
@@ -48,68 +50,17 @@ bool list_has(const std::vector<std::string_view>& values, std::string_view name
   return false;
 }
 
-// TypePattern: one CompressOptions::types entry.
-struct TypePattern {
-  enum class Kind { exact, any_subtype, suffix } kind;
-  std::string type;     // "text" (exact, any_subtype)
-  std::string subtype;  // "html" (exact), "+json" (suffix)
-};
-
-TypePattern parse_type(const std::string& entry) {
-  auto bad = [&] {
-    return std::invalid_argument("compress: type \"" + entry +
-                                 "\" is not a media type pattern (want \"type/subtype\", "
-                                 "\"type/*\" or \"*/*+suffix\")");
-  };
-  const std::size_t slash = entry.find('/');
-  if (slash == std::string::npos || slash == 0 || slash + 1 == entry.size()) throw bad();
-  const std::string type = entry.substr(0, slash);
-  const std::string subtype = entry.substr(slash + 1);
-  if (type == "*") {
-    if (subtype.size() < 4 || subtype.compare(0, 2, "*+") != 0) throw bad();
-    return {TypePattern::Kind::suffix, "", subtype.substr(1)};
-  }
-  if (type.find('*') != std::string::npos) throw bad();
-  if (subtype == "*") return {TypePattern::Kind::any_subtype, type, ""};
-  if (subtype.find('*') != std::string::npos) throw bad();
-  return {TypePattern::Kind::exact, type, subtype};
-}
-
-bool iends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && http::iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
 struct State {
   std::vector<Coding> codings;     // in the server's order of preference
   std::vector<std::string> names;  // their names, for negotiate_encoding
   std::vector<std::string_view> offered;
   int levels[detail::kCodings] = {};
   std::size_t min_size = 0;
-  std::vector<TypePattern> types;
+  std::optional<detail::MediaTypePatterns> types;
   std::size_t max_streams = 0;  // 0: kStreamsPerP per P, read when first needed
   std::atomic<std::size_t> streams{0};
 
-  bool compressible(std::string_view content_type) const {
-    const std::string_view media = trim(content_type.substr(0, content_type.find(';')));
-    const std::size_t slash = media.find('/');
-    if (slash == std::string_view::npos) return false;
-    const std::string_view type = media.substr(0, slash);
-    const std::string_view subtype = media.substr(slash + 1);
-    for (const TypePattern& p : types) {
-      switch (p.kind) {
-        case TypePattern::Kind::exact:
-          if (http::iequals(type, p.type) && http::iequals(subtype, p.subtype)) return true;
-          break;
-        case TypePattern::Kind::any_subtype:
-          if (http::iequals(type, p.type)) return true;
-          break;
-        case TypePattern::Kind::suffix:
-          if (iends_with(subtype, p.subtype)) return true;
-          break;
-      }
-    }
-    return false;
-  }
+  bool compressible(std::string_view content_type) const { return types->matches(content_type); }
 
   // negotiate() is the index of the coding for req, or a negative
   // (detail::kIdentity, kNoneAcceptable).
@@ -196,6 +147,29 @@ class CompressFilter final : public http::BodyFilter {
 
 }  // namespace
 
+std::vector<std::string> compressible_media_types() {
+  return {
+      "text/*",
+      "application/json",
+      "application/javascript",
+      "application/x-javascript",
+      "application/ecmascript",
+      "application/xml",
+      "application/wasm",
+      "application/x-ndjson",
+      "application/vnd.ms-fontobject",
+      "application/x-font-ttf",
+      "font/ttf",
+      "font/otf",
+      "image/svg+xml",
+      "image/x-icon",
+      "image/vnd.microsoft.icon",
+      "image/bmp",
+      "*/*+json",
+      "*/*+xml",
+  };
+}
+
 http::Middleware compress(CompressOptions options) {
   auto state = std::make_shared<State>();
   if (options.encodings.empty()) {
@@ -233,7 +207,7 @@ http::Middleware compress(CompressOptions options) {
   state->levels[static_cast<int>(Coding::zstd)] =
       level(Coding::zstd, options.zstd_level, "zstd_level");
   state->min_size = options.min_size;
-  for (const std::string& t : options.types) state->types.push_back(parse_type(t));
+  state->types.emplace(options.types, "compress");
   state->max_streams = options.max_streams;
 
   return [state](http::Request& req, http::Response& res, const http::Next& next) {

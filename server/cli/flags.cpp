@@ -3,6 +3,7 @@
 
 #include "cogo/middleware/compress.h"
 #include "cogo/middleware/cors.h"
+#include "cogo/middleware/static_files.h"
 
 #include <cctype>
 #include <charconv>
@@ -132,6 +133,12 @@ std::vector<Flag> flags() {
        },
        "compress responses with these codings, in order of preference (e.g. br,zstd,gzip; "
        "also deflate): text, JSON, JS, SVG... of 1 KiB or more, by Accept-Encoding"},
+      {"static", true, false, [](Config& c, const std::string& v) { c.static_dir = v; },
+       "serve the files under DIR at /static/ (ETag, ranges, conditional requests, "
+       "precompressed x.br/x.zst/x.gz siblings, sendfile)"},
+      {"static-cache-control", true, false,
+       [](Config& c, const std::string& v) { c.static_cache_control = v; },
+       "the Cache-Control of --static files (e.g. \"public, max-age=3600\")"},
       {"secure-headers", false, false, [](Config& c, const std::string&) { c.secure_headers = true; },
        "HSTS (TLS listeners only), nosniff, X-Frame-Options DENY, Referrer-Policy"},
       {"max-header-bytes", true, false,
@@ -316,6 +323,20 @@ Config parse_config(int argc, const char* const* argv,
       (void)middleware::compress(std::move(compress));
     } catch (const std::invalid_argument& e) {
       throw FlagError(std::string("--compress: ") + e.what());
+    }
+  }
+  if (!cfg.static_cache_control.empty() && cfg.static_dir.empty()) {
+    throw FlagError("--static-cache-control: given without --static DIR");
+  }
+  if (!cfg.static_dir.empty()) {
+    // serve_dir() opens the directory and the media type table; its message
+    // names what is wrong.
+    try {
+      middleware::StaticOptions o;
+      o.cache_control = cfg.static_cache_control;
+      (void)middleware::serve_dir(cfg.static_dir, std::move(o));
+    } catch (const std::invalid_argument& e) {
+      throw FlagError(std::string("--static: ") + e.what());
     }
   }
   if (cfg.procs > 1) cfg.server.reuse_port = true;

@@ -29,6 +29,8 @@ struct Config {
   std::vector<std::string> cors_origins;  // cors() allowed origins
   bool secure_headers = false;
   std::vector<std::string> compress;      // compress() encodings, in preference order; empty: off
+  std::string static_dir;                 // serve_dir() root, at /static/; empty: off
+  std::string static_cache_control;       // its Cache-Control
   bool help = false;
   bool version = false;
 };

@@ -18,6 +18,7 @@
 #include "cogo/middleware/cors.h"
 #include "cogo/middleware/heartbeat.h"
 #include "cogo/middleware/secure_headers.h"
+#include "cogo/middleware/static_files.h"
 #include "cogo/runtime.h"
 #include "cogo/signal.h"
 #include "cogo/wait_group.h"
@@ -67,6 +68,11 @@ int serve_one(const Config& cfg, int index) {
       }
       cogo::http::Server server(cfg.server);
       cogo::cli::add_builtin_routes(server.router());
+      if (!cfg.static_dir.empty()) {
+        cogo::middleware::StaticOptions o;
+        o.cache_control = cfg.static_cache_control;
+        server.router().get("/static/*path", cogo::middleware::serve_dir(cfg.static_dir, std::move(o)));
+      }
       if (!cfg.heartbeat.empty()) server.use(cogo::middleware::heartbeat(cfg.heartbeat));
       if (cfg.access_log) server.use(cogo::middleware::access_log());
       if (cfg.secure_headers) server.use(cogo::middleware::secure_headers());

@@ -18,6 +18,8 @@
 
 #include "cogo/cogo.h"
 #include "cogo/echo.h"
+#include "cogo/http/body_filter.h"
+#include "cogo/http/date.h"
 #include "cogo/http/error.h"
 #include "cogo/http/field.h"
 #include "cogo/http/handler.h"

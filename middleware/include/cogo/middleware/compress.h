@@ -52,6 +52,11 @@
 
 namespace cogo::middleware {
 
+// compressible_media_types() is the default CompressOptions::types: text/*,
+// JSON, JavaScript, XML, WebAssembly, SVG, uncompressed fonts and icons, and
+// every "+json" and "+xml" type.
+std::vector<std::string> compressible_media_types();
+
 struct CompressOptions {
   // encodings: the content codings offered, in the server's order of
   // preference: "br", "zstd", "gzip", "deflate".
@@ -64,26 +69,7 @@ struct CompressOptions {
   // types: media types worth compressing, matched without parameters and
   // ignoring case: "text/html", "text/*" (a whole top-level type), or
   // "*/*+json" (a structured-syntax suffix).
-  std::vector<std::string> types = {
-      "text/*",
-      "application/json",
-      "application/javascript",
-      "application/x-javascript",
-      "application/ecmascript",
-      "application/xml",
-      "application/wasm",
-      "application/x-ndjson",
-      "application/vnd.ms-fontobject",
-      "application/x-font-ttf",
-      "font/ttf",
-      "font/otf",
-      "image/svg+xml",
-      "image/x-icon",
-      "image/vnd.microsoft.icon",
-      "image/bmp",
-      "*/*+json",
-      "*/*+xml",
-  };
+  std::vector<std::string> types = compressible_media_types();
   // max_streams: responses compressed at once in the process; 0: 64 per P.
   std::size_t max_streams = 0;
 };
