@@ -22,6 +22,7 @@
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/runtime.h"
+#include "support/decode.h"
 #include "support/served_server.h"
 #include "support/server_process.h"
 
@@ -50,11 +51,15 @@ const std::string& kJson() {
 }
 
 std::string temp_path(const std::string& name) {
-  static const std::string dir = [] {
-    char tmpl[] = "/tmp/cogo_compress_test_XXXXXX";
-    return std::string(::mkdtemp(tmpl));
-  }();
-  return dir + "/" + name;
+  static const struct Scratch {
+    std::string dir;
+    Scratch() {
+      char tmpl[] = "/tmp/cogo_compress_test_XXXXXX";
+      dir = ::mkdtemp(tmpl);
+    }
+    ~Scratch() { sh("rm -rf " + dir); }
+  } scratch;
+  return scratch.dir + "/" + name;
 }
 
 void write_file(const std::string& path, const std::string& data) {
@@ -66,24 +71,8 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-// py_decode() decodes body in coding with Python's own libraries.
 std::string py_decode(const std::string& coding, const std::string& body) {
-  const std::string in = temp_path("in.bin");
-  write_file(in, body);
-  const std::string script =
-      "import sys, zlib, brotli, zstandard\n"
-      "d = open(sys.argv[2], 'rb').read()\n"
-      "c = sys.argv[1]\n"
-      "if c == 'gzip': out = zlib.decompress(d, 31)\n"
-      "elif c == 'deflate': out = zlib.decompress(d)\n"
-      "elif c == 'br': out = brotli.decompress(d)\n"
-      "elif c == 'zstd': out = zstandard.ZstdDecompressor().decompressobj().decompress(d)\n"
-      "sys.stdout.buffer.write(out)\n";
-  write_file(temp_path("decode.py"), script);
-  int st = 0;
-  std::string out = sh("/usr/bin/python3 " + temp_path("decode.py") + " " + coding + " " + in, &st);
-  EXPECT_EQ(st, 0) << out;
-  return out;
+  return cogo_test::py_decode(coding, body, temp_path(""));
 }
 
 // Decoder: incremental decoding in the test itself, to see what a flush

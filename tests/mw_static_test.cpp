@@ -27,6 +27,7 @@
 #include "cogo/middleware/compress.h"
 #include "conditional.h"
 #include "file_io.h"
+#include "support/decode.h"
 #include "support/served_server.h"
 #include "support/server_process.h"
 
@@ -530,19 +531,7 @@ TEST_P(Static, IfRange) {
 }
 
 std::string py_decode(const std::string& coding, const std::string& body) {
-  const std::string in = tree().base + "/decode.in";
-  write_file(in, body, false);
-  const std::string py =
-      "import sys, zlib, brotli, zstandard\n"
-      "d = open(sys.argv[2], 'rb').read(); c = sys.argv[1]\n"
-      "out = zlib.decompress(d, 31) if c == 'gzip' else brotli.decompress(d) if c == 'br' else "
-      "zstandard.ZstdDecompressor().decompressobj().decompress(d)\n"
-      "sys.stdout.buffer.write(out)\n";
-  write_file(tree().base + "/decode.py", py, false);
-  int st = 0;
-  std::string out = sh("/usr/bin/python3 " + tree().base + "/decode.py " + coding + " " + in, &st);
-  EXPECT_EQ(st, 0) << out;
-  return out;
+  return cogo_test::py_decode(coding, body, tree().base);
 }
 
 // nginx's gzip_static, with RFC 9110 12.5.3's negotiation.

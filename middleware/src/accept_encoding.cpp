@@ -2,39 +2,21 @@
 #include "accept_encoding.h"
 
 #include "cogo/http/field.h"
+#include "field_text.h"
 
 namespace cogo::middleware::detail {
 
 namespace {
 
-bool is_tchar(char c) noexcept {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool is_token(std::string_view s) noexcept {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
-
 // parse_member() reads "coding [ OWS ; OWS q=qvalue ]".
 bool parse_member(std::string_view member, CodingWeight& out) noexcept {
   const std::size_t semi = member.find(';');
-  const std::string_view coding = trim(member.substr(0, semi));
+  const std::string_view coding = trim_ows(member.substr(0, semi));
   if (!is_token(coding)) return false;
   out.coding = coding;
   out.q = 1000;
   if (semi == std::string_view::npos) return true;
-  std::string_view weight = trim(member.substr(semi + 1));
+  std::string_view weight = trim_ows(member.substr(semi + 1));
   if (weight.size() < 2 || (weight[0] != 'q' && weight[0] != 'Q') || weight[1] != '=') return false;
   out.q = parse_qvalue(weight.substr(2));
   return out.q >= 0;
@@ -66,7 +48,7 @@ bool parse_accept_encoding(std::string_view value, std::vector<CodingWeight>& ou
   bool clean = true;
   while (true) {
     const std::size_t comma = value.find(',');
-    const std::string_view member = trim(value.substr(0, comma));
+    const std::string_view member = trim_ows(value.substr(0, comma));
     if (!member.empty()) {
       CodingWeight w{};
       if (parse_member(member, w)) {

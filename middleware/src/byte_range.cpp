@@ -6,16 +6,11 @@
 #include <optional>
 
 #include "cogo/http/field.h"
+#include "field_text.h"
 
 namespace cogo::middleware::detail {
 
 namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // digits() reads 1*DIGIT, saturating at the largest uint64 (a position
 // beyond any file is simply unsatisfiable); nullopt for anything else.
@@ -37,7 +32,7 @@ RangeOutcome resolve_ranges(std::span<const std::string_view> values, std::uint6
                             std::size_t max_ranges, std::vector<ByteRange>& ranges) {
   ranges.clear();
   if (values.size() != 1) return RangeOutcome::ignore;  // Range is not a list field
-  std::string_view v = trim(values[0]);
+  std::string_view v = trim_ows(values[0]);
   const std::size_t eq = v.find('=');
   // 14.1: range-unit = token, compared case-insensitively; other units are
   // ignored (14.2: MUST).
@@ -50,7 +45,7 @@ RangeOutcome resolve_ranges(std::span<const std::string_view> values, std::uint6
   bool any_member = false;
   while (true) {
     const std::size_t comma = set.find(',');
-    const std::string_view spec = trim(set.substr(0, comma));
+    const std::string_view spec = trim_ows(set.substr(0, comma));
     if (!spec.empty()) {
       any_member = true;
       if (++specs > max_ranges) return RangeOutcome::unsatisfiable;  // 15.5.17: excessive

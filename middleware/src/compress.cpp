@@ -13,6 +13,7 @@
 #include "accept_encoding.h"
 #include "cogo/http/body_filter.h"
 #include "cogo/http/field.h"
+#include "field_text.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/runtime.h"
@@ -23,15 +24,10 @@ namespace cogo::middleware {
 namespace {
 
 using detail::Coding;
+using detail::trim_ows;
 
 // Streams one P may compress at once, by default.
 constexpr std::size_t kStreamsPerP = 64;
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // list_has() tells whether a comma-separated field list (all of a field's
 // lines) holds name, compared without case and, for directives such as
@@ -40,8 +36,8 @@ bool list_has(const std::vector<std::string_view>& values, std::string_view name
   for (std::string_view v : values) {
     while (!v.empty()) {
       const std::size_t comma = v.find(',');
-      std::string_view member = trim(v.substr(0, comma));
-      member = trim(member.substr(0, member.find('=')));
+      std::string_view member = trim_ows(v.substr(0, comma));
+      member = trim_ows(member.substr(0, member.find('=')));
       if (http::iequals(member, name)) return true;
       if (comma == std::string_view::npos) break;
       v.remove_prefix(comma + 1);

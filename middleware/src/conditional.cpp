@@ -1,17 +1,12 @@
 // conditional.cpp: see conditional.h. Section numbers are RFC 9110's.
 #include "conditional.h"
+#include "field_text.h"
 
 #include "cogo/http/date.h"
 
 namespace cogo::middleware::detail {
 
 namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // etagc = %x21 / %x23-7E / obs-text
 bool is_etagc(unsigned char c) noexcept {
@@ -75,7 +70,7 @@ bool if_none_match_true(const TagList& list, const std::optional<EntityTag>& cur
 bool if_range_true(std::span<const std::string_view> values, const std::optional<EntityTag>& current,
                    const Validators& selected) {
   if (values.size() != 1) return false;
-  std::string_view v = trim(values[0]);
+  std::string_view v = trim_ows(values[0]);
   if (v.substr(0, 2) == "W/" || (!v.empty() && v[0] == '"')) {
     std::string_view rest = v;
     const std::optional<EntityTag> tag = take_entity_tag(rest);
@@ -93,7 +88,7 @@ bool if_range_true(std::span<const std::string_view> values, const std::optional
 }  // namespace
 
 std::optional<EntityTag> parse_entity_tag(std::string_view text) noexcept {
-  std::string_view s = trim(text);
+  std::string_view s = trim_ows(text);
   const std::optional<EntityTag> tag = take_entity_tag(s);
   if (!tag || !s.empty()) return std::nullopt;
   return tag;
@@ -112,7 +107,7 @@ TagList parse_tag_list(std::span<const std::string_view> values) {
   for (std::string_view value : values) {
     std::string_view s = value;
     for (;;) {
-      s = trim(s);
+      s = trim_ows(s);
       if (s.empty()) break;
       if (s[0] == ',') {  // an empty list element (5.6.1)
         s.remove_prefix(1);
@@ -129,7 +124,7 @@ TagList parse_tag_list(std::span<const std::string_view> values) {
         s = comma == std::string_view::npos ? std::string_view() : s.substr(comma);
         continue;
       }
-      s = trim(s);
+      s = trim_ows(s);
       if (!s.empty() && s[0] != ',') {
         list.malformed = true;  // junk after a member: skip to the next
         const std::size_t comma = s.find(',');

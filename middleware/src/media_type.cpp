@@ -4,16 +4,11 @@
 #include <stdexcept>
 
 #include "cogo/http/field.h"
+#include "field_text.h"
 
 namespace cogo::middleware::detail {
 
 namespace {
-
-std::string_view trim(std::string_view s) noexcept {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 bool iends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && http::iequals(s.substr(s.size() - suffix.size()), suffix);
@@ -48,7 +43,7 @@ MediaTypePatterns::MediaTypePatterns(const std::vector<std::string>& entries, co
 }
 
 bool MediaTypePatterns::matches(std::string_view content_type) const {
-  const std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+  const std::string_view media = trim_ows(content_type.substr(0, content_type.find(';')));
   const std::size_t slash = media.find('/');
   if (slash == std::string_view::npos) return false;
   const std::string_view type = media.substr(0, slash);

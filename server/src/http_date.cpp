@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "cogo/http/date.h"
+#include "text.h"
 
 namespace cogo::http {
 
@@ -125,12 +126,6 @@ std::optional<std::time_t> to_time(std::tm& tm) {
   return timegm(&tm);
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 }  // namespace
 
 std::string format_http_date(std::time_t seconds) {
@@ -140,7 +135,7 @@ std::string format_http_date(std::time_t seconds) {
 }
 
 std::optional<std::time_t> parse_http_date(std::string_view text) {
-  text = trim(text);
+  text = detail::trim_whitespace(text);
   std::tm tm{};
   // IMF-fixdate: day-name "," SP date1 SP time-of-day SP GMT
   {
