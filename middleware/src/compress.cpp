@@ -11,6 +11,7 @@
 #include <string>
 
 #include "accept_encoding.h"
+#include "conditional.h"
 #include "cogo/http/body_filter.h"
 #include "cogo/http/field.h"
 #include "field_text.h"
@@ -96,12 +97,19 @@ class CompressFilter final : public http::BodyFilter {
     if (status < 200 || status == 204) return false;
     if (!res.header("Content-Encoding").empty()) return false;  // never twice
     if (status == 304) {
-      // The 200 this revalidates would have been compressed: its ETag and
-      // Vary are what the 304 must carry (RFC 9110 15.4.5).
-      const std::string_view type = res.header("Content-Type");
-      if ((type.empty() || state_.compressible(type)) && state_.negotiate(req_) >= 0) {
-        weaken_etag(res);
-        add_vary(res);
+      // A 304 must carry the ETag and Vary of the 200 it revalidates (RFC
+      // 9110 15.4.5). The client holds W/"x" for a strong "x" exactly when
+      // that 200 was compressed here: then say W/"x" and Vary too.
+      const std::string_view etag = res.header("ETag");
+      if (!etag.empty() && etag.front() == '"') {
+        const std::vector<std::string_view> inm = req_.headers("If-None-Match");
+        for (const detail::EntityTag& t : detail::parse_tag_list(inm).tags) {
+          if (t.weak && t.opaque == etag) {
+            weaken_etag(res);
+            add_vary(res);
+            break;
+          }
+        }
       }
       return false;
     }

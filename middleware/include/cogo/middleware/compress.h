@@ -32,9 +32,10 @@
 // - HEAD: the head a GET would get (Content-Encoding, Vary, weak ETag)
 //   without Content-Length, whose value only compressing would tell
 //   (RFC 9110 9.3.2, 8.6); nothing is compressed;
-// - 304: a strong ETag made weak and Vary added when the client accepts a
-//   coding and the Content-Type, if any, is one of `types` (the 200 it
-//   revalidates would have been compressed; RFC 9110 15.4.5).
+// - 304: when the request's If-None-Match holds W/"x" for the 304's strong
+//   ETag "x" (the client revalidates a 200 this middleware compressed), the
+//   304 says W/"x" and Vary: Accept-Encoding, as that 200 did (RFC 9110
+//   15.4.5); otherwise it is left alone.
 // Bounded work: at most max_streams responses are compressed at once in the
 // process (default 64 per P); the next ones go out as they are (with Vary).
 // Compressor state is pooled per thread and reused, input is compressed as
