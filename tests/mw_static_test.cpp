@@ -707,6 +707,13 @@ TEST_P(Static, UnderCompress) {
   r = srv.get("/static/style.css", "Accept-Encoding: gzip\r\n");
   EXPECT_EQ(r.field("Content-Encoding"), "gzip");
   EXPECT_EQ(py_decode("gzip", r.body), tree().css);
+  // Revalidating the compressed 200 with its weak ETag: a 304 with that
+  // same W/ ETag and Vary.
+  const std::string weak = srv.get("/static/big.json", "Accept-Encoding: zstd\r\n").field("ETag");
+  r = srv.get("/static/big.json", "Accept-Encoding: zstd\r\nIf-None-Match: " + weak + "\r\n");
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.field("ETag"), weak);
+  EXPECT_EQ(r.field("Vary"), "Accept-Encoding");
   // A range of the identity file: not compressed.
   r = srv.get("/static/big.json", "Accept-Encoding: gzip\r\nRange: bytes=0-99\r\n");
   EXPECT_EQ(r.status, 206);
@@ -720,12 +727,17 @@ TEST_P(Static, StripPrefix) {
   StaticOptions o;
   o.strip_prefix = "/files";
   ServedServer s(GetParam(), [&](http::Server& server) {
+    server.router().get("/files", serve_dir(tree().root, o));
     server.router().get("/files/*rest", serve_dir(tree().root, o));
     server.router().get("/elsewhere/*rest", serve_dir(tree().root, o));
   });
   RawClient c(s.port);
   c.send("GET /files/sub/../hello.txt HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(c.read_response().body, tree().hello);
+  c.send("GET /files HTTP/1.1\r\nHost: h\r\n\r\n");  // the root's own URL
+  RawClient::Response r = c.read_response();
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.field("Location"), "files/");
   c.send("GET /elsewhere/hello.txt HTTP/1.1\r\nHost: h\r\n\r\n");
   EXPECT_EQ(c.read_response().status, 404);
 }

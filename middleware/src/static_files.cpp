@@ -76,7 +76,6 @@ int hex_digit(char c) {
 struct CleanPath {
   int status = 0;         // 0: fine; else 400 or 404
   std::string relative;   // "a/b.txt", "" for the root itself
-  std::string last_raw;   // the last raw segment, for a redirect
 };
 
 // clean_path() turns the raw (still %-encoded) path below the root into a
@@ -88,7 +87,6 @@ CleanPath clean_path(std::string_view raw, bool hidden_files) {
     const std::size_t slash = raw.find('/');
     const std::string_view seg = raw.substr(0, slash);
     raw = slash == std::string_view::npos ? std::string_view() : raw.substr(slash + 1);
-    if (!seg.empty()) out.last_raw = std::string(seg);
     std::string name;
     for (std::size_t i = 0; i < seg.size(); ++i) {
       char c = seg[i];
@@ -562,7 +560,9 @@ void serve(const Dir& d, http::Request& req, http::Response& res) {
     if (!trailing_slash) {
       // The directory's own URL ends in '/': relative links in its index
       // then resolve inside it. A relative Location works under any prefix.
-      std::string location = (path.last_raw.empty() ? std::string(".") : path.last_raw) + "/";
+      const std::string_view full = req.raw_path();
+      std::string location(full.substr(full.rfind('/') + 1));
+      location += "/";
       if (!req.raw_query().empty()) location += "?" + std::string(req.raw_query());
       res.set_header("Location", location);
       res.text(301, "301 Moved Permanently\n");
