@@ -742,6 +742,37 @@ TEST_P(Static, StripPrefix) {
   EXPECT_EQ(c.read_response().status, 404);
 }
 
+// serve_dir under Router::mount and inside a sub-router: raw_path() lacks the
+// mount's prefix while req.route() is the whole pattern; the file is the part
+// below the route's "*" all the same.
+TEST_P(Static, Mounted) {
+  ServedServer s(GetParam(), [&](http::Server& server) {
+    server.router().mount("/static", serve_dir(tree().root));
+    server.router().group(
+        "/api", [](http::Router& api) { api.get("/files/*path", serve_dir(tree().root)); });
+  });
+  auto get = [&](const std::string& target, const std::string& method = "GET") {
+    RawClient c(s.port);
+    c.send(method + " " + target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+    return c.read_response();
+  };
+  EXPECT_EQ(get("/static/hello.txt").body, tree().hello);
+  EXPECT_EQ(get("/static/sub/").body, "<h1>sub</h1>\n");  // a directory: its index
+  RawClient::Response r = get("/static/sub");
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.field("Location"), "sub/");
+  r = get("/static");  // the mount itself: to "<prefix>/"
+  EXPECT_EQ(r.status, 301);
+  EXPECT_EQ(r.field("Location"), "static/");
+  EXPECT_EQ(get("/static/").status, 403);  // no index.html at the root, no listing
+  EXPECT_EQ(get("/static/sub/../../secret.txt").status, 400);
+  r = get("/static/hello.txt", "DELETE");  // a mount takes every method
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.field("Allow"), "GET, HEAD");
+  EXPECT_EQ(get("/api/files/sub/index.html").body, "<h1>sub</h1>\n");
+  EXPECT_EQ(get("/api/files/hello.txt").body, tree().hello);
+}
+
 TEST(StaticOptions, BadOptionsAreNamed) {
   auto error_of = [](std::string root, StaticOptions o) -> std::string {
     try {

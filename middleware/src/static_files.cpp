@@ -74,8 +74,8 @@ int hex_digit(char c) {
 
 // CleanPath: where a request path leads below the root.
 struct CleanPath {
-  int status = 0;         // 0: fine; else 400 or 404
-  std::string relative;   // "a/b.txt", "" for the root itself
+  int status = 0;        // 0: fine; else 400 or 404
+  std::string relative;  // "a/b.txt", "" for the root itself
 };
 
 // clean_path() turns the raw (still %-encoded) path below the root into a
@@ -258,7 +258,9 @@ void append_hex(std::string& out, std::uint64_t v) {
   out.append(buf, static_cast<std::size_t>(end - buf));
 }
 
-std::string decimal(std::uint64_t v) { return std::to_string(v); }
+std::string decimal(std::uint64_t v) {
+  return std::to_string(v);
+}
 
 [[gnu::noinline]] std::string boundary() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -346,9 +348,8 @@ void list_directory(const Dir& d, http::Request& req, http::Response& res, Fd di
   std::sort(entries.begin(), entries.end(),
             [](const Entry& a, const Entry& b) { return a.name < b.name; });
   const std::string title = "Index of " + html_escape(req.path());
-  std::string html =
-      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
-      "</title></head>\n<body><h1>" + title + "</h1>\n<ul>\n";
+  std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + title +
+                     "</title></head>\n<body><h1>" + title + "</h1>\n<ul>\n";
   if (!at_root) html += "<li><a href=\"../\">../</a></li>\n";
   for (const Entry& e : entries) {
     const std::string slash = e.directory ? "/" : "";
@@ -376,7 +377,8 @@ void describe(Representation& r) {
   ::clock_gettime(CLOCK_REALTIME, &now);
   const timespec m = r.st.st_mtim;
   // Strong once the file has been still for a second (see the header).
-  const bool settled = m.tv_sec + 1 < now.tv_sec || (m.tv_sec + 1 == now.tv_sec && m.tv_nsec <= now.tv_nsec);
+  const bool settled =
+      m.tv_sec + 1 < now.tv_sec || (m.tv_sec + 1 == now.tv_sec && m.tv_nsec <= now.tv_nsec);
   r.etag = settled ? "\"" : "W/\"";
   append_hex(r.etag, static_cast<std::uint64_t>(r.st.st_size));
   r.etag.push_back('-');
@@ -488,7 +490,8 @@ void serve_file(const Dir& d, http::Request& req, http::Response& res, const std
   // client already has (15.3.7); every other answer carries them.
   const bool partial = outcome == detail::RangeOutcome::partial;
   if (!(partial && !if_range.empty())) {
-    if (rep.last_modified) res.set_header("Last-Modified", http::format_http_date(*rep.last_modified));
+    if (rep.last_modified)
+      res.set_header("Last-Modified", http::format_http_date(*rep.last_modified));
   }
   if (!partial) {
     res.set_status(200);
@@ -514,10 +517,11 @@ void serve_file(const Dir& d, http::Request& req, http::Response& res, const std
   const int fd = rep.fd.release();
   for (std::size_t i = 0; i < ranges.size(); ++i) {
     const detail::ByteRange& r = ranges[i];
-    std::string part = (i == 0 ? "--" : "\r\n--") + b + "\r\nContent-Type: " + content_type + "\r\n";
+    std::string part =
+        (i == 0 ? "--" : "\r\n--") + b + "\r\nContent-Type: " + content_type + "\r\n";
     if (!rep.coding.empty()) part += "Content-Encoding: " + rep.coding + "\r\n";
-    part += "Content-Range: bytes " + decimal(r.first) + "-" + decimal(r.last) + "/" + decimal(size) +
-            "\r\n\r\n";
+    part += "Content-Range: bytes " + decimal(r.first) + "-" + decimal(r.last) + "/" +
+            decimal(size) + "\r\n\r\n";
     res.write(part);
     res.write_file(fd, r.first, r.length());
   }
@@ -530,6 +534,15 @@ void serve(const Dir& d, http::Request& req, http::Response& res) {
     res.text(405, "405 Method Not Allowed\n");
     return;
   }
+  // Inside a mount, req.route() is the whole pattern ("/static/*",
+  // "/api/files/*path") while raw_path() lacks the mount's prefix: the
+  // route is matched against the whole raw path that came in.
+  std::string whole_storage;
+  std::string_view whole = req.raw_path();
+  if (!req.mount_prefix().empty()) {
+    whole_storage.assign(req.mount_prefix()).append(req.raw_path());
+    whole = whole_storage;
+  }
   std::string_view raw = req.raw_path();
   if (!d.options.strip_prefix.empty()) {
     if (raw.substr(0, d.options.strip_prefix.size()) != d.options.strip_prefix) {
@@ -537,7 +550,7 @@ void serve(const Dir& d, http::Request& req, http::Response& res) {
       return;
     }
     raw.remove_prefix(d.options.strip_prefix.size());
-  } else if (const auto below = raw_below_route(req.route(), raw)) {
+  } else if (const auto below = raw_below_route(req.route(), whole)) {
     raw = *below;
   }
   const bool trailing_slash = !req.raw_path().empty() && req.raw_path().back() == '/';
@@ -560,8 +573,7 @@ void serve(const Dir& d, http::Request& req, http::Response& res) {
     if (!trailing_slash) {
       // The directory's own URL ends in '/': relative links in its index
       // then resolve inside it. A relative Location works under any prefix.
-      const std::string_view full = req.raw_path();
-      std::string location(full.substr(full.rfind('/') + 1));
+      std::string location(whole.substr(whole.rfind('/') + 1));
       location += "/";
       if (!req.raw_query().empty()) location += "?" + std::string(req.raw_query());
       res.set_header("Location", location);

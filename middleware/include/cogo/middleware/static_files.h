@@ -4,14 +4,18 @@
 //
 //   // as a catch-all route: GET /static/css/site.css -> /var/www/css/site.css
 //   server.router().get("/static/*path", cogo::middleware::serve_dir("/var/www"));
-//   // anywhere else (a mount, the server's only handler): strip a prefix
-//   cogo::http::Handler files = cogo::middleware::serve_dir("/var/www", {.strip_prefix = "/static"});
+//   // mounted: the same, for every method (others get 405)
+//   server.router().mount("/static", cogo::middleware::serve_dir("/var/www"));
+//   // anywhere else (the server's only handler): strip a prefix
+//   cogo::http::Handler files =
+//       cogo::middleware::serve_dir("/var/www", {.strip_prefix = "/static"});
 //
-// Which file: the request's path below the route's "*" (or below
-// strip_prefix, or all of it), taken from the raw target and decoded one
-// segment at a time: "." and empty segments are dropped, ".." removes the
-// one before it. Refused with 400: a ".." that would climb above the root,
-// an encoded '/' or NUL inside a segment (%2F, %00), a malformed %-escape.
+// Which file: the request's path below the route's "*" (a mount's route is
+// "<prefix>/*"; or below strip_prefix, or all of it), taken from the raw
+// target and decoded one segment at a time: "." and empty segments are
+// dropped, ".." removes the one before it. Refused with 400: a ".." that
+// would climb above the root, an encoded '/' or NUL inside a segment (%2F,
+// %00), a malformed %-escape.
 // 404: no such file, a name starting with '.' (unless hidden_files), a
 // symlink whose target lies outside the root (unless follow_symlinks: the
 // file is opened with openat2's RESOLVE_BENEATH), anything but a regular
@@ -98,8 +102,9 @@ struct StaticOptions {
   std::vector<std::string> vary_types = compressible_media_types();
   // max_ranges: more ranges in one request get 416 (15.5.17).
   std::size_t max_ranges = 32;
-  // strip_prefix: when the handler is not reached through a "*" route, the
-  // part of the path above the root ("/static"); a path without it: 404.
+  // strip_prefix: when the handler is not reached through a "*" route or
+  // a mount, the part of req.raw_path() above the root ("/static"); a path
+  // without it: 404.
   std::string strip_prefix;
 };
 
