@@ -908,7 +908,7 @@ TEST(StaticFlag, ServesFilesAndNamesABadDirectory) {
   const std::string base = "http://127.0.0.1:" + std::to_string(srv.port());
   int st = 0;
   EXPECT_EQ(sh("curl -sS " + base + "/static/hello.txt", &st), tree().hello);
-  // The gzip sibling, as curl --compressed asks for it.
+  // The br sibling: curl --compressed asks for br, zstd and gzip.
   const std::string head =
       sh("curl -sS --compressed -D - -o /dev/null " + base + "/static/style.css", &st);
   EXPECT_NE(head.find("Content-Encoding: br\r\n"), std::string::npos) << head;
