@@ -62,10 +62,6 @@ std::string temp_path(const std::string& name) {
   return scratch.dir + "/" + name;
 }
 
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
