@@ -280,7 +280,10 @@ TEST_P(Rfc, RefusedHeadRequestsGetNoContent) {
     for (const std::string& raw :
          {std::string("HEAD /%zz HTTP/1.1\r\nHost: x\r\n\r\n"),          // 400 from the path
           std::string("HEAD / HTTP/1.1\r\nHost: x\r\nX(y): 1\r\n\r\n"),  // 400 from the parser
-          std::string("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n")}) {
+          std::string("HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n"),
+          // 400 from the parser before any target: HEAD is HEAD once its SP
+          // arrived, however the bytes were split into reads
+          std::string("HEAD HTTP/1.1\r\nHost: x\r\n\r\n")}) {
       const Answer a = send_and_read(port, raw);
       EXPECT_GE(a.status(), 400) << raw;
       EXPECT_NE(a.bytes.find("Content-Length: "), std::string::npos) << a.bytes;
@@ -293,6 +296,10 @@ TEST_P(Rfc, RefusedHeadRequestsGetNoContent) {
     const Answer get = send_and_read(port, "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n");
     EXPECT_EQ(get.status(), 400);
     EXPECT_NE(get.bytes.find("\r\n\r\nBad Request"), std::string::npos) << get.bytes;
+    // "HEADX" is not HEAD: its refusal has content.
+    const Answer headx = send_and_read(port, "HEADX / HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT_GE(headx.status(), 400);
+    EXPECT_NE(headx.bytes.find("\r\n\r\nBad Request"), std::string::npos) << headx.bytes;
   });
 }
 

@@ -745,10 +745,17 @@ void Http1Engine::finish_response() {
 
 bool Http1Engine::in_head_request() const noexcept {
   // in_message(): the head's views belong to the request being read (a
-  // parse error at the first byte of a message may precede its begin); a
-  // target begun: the method is complete ("HEAD" may be a prefix).
+  // parse error at the first byte of a message may precede its begin). The
+  // method is HEAD once the SP after it has arrived ("HEAD" may be a prefix,
+  // "HEADX" is another method): a fact of the bytes received, however they
+  // were split into reads (was: once llhttp had reported a piece of the
+  // target, which it does at the end of a read and not before an error in
+  // the same read, so "HEAD HTTP/1.1\r\n" got a body or not depending on
+  // where a read ended; found by tests/fuzz/http1_fuzz).
   const RequestHead& head = parser_.head();
-  return parser_.in_message() && head.target.data() != nullptr && head.method == "HEAD";
+  if (!parser_.in_message() || head.method != "HEAD") return false;
+  const char* after = head.method.data() + head.method.size();
+  return after < in_.data() + in_.end() && *after == ' ';
 }
 
 // finish_unusual_response() is finish_response() for a response the common

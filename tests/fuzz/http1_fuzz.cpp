@@ -303,11 +303,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
 
   // The responses.
-  // A HEAD request: "HEAD" and then a target ("HEADX" or "HEAD" and an
-  // error is no HEAD request).
+  // A HEAD request: "HEAD" and the SP after it ("HEADX" is another method,
+  // "HEAD" at the end of the input not a method yet), whatever follows.
   auto is_head = [&ref](std::size_t k) {
     return k < ref.messages.size() && ref.messages[k].method == "HEAD" &&
-           !ref.messages[k].target.empty();
+           ref.messages[k].method_ended;
   };
   const cogo_fuzz::RefResponses out = cogo_fuzz::parse_responses(stream.output(), is_head);
   if (std::getenv("COGO_FUZZ_DEBUG") != nullptr) {

@@ -81,6 +81,7 @@ inline std::string printable(std::string_view v, std::size_t max = 200) {
 
 struct RefRequest {
   std::string method;
+  bool method_ended = false;  // an SP followed the method in the input
   std::string target;
   int major = 0;
   int minor = 0;
@@ -101,6 +102,7 @@ struct RequestCollector {
   RefRequests out;
   int span = 0;           // 0 none, 1 field, 2 value
   bool skipping = false;  // llhttp ends a chunked message whose body it skipped
+  const char* input_end = nullptr;
   RefRequest& cur() { return out.messages.back(); }
 };
 
@@ -121,7 +123,9 @@ inline RefRequests parse_requests(std::string_view input) {
     return 0;
   };
   s.on_method = [](llhttp_t* p, const char* at, std::size_t n) {
-    collector(p).cur().method.append(at, n);
+    auto& c = collector(p);
+    c.cur().method.append(at, n);
+    c.cur().method_ended = at + n < c.input_end && at[n] == ' ';
     return 0;
   };
   s.on_url = [](llhttp_t* p, const char* at, std::size_t n) {
@@ -162,6 +166,7 @@ inline RefRequests parse_requests(std::string_view input) {
     return 0;
   };
   detail::RequestCollector c;
+  c.input_end = input.data() + input.size();
   llhttp_t parser;
   llhttp_init(&parser, HTTP_REQUEST, &s);
   parser.lenient_flags |= LENIENT_VERSION;  // as the engine: it checks 1.x itself
