@@ -67,6 +67,9 @@ RUNS=$WORK/runs.jsonl
 # The files, the same bytes for both servers.
 FILES=$WORK/files
 mkdir -p "$FILES"
+# Started as root, nginx's worker runs as www-data: it must reach the files
+# (mktemp -d makes the scratch directory 0700).
+chmod 755 "$WORK"
 head -c 4096 /dev/urandom | base64 -w 64 | head -c 4096 >"$FILES/4k.txt"
 head -c $((1024 * 1024)) /dev/urandom >"$FILES/1m.bin"
 python3 - "$FILES/64k.json" <<'EOF'
@@ -91,17 +94,25 @@ assert len(json.dumps(rows)) == 65536
 open(sys.argv[1], "w").write(json.dumps(rows))
 EOF
 
-declare -A PORT=([cogo]=$((20000 + RANDOM % 20000)) [nginx]=$((20000 + RANDOM % 20000)))
-while [[ ${PORT[cogo]} == "${PORT[nginx]}" ]] || port_busy "${PORT[cogo]}" || port_busy "${PORT[nginx]}"; do
-  PORT=([cogo]=$((20000 + RANDOM % 20000)) [nginx]=$((20000 + RANDOM % 20000)))
-done
-sed -e "s|@ROOT@|$FILES|" -e "s|@PORT@|${PORT[nginx]}|" "$ROOT/loadtest/baselines/nginx/static.conf" \
-  >"$WORK/nginx.conf"
+# Ports below the ephemeral range (32768-60999), where port-0 listeners and
+# outgoing connections of other processes never land; each start takes a
+# free one again (a port free at one run may be taken by the next).
+declare -A PORT=([cogo]=0 [nginx]=0)
+# pick_port NAME: a free port for NAME, not the other server's.
+pick_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 12000))
+    [[ $p != "${PORT[cogo]}" && $p != "${PORT[nginx]}" ]] && ! port_busy "$p" && break
+  done
+  PORT[$1]=$p
+}
 
 SERVER_PID=""
 # start NAME SCENARIO: a fresh server on core 0.
 start() {
   local name=$1 scen=$2 log=$WORK/$1.log extra=()
+  if [[ ${PORT[$name]} == 0 ]] || port_busy "${PORT[$name]}"; then pick_port "$name"; fi
   case $name in
     cogo)
       [[ $scen == gzip64k ]] && extra=(--compress gzip)
@@ -111,6 +122,8 @@ start() {
       ;;
     nginx)
       mkdir -p "$WORK/nginx/logs" "$WORK/nginx/temp"
+      sed -e "s|@ROOT@|$FILES|" -e "s|@PORT@|${PORT[nginx]}|" \
+        "$ROOT/loadtest/baselines/nginx/static.conf" >"$WORK/nginx.conf"
       taskset -c 0 nginx -e stderr -p "$WORK/nginx" -c "$WORK/nginx.conf" >"$log" 2>&1 &
       ;;
   esac
