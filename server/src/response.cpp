@@ -120,30 +120,41 @@ void Response::remove_header(std::string_view name) {
   if (iequals(name, "Date")) has_date_ = false;
 }
 
-std::string_view Response::header(std::string_view name) const noexcept {
-  const std::string_view fields = fields_;
+namespace {
+
+// each_value() calls f with the value of every field named name in fields
+// (the "Name: value\r\n" lines a Response holds) until f returns false.
+template <class F>
+void each_value(std::string_view fields, std::string_view name, F&& f) {
   std::size_t begin = 0;
   while (begin < fields.size()) {
     const std::size_t end = fields.find("\r\n", begin);
     const std::size_t colon = fields.find(':', begin);
-    if (iequals(fields.substr(begin, colon - begin), name))
-      return fields.substr(colon + 2, end - colon - 2);
+    if (iequals(fields.substr(begin, colon - begin), name) &&
+        !f(fields.substr(colon + 2, end - colon - 2))) {
+      return;
+    }
     begin = end + 2;
   }
-  return {};
+}
+
+}  // namespace
+
+std::string_view Response::header(std::string_view name) const noexcept {
+  std::string_view found;
+  each_value(fields_, name, [&](std::string_view value) {
+    found = value;
+    return false;
+  });
+  return found;
 }
 
 std::vector<std::string_view> Response::headers(std::string_view name) const {
   std::vector<std::string_view> out;
-  const std::string_view fields = fields_;
-  std::size_t begin = 0;
-  while (begin < fields.size()) {
-    const std::size_t end = fields.find("\r\n", begin);
-    const std::size_t colon = fields.find(':', begin);
-    if (iequals(fields.substr(begin, colon - begin), name))
-      out.push_back(fields.substr(colon + 2, end - colon - 2));
-    begin = end + 2;
-  }
+  each_value(fields_, name, [&](std::string_view value) {
+    out.push_back(value);
+    return true;
+  });
   return out;
 }
 
