@@ -154,6 +154,7 @@ class CountingStream final : public Stream {
     ++writes;
     inner_.writev_all(buffers);
   }
+  void wait_readable() override { inner_.wait_readable(); }
   void set_read_deadline(Deadline d) override { inner_.set_read_deadline(d); }
   void set_write_deadline(Deadline d) override { inner_.set_write_deadline(d); }
   void shutdown_write() override { inner_.shutdown_write(); }

@@ -141,6 +141,20 @@ std::vector<Flag> flags() {
        "the Cache-Control of --static files (e.g. \"public, max-age=3600\")"},
       {"secure-headers", false, false, [](Config& c, const std::string&) { c.secure_headers = true; },
        "HSTS (TLS listeners only), nosniff, X-Frame-Options DENY, Referrer-Policy"},
+      {"ws-deflate", false, false, [](Config& c, const std::string&) { c.ws.deflate.enabled = true; },
+       "WebSocket routes: accept permessage-deflate (RFC 7692) when the client offers it"},
+      {"ws-no-context-takeover", false, false,
+       [](Config& c, const std::string&) {
+         c.ws.deflate.server_no_context_takeover = true;
+         c.ws.deflate.client_no_context_takeover = true;
+       },
+       "WebSocket routes: compress each message on its own, both ways (less memory per connection)"},
+      {"ws-max-message", true, false,
+       [](Config& c, const std::string& v) { c.ws.max_message_bytes = size_value("ws-max-message", v); },
+       "WebSocket routes: the largest message accepted, after decompression, else close 1009 (default 16M)"},
+      {"ws-ping-interval", true, false,
+       [](Config& c, const std::string& v) { c.ws.ping_interval = ms_duration("ws-ping-interval", v); },
+       "WebSocket routes: ping a connection silent this long, close it without a pong (default 0: off)"},
       {"max-header-bytes", true, false,
        [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
        "limit on request line + headers, else 431 (default 8K)"},

@@ -12,6 +12,7 @@
 
 #include "cogo/flag_value.h"
 #include "cogo/http/server.h"
+#include "cogo/websocket.h"
 
 namespace cogo::cli {
 
@@ -31,6 +32,8 @@ struct Config {
   std::vector<std::string> compress;      // compress() encodings, in preference order; empty: off
   std::string static_dir;                 // serve_dir() root, at /static/; empty: off
   std::string static_cache_control;       // its Cache-Control
+  // The WebSocket routes' options (/ws/echo, /ws/chat).
+  websocket::Options ws;
   bool help = false;
   bool version = false;
 };

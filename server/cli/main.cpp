@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "builtin_routes.h"
+#include "websocket_routes.h"
 #include "cogo/echo.h"
 #include "cogo/http/admin.h"
 #include "cogo/http/server.h"
@@ -73,6 +74,7 @@ int serve_one(const Config& cfg, int index) {
         o.cache_control = cfg.static_cache_control;
         server.router().get("/static/*path", cogo::middleware::serve_dir(cfg.static_dir, std::move(o)));
       }
+      cogo::cli::add_websocket_routes(server.router(), cfg.ws);
       if (!cfg.heartbeat.empty()) server.use(cogo::middleware::heartbeat(cfg.heartbeat));
       if (cfg.access_log) server.use(cogo::middleware::access_log());
       if (cfg.secure_headers) server.use(cogo::middleware::secure_headers());

@@ -53,6 +53,7 @@ std::string debug_vars(const Server& server) {
       {"accepted", sc.accepted},
       {"connections_active", sc.active},
       {"connections_idle", sc.idle_parked},
+      {"connections_upgraded", sc.upgraded},
       {"tls_handshake_failures", sc.tls_handshake_failures},
       {"requests_in_flight", sc.requests_in_flight},
       {"requests_cancelled", cancelled},
@@ -73,6 +74,9 @@ void add_admin_routes(Router& router, const Server& server) {
             static_cast<double>(sc.active));
     w.gauge("cogo_connections_idle", "Keep-alive connections waiting in the poller between requests.",
             static_cast<double>(sc.idle_parked));
+    w.gauge("cogo_connections_upgraded",
+            "Connections a handler took over (WebSocket) and still holds.",
+            static_cast<double>(sc.upgraded));
     w.counter("cogo_connections_accepted_total", "Connections accepted.",
               static_cast<double>(sc.accepted));
     w.counter("cogo_tls_handshake_failures_total", "TLS handshakes that failed.",

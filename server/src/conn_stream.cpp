@@ -77,6 +77,14 @@ std::ptrdiff_t ConnStream::try_read(void* buf, std::size_t size) {
   raise(ec, "read");
 }
 
+void ConnStream::wait_readable() {
+  sync_read_deadline();
+  std::error_code ec;
+  conn_->wait_readable(ec);
+  if (ec) raise(ec, "read");
+  drained_ = false;
+}
+
 void ConnStream::write_all(const void* data, std::size_t size) {
   const ConstBuffer one{data, size};
   writev_all(std::span<const ConstBuffer>(&one, 1));

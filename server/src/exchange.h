@@ -43,6 +43,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
+
+namespace cogo::http {
+class Stream;
+}
 
 namespace cogo::http::detail {
 
@@ -59,6 +64,16 @@ class Exchange {
   // flush_response() is Response::flush(): the first call commits the head;
   // the buffered body goes out now. Throws as a Stream write does.
   virtual void flush_response() = 0;
+
+  // Upgrade: what upgrade() hands the handler that takes the connection over.
+  struct Upgrade {
+    Stream* stream;
+    std::string_view buffered;  // input behind the request, in the engine's buffer
+  };
+  // upgrade() is cogo::http::upgrade() (cogo/http/upgrade.h, which states
+  // the preconditions): the response head goes out and the handler owns
+  // the connection's stream from then on.
+  virtual Upgrade upgrade() = 0;
 
   // body_limit() is the current request's body limit: max_body_bytes, or
   // less after limit_body() (Request::limit_body, middleware::body_limit).

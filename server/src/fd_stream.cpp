@@ -127,6 +127,11 @@ std::ptrdiff_t FdStream::try_read(void* buf, std::size_t size) {
   }
 }
 
+void FdStream::wait_readable() {
+  wait_cancellable(fd_, POLLIN, read_deadline_, cogo::detail::cancel_effective(),
+                   "read: deadline exceeded");
+}
+
 void FdStream::write_all(const void* data, std::size_t size) {
   const ConstBuffer one{data, size};
   writev_all(std::span<const ConstBuffer>(&one, 1));

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <stdexcept>
 #include <utility>
 
 #include "coarse_clock.h"
@@ -262,6 +263,7 @@ bool Http1Engine::dispatch(RequestParser::Event event) {
            : head.expect_continue ? RequestPhase::body_expect_continue
                                   : RequestPhase::body;
   response_phase_ = ResponsePhase::buffered;
+  upgraded_ = false;
   body_received_ = 0;
   body_limit_ = options_->max_body_bytes;
   close_ = !head.keep_alive || head.upgrade ? CloseReason::client_asked
@@ -408,11 +410,12 @@ void Http1Engine::on_first_wait(cogo::detail::CancelState*, void* self) {
 }
 
 cogo::CancelReason Http1Engine::end_request_context(cogo::CancelReason escaped) noexcept {
+  if (upgraded_ && options_->upgrades != nullptr) options_->upgrades->remove(upgrade_entry_);
   cogo::detail::CancelState* s = ctx_.state();
   const cogo::CancelReason own = ctx_.reason();
   const cogo::CancelReason reason = own != cogo::CancelReason::none ? own : escaped;
   if (RequestCounters* c = options_->request_counters) {
-    c->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    (upgraded_ ? c->upgraded : c->in_flight).fetch_sub(1, std::memory_order_relaxed);
     if (reason != cogo::CancelReason::none) {
       c->cancelled[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
     }
@@ -422,21 +425,76 @@ cogo::CancelReason Http1Engine::end_request_context(cogo::CancelReason escaped) 
     // hook either ran on this goroutine or is still installed: keep both.
     return reason;
   }
+  stop_request_watch();
+  if (!cogo::detail::state_alone(s)) {
+    ctx_.cancel(cogo::CancelReason::cancelled);  // the request is over: its helpers stop
+    ctx_ = cogo::Context();
+  }
+  return reason;
+}
+
+void Http1Engine::stop_request_watch() noexcept {
   // Stop the hook and the timer first: under the state's lock, so a first
   // wait that ran (on whatever thread) is complete and its watch id visible,
   // and none runs after.
-  cogo::detail::state_rearm(s, 0, nullptr, nullptr);
+  cogo::detail::state_rearm(ctx_.state(), 0, nullptr, nullptr);
   first_wait_armed_ = false;
   deadline_armed_ = false;
   if (hangup_watch_ != 0) {
     unwatch_hangup(hangup_watch_, watch_fd_);
     hangup_watch_ = 0;
   }
-  if (!cogo::detail::state_alone(s)) {
-    ctx_.cancel(cogo::CancelReason::cancelled);  // the request is over: its helpers stop
-    ctx_ = cogo::Context();
+}
+
+Http1Engine::Upgrade Http1Engine::upgrade() {
+  Response& res = response_;
+  if (upgraded_) throw std::logic_error("http: upgrade() called twice for one request");
+  if (res.committed_) throw std::logic_error("http: upgrade() after the response head was sent");
+  if (res.body_bytes_ > 0) throw std::logic_error("http: upgrade() after a body was written");
+  const bool connect = request_.method_ == "CONNECT";
+  if (connect) {
+    if (res.status_ < 200 || res.status_ > 299) {
+      throw std::logic_error("http: upgrade() of a CONNECT needs a 2xx status; call set_status() first");
+    }
+  } else {
+    if (res.status_ != 101) {
+      throw std::logic_error(
+          "http: upgrade() needs status 101 (Switching Protocols); call set_status(101) first");
+    }
+    if (!parser_.head().upgrade || request_.version_minor_ == 0) {
+      throw std::logic_error(
+          "http: upgrade(): the request asked for no upgrade (HTTP/1.1 with Upgrade and "
+          "Connection: upgrade)");
+    }
   }
-  return reason;
+  if (phase_ != RequestPhase::body_complete) {
+    throw HttpError(400, "a request body must be read to its end before the connection is upgraded");
+  }
+  // From here the connection is the handler's: no handler timeout (it
+  // would cut a long-lived protocol), no hang-up watch (the protocol tells
+  // a leaving peer), and the request no longer counts as in flight.
+  stop_request_watch();
+  close_ = CloseReason::upgraded;
+  response_phase_ = ResponsePhase::upgraded;
+  res.committed_ = true;
+  upgraded_ = true;
+  if (RequestCounters* c = options_->request_counters) {
+    c->in_flight.fetch_sub(1, std::memory_order_relaxed);
+    c->upgraded.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (options_->upgrades != nullptr) {
+    upgrade_entry_.context = ctx_;
+    upgrade_entry_.fd = stream_->native_fd();
+    options_->upgrades->add(upgrade_entry_);
+  }
+  append_head(Framing::none, 0);
+  flush_output();
+  // What only HTTP needed goes back now: an upgraded connection may live
+  // for hours. (The request's head stays: the handler may still read it.)
+  out_.release();
+  std::string().swap(res.body_);
+  std::string().swap(res.fields_);
+  return Upgrade{stream_, std::string_view(in_.unparsed(), in_.unparsed_size())};
 }
 
 void Http1Engine::run_handler() {
@@ -655,6 +713,12 @@ void Http1Engine::append_head(Framing framing, std::uint64_t content_length) {
     }
   }
   out_.append(res.fields_);
+  if (close_ == CloseReason::upgraded) {
+    // RFC 9110 7.8: a 101 names the upgrade in Connection; a CONNECT's 2xx
+    // has no framing at all (RFC 9110 9.3.6).
+    out_.append(res.status_ == 101 ? "Connection: Upgrade\r\n\r\n" : "\r\n");
+    return;
+  }
   switch (framing) {
     case Framing::length:
       out_.append("Content-Length: ");
@@ -712,7 +776,7 @@ void Http1Engine::flush_response() {
 
 void Http1Engine::finish_response() {
   Response& res = response_;
-  if (response_phase_ == ResponsePhase::aborted) return;
+  if (response_phase_ == ResponsePhase::aborted || response_phase_ == ResponsePhase::upgraded) return;
   const bool send_body = !res.discard_body_ && status_has_body(res.status_);
   if (res.committed_) {
     if (response_phase_ == ResponsePhase::chunked && send_body) {

@@ -43,6 +43,7 @@
 #include "input_buffer.h"
 #include "output_buffer.h"
 #include "request_parser.h"
+#include "upgrade_registry.h"
 
 namespace cogo::http::detail {
 
@@ -71,6 +72,11 @@ class Http1Engine final : public Exchange {
   // Exchange: Request::read(), Response::flush().
   std::size_t read_body(void* dst, std::size_t size) override;
   void flush_response() override;
+
+  // upgrade() is Exchange::upgrade(): the response head goes out, the
+  // request's watch and handler timeout end, the connection is registered
+  // for the shutdown, and the engine reads and writes nothing more of it.
+  Upgrade upgrade() override;
 
   const HttpOptions& options() const noexcept { return *options_; }
 
@@ -114,11 +120,16 @@ class Http1Engine final : public Exchange {
   //   until_close  flush_response() sent the head to an HTTP/1.0 client: raw
   //                body, then close (until_close).
   //   no_body      flush_response() sent the head of a status without a body.
-  //   aborted      from chunked/until_close/no_body: the handler threw after
-  //                the head went out; nothing more is sent, close.
-  //                send_error() goes back to buffered (it only runs before
-  //                anything was sent).
-  enum class ResponsePhase : std::uint8_t { buffered, chunked, until_close, no_body, aborted };
+  //   aborted      from chunked/until_close/no_body/upgraded: the handler
+  //                threw after the head went out; nothing more is sent,
+  //                close. send_error() goes back to buffered (it only runs
+  //                before anything was sent).
+  //   upgraded     from buffered, by upgrade(): the head (101, or 2xx for
+  //                CONNECT) went out and the handler owns the connection;
+  //                the engine sends nothing more, and closes after it.
+  enum class ResponsePhase : std::uint8_t {
+    buffered, chunked, until_close, no_body, aborted, upgraded
+  };
 
   // CloseReason: why the connection ends after the current response (none:
   // it carries the next request). Set by the first reason found (raise());
@@ -133,6 +144,8 @@ class Http1Engine final : public Exchange {
     body_unread,      // a body too large to drain, or one never asked for
     until_close,      // an HTTP/1.0 response streamed without a length
     handler_aborted,  // the handler failed after the head was sent
+    upgraded,         // the handler took the connection over (set by upgrade(),
+                      // over any earlier reason but broken)
     broken,           // the stream failed: close without writing more
   };
 
@@ -147,6 +160,9 @@ class Http1Engine final : public Exchange {
   // cancelled: ctx_'s reason, else escaped (a Cancelled out of the handler).
   cogo::CancelReason end_request_context(cogo::CancelReason escaped) noexcept;
   static void on_first_wait(cogo::detail::CancelState* s, void* self);
+  // stop_request_watch() ends the hang-up watch and the handler timeout of
+  // the request in progress (its context stays, not done).
+  void stop_request_watch() noexcept;
 
   bool process_input();
   bool dispatch(RequestParser::Event event);
@@ -213,6 +229,10 @@ class Http1Engine final : public Exchange {
   bool deadline_armed_ = false;     // the state's timer runs (handler_timeout)
   int watch_fd_ = -1;               // fixed by begin for on_first_wait
   bool watch_half_close_ = false;
+
+  // The request took the connection over (upgrade()); reset by dispatch().
+  bool upgraded_ = false;
+  UpgradeRegistry::Entry upgrade_entry_;  // linked in options_->upgrades meanwhile
 
   // The connection.
   CloseReason close_ = CloseReason::none;  // see CloseReason

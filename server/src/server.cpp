@@ -14,6 +14,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "blocking_socket.h"
@@ -27,6 +28,7 @@
 #include "shutdown.h"
 #include "spdlog/spdlog.h"
 #include "thread_model.h"
+#include "upgrade_registry.h"
 
 namespace cogo {
 
@@ -66,11 +68,13 @@ struct Server::Impl {
   // the grace is over, so handlers still waiting unwind (503, close).
   cogo::Context root = cogo::Context::with_cancel(cogo::Context());
   RequestCounters requests;
+  detail::UpgradeRegistry upgrades;  // connections handlers took over
 
   explicit Impl(ServerOptions o) : opt(std::move(o)) {
     opt.http.draining = shutdown.draining_flag();
     opt.http.root_context = &root;
     opt.http.request_counters = &requests;
+    opt.http.upgrades = &upgrades;
   }
 
   // serve_thread_conn() runs on a connection's own thread; fd belongs to
@@ -163,6 +167,8 @@ ServerCounters Server::counters() const {
   c.tls_handshake_failures = impl_->conns.tls_failures.load(std::memory_order_relaxed);
   c.requests_in_flight = static_cast<uint64_t>(
       std::max<int64_t>(0, impl_->requests.in_flight.load(std::memory_order_relaxed)));
+  c.upgraded = static_cast<uint64_t>(
+      std::max<int64_t>(0, impl_->requests.upgraded.load(std::memory_order_relaxed)));
   for (int r = 0; r < 5; ++r) {
     c.requests_cancelled[r] = impl_->requests.cancelled[r].load(std::memory_order_relaxed);
   }
@@ -193,6 +199,10 @@ void Server::serve() {
   spdlog::info("shutting down: draining {} connections (grace {} ms)", s.shutdown.open_connections(),
                s.opt.shutdown_grace.count());
   const auto deadline = std::chrono::steady_clock::now() + s.opt.shutdown_grace;
+  // Upgraded connections (WebSockets) have no request boundary to stop at:
+  // their handlers are cancelled now (a WebSocket says 1001 and closes),
+  // and any upgrade from here on is cancelled as it happens.
+  s.upgrades.drain();
   if (s.opt.model == Model::goroutine) {
     s.goroutines.join_acceptors();
     // Every idle connection is woken and sees draining; one that parks
@@ -204,7 +214,10 @@ void Server::serve() {
     // adds it before starting its thread). Threads blocked waiting for a
     // next request learn about the shutdown from an end of input; one in
     // the middle of a request still writes its response, with "close".
-    s.threads.shutdown_live(SHUT_RD);
+    // Not the upgraded ones: their close handshake still reads.
+    std::vector<int> upgraded = s.upgrades.fds();
+    std::sort(upgraded.begin(), upgraded.end());
+    s.threads.shutdown_live(SHUT_RD, upgraded);
   }
   if (s.shutdown.wait_connections(deadline)) {
     spdlog::info("shutdown complete");

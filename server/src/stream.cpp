@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <stdexcept>
 
 #include "file_io.h"
 
@@ -25,6 +26,10 @@ void Stream::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
     offset += n;
     length -= n;
   }
+}
+
+void Stream::wait_readable() {
+  throw std::logic_error("http: this stream cannot wait for input without reading");
 }
 
 }  // namespace cogo::http

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -75,9 +76,11 @@ void ThreadModel::join_acceptors() {
   acceptors_.clear();
 }
 
-void ThreadModel::shutdown_live(int how) {
+void ThreadModel::shutdown_live(int how, const std::vector<int>& except) {
   std::lock_guard<std::mutex> lk(mu_);
-  for (int fd : live_) ::shutdown(fd, how);
+  for (int fd : live_) {
+    if (!std::binary_search(except.begin(), except.end(), fd)) ::shutdown(fd, how);
+  }
 }
 
 std::size_t ThreadModel::live_connections() const {

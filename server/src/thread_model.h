@@ -52,10 +52,11 @@ class ThreadModel {
   void stop_accepting();
   // join_acceptors() waits for the accept threads (giving the P away).
   void join_acceptors();
-  // shutdown_live() calls ::shutdown(fd, how) on every live connection:
-  // SHUT_RD makes a thread waiting for a next request see end of input
-  // (a request in flight still writes its response); SHUT_RDWR cuts all.
-  void shutdown_live(int how);
+  // shutdown_live() calls ::shutdown(fd, how) on every live connection but
+  // those in except (sorted): SHUT_RD makes a thread waiting for a next
+  // request see end of input (a request in flight still writes its
+  // response); SHUT_RDWR cuts all.
+  void shutdown_live(int how, const std::vector<int>& except = {});
   // live_connections() is the size of the live set (tests).
   std::size_t live_connections() const;
 

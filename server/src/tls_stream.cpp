@@ -17,6 +17,10 @@
 //    and a goroutine may move to another thread whenever it parks. No SSL
 //    call ever parks (the BIO does not wait), and the error queue is cleared
 //    before and read right after each call, on the same thread.
+//  - After an upgrade (a WebSocket) one goroutine reads while another
+//    writes, and an SSL object must not be used by two threads at once:
+//    each SSL call runs under the session's lock, which is never held across
+//    a wait (OpenSSL allows reads and writes to interleave between calls).
 //
 // Rejected: memory BIOs with our own socket I/O (one extra copy of every
 // byte, and the same WANT_* state machine anyway); SSL_set_fd (SIGPIPE, and
@@ -35,7 +39,9 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "cogo/net.h"
@@ -222,25 +228,35 @@ struct TlsSession {
   };
 
   std::shared_ptr<const TlsContextImpl> context;  // keeps the SSL_CTX alive
-  SSL* ssl = nullptr;
-  SocketGlue glue;
-  Deadline read_deadline = no_deadline;
-  Deadline write_deadline = no_deadline;
-  bool established = false;  // the handshake completed
-  bool eof = false;          // a read saw the end of input
-  bool broken = false;       // a call failed: no more SSL calls, no close_notify
-  bool shut = false;         // close_notify was sent
+  SSL* ssl = nullptr;      // used under mu
+  std::mutex mu;           // one SSL call at a time (a reader and a writer after an upgrade)
+  SocketGlue glue;         // written by the BIO inside a call, under mu
+  Deadline read_deadline = no_deadline;   // the reader's
+  Deadline write_deadline = no_deadline;  // the writer's
+  bool established = false;  // the handshake completed (before any upgrade)
+  bool eof = false;          // a read saw the end of input (the reader's)
+  std::atomic<bool> broken{false};  // a call failed: no more SSL calls, no close_notify
+  std::atomic<bool> shut{false};    // close_notify was sent
 
   ~TlsSession() { SSL_free(ssl); }
+
+  // The errno of the calling thread's last failed call, for raise() right
+  // after it (no park in between, so the same thread).
+  static int& failed_errno() noexcept {
+    thread_local int e = 0;
+    return e;
+  }
 
   // call() runs one SSL call (returning > 0 on success) and classifies its
   // result. The error queue is cleared first, as SSL_get_error requires.
   template <class F>
   Status call(F&& fn) {
+    std::lock_guard<std::mutex> lk(mu);
     ERR_clear_error();
     glue.last_errno = 0;
     const int ret = fn();
     if (ret > 0) return Status::ok;
+    failed_errno() = glue.last_errno;
     switch (SSL_get_error(ssl, ret)) {
       case SSL_ERROR_WANT_READ:
         return Status::want_read;
@@ -250,7 +266,7 @@ struct TlsSession {
         return Status::closed;
       case SSL_ERROR_SYSCALL:
         // No errno: the socket's EOF in the middle of a TLS record.
-        if (glue.last_errno == 0 && ERR_peek_error() == 0) return Status::closed;
+        if (failed_errno() == 0 && ERR_peek_error() == 0) return Status::closed;
         broken = true;
         return Status::failed;
       default:
@@ -262,8 +278,8 @@ struct TlsSession {
   // raise() throws the error of a failed call: the socket's errno as a
   // std::system_error, else OpenSSL's reasons as a TlsError.
   [[noreturn]] void raise(const char* op) {
-    if (glue.last_errno != 0 && ERR_peek_error() == 0) {
-      throw std::system_error(glue.last_errno, std::generic_category(), op);
+    if (failed_errno() != 0 && ERR_peek_error() == 0) {
+      throw std::system_error(failed_errno(), std::generic_category(), op);
     }
     throw TlsError(std::make_error_code(std::errc::protocol_error),
                    std::string(op) + ": " + take_openssl_errors());
@@ -457,6 +473,16 @@ std::ptrdiff_t TlsStream::try_read(void* buf, std::size_t size) {
   return static_cast<std::ptrdiff_t>(got);
 }
 
+void TlsStream::wait_readable() {
+  TlsSession& s = *session_;
+  if (s.eof || s.broken) return;  // the next try_read says so
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    if (SSL_has_pending(s.ssl) == 1) return;
+  }
+  waiter_->wait(Want::read, "tls read: deadline exceeded");
+}
+
 void TlsStream::write_all(const void* data, std::size_t size) {
   TlsSession& s = *session_;
   if (!s.established) handshake();
@@ -469,7 +495,7 @@ void TlsStream::write_all(const void* data, std::size_t size) {
   // A write that does not finish (timeout, error) leaves part of a record in
   // OpenSSL that only the same call could complete: the session is done.
   struct MarkBrokenUnlessDone {
-    bool& broken;
+    std::atomic<bool>& broken;
     bool done = false;
     ~MarkBrokenUnlessDone() {
       if (!done) broken = true;
@@ -552,8 +578,7 @@ void TlsStream::set_write_deadline(Deadline deadline) {
 
 void TlsStream::shutdown_write() {
   TlsSession& s = *session_;
-  if (s.established && !s.broken && !s.shut) {
-    s.shut = true;
+  if (s.established && !s.broken && !s.shut.exchange(true)) {
     // SSL_shutdown returns 0 once close_notify is sent (the client's is not
     // awaited). A socket without room for it is waited on only within a
     // write deadline; without one, or past it, the FIN alone ends the stream.

@@ -12,10 +12,17 @@ class Context;
 
 namespace cogo::http {
 
+namespace detail {
+class UpgradeRegistry;
+}
+
 // RequestCounters: requests in flight and requests cancelled, by reason
 // (indexed by cogo::CancelReason; none unused). Relaxed atomics.
 struct RequestCounters {
   std::atomic<std::int64_t> in_flight{0};
+  // Connections a handler took over (cogo/http/upgrade.h) and still holds;
+  // their requests no longer count as in flight.
+  std::atomic<std::int64_t> upgraded{0};
   std::atomic<std::uint64_t> cancelled[5] = {};
 };
 
@@ -71,6 +78,9 @@ struct HttpOptions {
   // shutdown cancels it once the grace is over), and the request counters.
   const cogo::Context* root_context = nullptr;
   RequestCounters* request_counters = nullptr;
+  // Set by the Server: where upgraded connections are registered, so that
+  // the shutdown cancels them at its start (cogo/http/upgrade.h).
+  detail::UpgradeRegistry* upgrades = nullptr;
 };
 
 }  // namespace cogo::http

@@ -20,6 +20,8 @@
 namespace cogo::http {
 
 class Router;
+class Response;
+class Upgraded;
 namespace detail {
 class Exchange;
 class Http1Engine;
@@ -174,6 +176,7 @@ class Request {
   // The engines fill a Request (server/src/exchange.h).
   friend class detail::Http1Engine;
   friend class Router;
+  friend Upgraded upgrade(Request& req, Response& res);
   Request() = default;
   void parse_query() const;
 

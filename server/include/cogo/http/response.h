@@ -20,6 +20,8 @@
 
 namespace cogo::http {
 
+class Request;
+class Upgraded;
 namespace detail {
 class Exchange;
 class Http1Engine;
@@ -114,6 +116,7 @@ class Response {
  private:
   // The engines read a Response (server/src/exchange.h).
   friend class detail::Http1Engine;
+  friend Upgraded upgrade(Request& req, Response& res);
   Response() = default;
   void reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered);
   void check_field(std::string_view name, std::string_view value);

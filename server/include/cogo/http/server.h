@@ -62,7 +62,8 @@ struct ServerCounters {
   uint64_t active = 0;         // connections open now (idle ones included)
   uint64_t idle_parked = 0;    // goroutine model: connections waiting in the poller
   uint64_t tls_handshake_failures = 0;
-  uint64_t requests_in_flight = 0;  // handlers running now
+  uint64_t requests_in_flight = 0;  // handlers running now (upgraded ones excluded)
+  uint64_t upgraded = 0;  // connections a handler took over (WebSocket) and still holds
   // requests whose context was cancelled, by cogo::CancelReason (index 0,
   // none, unused): cancelled, deadline (handler_timeout), client_gone, shutdown
   uint64_t requests_cancelled[5] = {};

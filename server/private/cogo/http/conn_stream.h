@@ -20,6 +20,7 @@ class ConnStream final : public Stream {
 
   std::size_t read(void* buf, std::size_t size) override;
   std::ptrdiff_t try_read(void* buf, std::size_t size) override;
+  void wait_readable() override;
   void write_all(const void* data, std::size_t size) override;
   void writev_all(std::span<const ConstBuffer> buffers) override;
   // send_file() uses sendfile(2): parks on a full socket like writev_all();

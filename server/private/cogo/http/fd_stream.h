@@ -22,6 +22,7 @@ class FdStream final : public Stream {
 
   std::size_t read(void* buf, std::size_t size) override;
   std::ptrdiff_t try_read(void* buf, std::size_t size) override;
+  void wait_readable() override;
   void write_all(const void* data, std::size_t size) override;
   void writev_all(std::span<const ConstBuffer> buffers) override;
   // send_file() uses sendfile(2) on the blocking socket (a disk wait blocks

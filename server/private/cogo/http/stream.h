@@ -32,7 +32,11 @@ using net::ConstBuffer;
 // (cogo/http/error.h, public: a handler may see it from Request::read()).
 
 // Stream is a connected, full-duplex byte stream. One engine call uses it from
-// one thread or goroutine at a time, so implementations need no locking.
+// one thread or goroutine at a time, so implementations need no locking
+// beyond this: after an upgrade (cogo/http/upgrade.h) one reader and one
+// writer may use it at once, so the read side (read, try_read,
+// wait_readable, the read deadline) and the write side (writes, the write
+// deadline, shutdown_write) share no unguarded state.
 //
 // Errors: a passed deadline throws TimeoutError; any other failure (reset,
 // broken pipe) throws std::system_error. End of input is not an error.
@@ -52,6 +56,12 @@ class Stream {
   // keep-alive connection has nothing more to say, so it can let go of the
   // connection's buffers (and, under the netpoller, of its goroutine).
   virtual std::ptrdiff_t try_read(void* buf, std::size_t size) = 0;
+
+  // wait_readable() waits until input may be ready (or the read deadline
+  // passes: TimeoutError), moving no byte: a reader that holds no buffer
+  // while it waits (an upgraded WebSocket in read()) then calls try_read().
+  // It may return spuriously. The default cannot wait (std::logic_error).
+  virtual void wait_readable();
 
   // write_all() writes all of data, blocking as needed (or until the write
   // deadline passes).

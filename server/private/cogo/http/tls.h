@@ -101,6 +101,9 @@ class TlsStream final : public Stream {
   // application data (a TLS 1.3 KeyUpdate or session ticket) gives
   // would_block, not a wait.
   std::ptrdiff_t try_read(void* buf, std::size_t size) override;
+  // wait_readable() waits for the socket unless OpenSSL holds input
+  // already (a record read ahead); try_read() then decrypts it.
+  void wait_readable() override;
   void write_all(const void* data, std::size_t size) override;
   // writev_all() packs small buffers into full records (up to 16 KiB each)
   // so a response head and body go out in one record and one send.

@@ -1,0 +1,208 @@
+// websocket.cpp: cogo/websocket.h's handles (WebSocket, Sender, Writer),
+// its errors, and accept(): the handshake answered, the connection taken
+// over (cogo/http/upgrade.h) and handed to a Connection.
+#include "cogo/websocket.h"
+
+#include <atomic>
+#include <exception>
+#include <stdexcept>
+
+#include "cogo/cancel.h"
+#include "cogo/http/request.h"
+#include "cogo/http/response.h"
+#include "cogo/http/upgrade.h"
+#include "upgraded_access.h"
+#include "websocket_connection.h"
+#include "websocket_handshake.h"
+
+namespace cogo::websocket {
+
+namespace {
+
+class Category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "cogo.websocket"; }
+  std::string message(int code) const override { return "close code " + std::to_string(code); }
+};
+
+detail::Connection& conn(const std::shared_ptr<detail::Connection>& c) {
+  if (!c)
+    throw std::logic_error("websocket: use of an empty WebSocket (was the handshake refused?)");
+  return *c;
+}
+
+}  // namespace
+
+const std::error_category& websocket_category() noexcept {
+  static const Category category;
+  return category;
+}
+
+Error::Error(std::uint16_t code, std::string what)
+    : cogo::Error(std::error_code(code, websocket_category()), std::move(what)) {}
+
+// ---------------------------------------------------------------------------
+// Sender
+
+void Sender::write_text(std::string_view text) {
+  conn(c_).write_message(Kind::text, text);
+}
+void Sender::write_binary(std::string_view data) {
+  conn(c_).write_message(Kind::binary, data);
+}
+void Sender::write(Kind kind, std::string_view data) {
+  conn(c_).write_message(kind, data);
+}
+void Sender::ping(std::string_view payload) {
+  conn(c_).ping(payload);
+}
+void Sender::close(std::uint16_t code, std::string_view reason) {
+  conn(c_).close(code, reason);
+}
+bool Sender::open() const noexcept {
+  return c_ != nullptr && c_->open();
+}
+
+Writer Sender::writer(Kind kind) {
+  if (kind == Kind::close)
+    throw std::invalid_argument("websocket: writer() of a close; use close()");
+  return Writer(c_, kind);
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket
+
+WebSocket& WebSocket::operator=(WebSocket&& o) noexcept {
+  if (this != &o) {
+    release();
+    c_ = std::move(o.c_);
+    exceptions_ = o.exceptions_;
+  }
+  return *this;
+}
+
+WebSocket::~WebSocket() {
+  release();
+}
+
+void WebSocket::release() noexcept {
+  if (!c_) return;
+  // An open connection is closed: 1000 when the handler is done with it,
+  // 1001 when its request was cancelled (the server is going away), 1011
+  // when the handler fails.
+  std::uint16_t code = close_code::normal;
+  if (cogo::current_context().done()) {
+    code = close_code::going_away;
+  } else if (std::uncaught_exceptions() > exceptions_) {
+    code = close_code::internal_error;
+  }
+  c_->close_on_release(code);
+  c_->detach();
+  c_.reset();
+}
+
+bool WebSocket::read(Message& m) {
+  return conn(c_).read(m);
+}
+
+Message WebSocket::read() {
+  Message m;
+  conn(c_).read(m);
+  return m;
+}
+
+WebSocket::Piece WebSocket::read_some(void* buf, std::size_t size) {
+  return conn(c_).read_some(buf, size);
+}
+
+std::string_view WebSocket::subprotocol() const noexcept {
+  return c_ ? std::string_view(c_->subprotocol()) : std::string_view();
+}
+
+bool WebSocket::compressed() const noexcept {
+  return c_ && c_->compressed();
+}
+
+// ---------------------------------------------------------------------------
+// Writer
+
+Writer::Writer(std::shared_ptr<detail::Connection> c, Kind kind) : c_(std::move(c)), kind_(kind) {
+  conn(c_).begin_message();
+}
+
+Writer::Writer(Writer&& o) noexcept
+    : c_(std::move(o.c_)), kind_(o.kind_), started_(o.started_), finished_(o.finished_) {
+  o.finished_ = true;
+}
+
+Writer::~Writer() {
+  if (!c_ || finished_) return;
+  try {
+    cogo::CancelShield shield;
+    c_->write_part(kind_, {}, true);
+  } catch (...) {
+  }
+  c_->end_message();
+}
+
+void Writer::write(std::string_view data) {
+  if (finished_) throw std::logic_error("websocket: Writer::write() after finish()");
+  c_->write_part(kind_, data, false);
+  started_ = true;
+}
+
+void Writer::finish(std::string_view data) {
+  if (finished_) throw std::logic_error("websocket: Writer::finish() called twice");
+  finished_ = true;
+  struct Unlock {
+    detail::Connection& c;
+    ~Unlock() { c.end_message(); }
+  } unlock{*c_};
+  c_->write_part(kind_, data, true);
+}
+
+// ---------------------------------------------------------------------------
+// accept
+
+WebSocket accept(http::Request& req, http::Response& res, const Options& options) {
+  const Deflate& d = options.deflate;
+  const bool allow_deflate =
+      d.enabled && (d.max_connections == 0 || detail::compressing_connections().load(
+                                                  std::memory_order_relaxed) < d.max_connections);
+  detail::Handshake h =
+      detail::check_handshake(req.method(), req.version_major(), req.version_minor(),
+                              req.header_fields(), options, allow_deflate);
+  if (h.status != 101) {
+    // RFC 6455 4.2.2, 4.4: an HTTP error, and for a version this server
+    // does not speak, the versions it does. The request is served no
+    // further: the connection closes after the answer.
+    if (h.status == 426) res.set_header("Sec-WebSocket-Version", "13");
+    res.set_header("Connection", "close");
+    res.text(h.status, h.error + "\n");
+    return WebSocket();
+  }
+  res.set_status(101);
+  res.set_header("Upgrade", "websocket");
+  res.set_header("Sec-WebSocket-Accept", h.accept);
+  if (!h.subprotocol.empty()) res.set_header("Sec-WebSocket-Protocol", h.subprotocol);
+  if (!h.extensions.empty()) res.set_header("Sec-WebSocket-Extensions", h.extensions);
+  http::Upgraded up = http::upgrade(req, res);
+
+  detail::Settings s;
+  s.max_message = options.max_message_bytes;
+  s.max_frame = options.max_frame_bytes > 0 ? options.max_frame_bytes : options.max_message_bytes;
+  s.write_frame = options.write_frame_bytes;
+  s.read_timeout = options.read_timeout;
+  s.write_timeout = options.write_timeout;
+  s.ping_interval = options.ping_interval;
+  s.pong_timeout = options.pong_timeout;
+  s.close_timeout = options.close_timeout;
+  s.deflate_min_size = d.min_size;
+  WebSocket ws(std::make_shared<detail::Connection>(http::detail::UpgradedAccess::stream(up),
+                                                    http::detail::UpgradedAccess::buffered(up), s,
+                                                    h.deflate, std::move(h.subprotocol)));
+  ws.exceptions_ = std::uncaught_exceptions();
+  return ws;
+}
+
+}  // namespace cogo::websocket
