@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
 #include "cogo/chan.h"
@@ -23,6 +24,7 @@
 #include "cogo/runtime.h"
 #include "cogo/wait_group.h"
 #include "loadtest/response_parser.h"
+#include "loadtest/ws_session.h"
 
 namespace cogo::load {
 
@@ -159,10 +161,15 @@ class Engine {
 
   void hold_conn(int64_t index);
   void load_conn(int64_t index);
+  void ws_load(net::Conn& c, WsSession& s, int64_t index);
   // connect() dials connection `index`; with has_token the caller already
   // took a dial token (the ramp), else connect() takes one itself.
   bool connect(int64_t index, net::Conn& c, bool has_token);
   bool exchange(net::Conn& c, ResponseParser& parser, int n, Tally& t, int64_t index);
+  // WebSocket connections (a ws:// target): the handshake after connect(),
+  // and one round trip, a message echoed or a ping answered, checked.
+  bool ws_open(net::Conn& c, WsSession& s);
+  bool ws_exchange(net::Conn& c, WsSession& s, bool ping, Tally& t, int64_t index);
   bool still_open(net::Conn& c);
   void flush(Tally& t, int64_t index);
   void maybe_flush(Tally& t, int64_t index, Clock::time_point now) {
@@ -301,6 +308,36 @@ bool Engine::exchange(net::Conn& c, ResponseParser& parser, int n, Tally& t, int
   return true;
 }
 
+bool Engine::ws_open(net::Conn& c, WsSession& s) {
+  c.set_deadline(Clock::now() + o_.timeout);
+  std::string why;
+  if (s.handshake(c, why)) return true;
+  error("handshake", why);
+  closed(c);
+  return false;
+}
+
+bool Engine::ws_exchange(net::Conn& c, WsSession& s, bool ping, Tally& t, int64_t index) {
+  const Clock::time_point t0 = Clock::now();
+  c.set_deadline(t0 + o_.timeout);
+  t.sent += 1;
+  const int64_t before = s.bytes_read();
+  std::string why;
+  const bool ok = s.round_trip(c, ping, why);
+  t.bytes += s.bytes_read() - before;
+  if (!ok) {
+    error("websocket", why);
+    return false;
+  }
+  const Clock::time_point now = Clock::now();
+  if (t.latencies == t.latency.size()) flush(t, index);
+  t.latency[t.latencies++] = static_cast<uint64_t>((now - t0).count());
+  t.answered += 1;
+  t.status[2] += 1;  // a checked answer: counted where HTTP counts a 2xx
+  if (o_.mode == Mode::hold || now <= end_) t.in_window += 1;
+  return true;
+}
+
 bool Engine::still_open(net::Conn& c) {
   char b;
   const ssize_t r = ::recv(c.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -317,7 +354,9 @@ bool Engine::still_open(net::Conn& c) {
 
 void Engine::hold_conn(int64_t index) {
   net::Conn c;
-  if (!connect(index, c, true)) {
+  std::unique_ptr<WsSession> ws;
+  if (o_.target.websocket) ws = std::make_unique<WsSession>(o_, static_cast<uint64_t>(index));
+  if (!connect(index, c, true) || (ws && !ws_open(c, *ws))) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     ramped_.done();
     checked_.done();
@@ -337,6 +376,11 @@ void Engine::hold_conn(int64_t index) {
   // request() is one exchange; false (the error recorded) when the
   // connection failed or the server announced it would close it.
   auto request = [&] {
+    if (ws) {
+      const bool ok = ws_exchange(c, *ws, o_.ws_ping, t, index);
+      flush(t, index);
+      return ok;
+    }
     bool ok = exchange(c, parser, 1, t, index);
     if (ok && !parser.keep_alive()) {
       error("read", "the server announced Connection: close");
@@ -400,7 +444,9 @@ void Engine::hold_conn(int64_t index) {
 
 void Engine::load_conn(int64_t index) {
   net::Conn c;
-  if (!connect(index, c, true)) {
+  std::unique_ptr<WsSession> ws;
+  if (o_.target.websocket) ws = std::make_unique<WsSession>(o_, static_cast<uint64_t>(index));
+  if (!connect(index, c, true) || (ws && !ws_open(c, *ws))) {
     failed_.fetch_add(1, std::memory_order_relaxed);
     ramped_.done();
     finished_.done();
@@ -409,6 +455,10 @@ void Engine::load_conn(int64_t index) {
   established_.fetch_add(1, std::memory_order_relaxed);
   ramped_.done();
   started_.recv();  // closed when the measuring window starts
+  if (ws) {
+    ws_load(c, *ws, index);
+    return;
+  }
 
   Tally t;
   t.last_flush = Clock::now();
@@ -446,6 +496,23 @@ void Engine::load_conn(int64_t index) {
   }
   flush(t, index);
   if (connected) closed(c);
+  finished_.done();
+}
+
+// ws_load() is load_conn() for a WebSocket: message after message until the
+// window ends; a broken connection is lost (a WebSocket is not reopened:
+// its echo is part of what is measured).
+void Engine::ws_load(net::Conn& c, WsSession& s, int64_t index) {
+  Tally t;
+  t.last_flush = Clock::now();
+  bool ok = true;
+  while (ok && !stop_.load(std::memory_order_relaxed)) {
+    ok = ws_exchange(c, s, false, t, index);
+    maybe_flush(t, index, Clock::now());
+  }
+  flush(t, index);
+  if (!ok) lost_.fetch_add(1, std::memory_order_relaxed);
+  closed(c);
   finished_.done();
 }
 
@@ -521,7 +588,8 @@ Report Engine::run() {
   progress_done.wait();
 
   Report r;
-  r.mode = hold ? "hold" : "load";
+  r.mode = hold ? "hold" : o_.mode == Mode::ws ? "ws" : "load";
+  r.websocket = o_.target.websocket;
   r.url = o_.target.url();
   r.processes = 1;
   r.sources = static_cast<int>(plan_.addresses.size());

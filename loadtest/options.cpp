@@ -23,19 +23,24 @@ std::string Target::host_header() const {
 }
 
 std::string Target::url() const {
-  return "http://" + dial_address() + path;
+  return (websocket ? "ws://" : "http://") + dial_address() + path;
 }
 
 Target parse_url(const std::string& text) {
   std::string rest = text;
   auto bad = [&](const std::string& why) {
     return FlagError("URL \"" + text + "\": " + why +
-                     " (expected http://HOST:PORT/PATH, e.g. http://127.0.0.1:8080/)");
+                     " (expected http://HOST:PORT/PATH or ws://HOST:PORT/PATH, e.g. http://127.0.0.1:8080/)");
   };
-  if (rest.starts_with("https://")) throw bad("https is not supported");
-  if (rest.starts_with("http://")) rest = rest.substr(7);
-  if (rest.find("://") != std::string::npos) throw bad("only http:// URLs");
+  if (rest.starts_with("https://") || rest.starts_with("wss://")) throw bad("TLS is not supported");
   Target t;
+  if (rest.starts_with("http://")) {
+    rest = rest.substr(7);
+  } else if (rest.starts_with("ws://")) {
+    rest = rest.substr(5);
+    t.websocket = true;
+  }
+  if (rest.find("://") != std::string::npos) throw bad("only http:// and ws:// URLs");
   const size_t slash = rest.find('/');
   std::string authority = rest.substr(0, slash);
   if (slash != std::string::npos) t.path = rest.substr(slash);
@@ -89,16 +94,22 @@ std::string format_duration(std::chrono::nanoseconds d) {
 // Flags
 
 std::string usage() {
-  return R"(usage: cogo-load hold|load [flags] URL
+  return R"(usage: cogo-load hold|load|ws [flags] URL
 
   hold   open N connections (-c), send one request on each every --interval,
          keep them all open for --duration; report connections established,
-         held, failed, and requests sent and answered
+         held, failed, and requests sent and answered. With a ws:// URL the
+         connections are WebSockets and each sends a ping (or, with --ws-send
+         message, a message) every interval; every answer is checked
   load   closed loop (like wrk): C connections (-c) each sending its next
          request (or --pipeline batch) as soon as the last is answered, for
          --duration; report requests/s and latency percentiles
+  ws     the same closed loop over WebSockets: each connection sends a
+         message of --size bytes as soon as the echo of its last one came
+         back (and matched); report messages/s and round-trip percentiles
 
-  URL    http://HOST:PORT/PATH (e.g. http://127.0.0.1:8080/)
+  URL    http://HOST:PORT/PATH (e.g. http://127.0.0.1:8080/), or for
+         WebSockets ws://HOST:PORT/PATH (e.g. ws://127.0.0.1:8080/ws/echo)
 
 flags:
   -c, --connections N     connections (hold default 1000, load default 50; 100k = 100000)
@@ -109,6 +120,10 @@ flags:
   --method M              request method (default GET)
   --body TEXT             request body (sent with Content-Length)
   -H, --header "K: V"     extra request header (repeatable)
+  --size N                ws: bytes per message (default 32; 4K, 1M)
+  --binary                ws: binary messages (default text)
+  --deflate               ws: offer permessage-deflate (RFC 7692)
+  --ws-send ping|message  hold with ws://: what each interval sends (default ping)
   --dial-concurrency N    connects in flight per process (default 256)
   --source ADDR           local source address to bind, e.g. 127.0.0.2 (repeatable,
                           used round-robin; default: automatic, see below)
@@ -189,6 +204,18 @@ Options parse_options(int argc, const char* const* argv) {
         throw FlagError(arg + ": \"" + h + "\" is not a header (expected \"Name: value\")");
       }
       o.headers.push_back(h);
+    } else if (arg == "--size") {
+      const uint64_t v = cogo::parse_size(arg, next());
+      if (v == 0 || v > (64u << 20)) throw FlagError("--size: from 1 byte to 64M");
+      o.message_size = static_cast<std::size_t>(v);
+    } else if (arg == "--binary") {
+      o.binary = true;
+    } else if (arg == "--deflate") {
+      o.deflate = true;
+    } else if (arg == "--ws-send") {
+      const std::string v = next();
+      if (v != "ping" && v != "message") throw FlagError("--ws-send: \"" + v + "\" is not ping or message");
+      o.ws_ping = v == "ping";
     } else if (arg == "--dial-concurrency") {
       o.dial_concurrency = static_cast<int>(
           std::min<int64_t>(positive(parse_count(arg, next()), "connect"), 1 << 20));
@@ -222,15 +249,15 @@ Options parse_options(int argc, const char* const* argv) {
       o.total = c;
       o.control_fd = fd;
       have_connections = true;
-    } else if (arg == "hold" || arg == "load") {
+    } else if (arg == "hold" || arg == "load" || arg == "ws") {
       if (have_mode) throw FlagError("mode given twice: \"" + arg + "\"");
-      o.mode = arg == "hold" ? Mode::hold : Mode::load;
+      o.mode = arg == "hold" ? Mode::hold : arg == "load" ? Mode::load : Mode::ws;
       have_mode = true;
     } else if (arg.starts_with("-")) {
       throw FlagError("unknown flag " + arg + " (see --help)");
     } else {
       if (!have_mode) {
-        throw FlagError("the first argument must be the mode, hold or load, not \"" + arg + "\"");
+        throw FlagError("the first argument must be the mode, hold, load or ws, not \"" + arg + "\"");
       }
       if (have_url) throw FlagError("more than one URL: \"" + arg + "\"");
       o.target = parse_url(arg);
@@ -238,13 +265,20 @@ Options parse_options(int argc, const char* const* argv) {
     }
   }
   if (o.help) return o;
-  if (!have_mode) throw FlagError("missing the mode: hold or load (see --help)");
+  if (!have_mode) throw FlagError("missing the mode: hold, load or ws (see --help)");
   if (!have_url) throw FlagError("missing the URL to load, e.g. http://127.0.0.1:8080/");
   if (!have_connections) o.connections = o.mode == Mode::hold ? 1000 : 50;
   if (!o.worker) o.total = o.connections;
   if (o.mode == Mode::hold && o.pipeline != 1) {
     throw FlagError("--pipeline: only for load mode");
   }
+  if (o.mode == Mode::ws && !o.target.websocket) {
+    throw FlagError("ws mode needs a ws:// URL, e.g. ws://127.0.0.1:8080/ws/echo");
+  }
+  if (o.mode == Mode::load && o.target.websocket) {
+    throw FlagError("load mode is HTTP; for a ws:// URL use ws mode");
+  }
+  if (o.target.websocket && o.pipeline != 1) throw FlagError("--pipeline: not for WebSockets");
   if (o.duration <= 0ns) throw FlagError("--duration: must be more than 0");
   return o;
 }

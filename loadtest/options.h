@@ -19,19 +19,22 @@ using cogo::FlagError;
 using cogo::parse_count;
 using cogo::parse_duration;
 
-// Target: where requests go, from a URL "http://host:port/path?query".
+// Target: where requests go, from a URL "http://host:port/path?query" (or
+// "ws://...": a WebSocket endpoint).
 struct Target {
   std::string host;  // "127.0.0.1", "localhost", "::1" (no brackets)
   uint16_t port = 80;
   std::string path = "/";            // with the query
+  bool websocket = false;            // ws://
   std::string dial_address() const;  // "127.0.0.1:8080", "[::1]:8080"
   std::string host_header() const;   // "127.0.0.1:8080"
   std::string url() const;
 };
-// parse_url() reads "http://host[:port][/path]" or "host:port[/path]".
+// parse_url() reads "http://host[:port][/path]", "ws://host[:port][/path]"
+// or "host:port[/path]".
 Target parse_url(const std::string& text);
 
-enum class Mode { hold, load };
+enum class Mode { hold, load, ws };
 enum class Progress { automatic, on, off };
 
 struct Options {
@@ -45,6 +48,11 @@ struct Options {
   std::string method = "GET";
   std::string body;
   std::vector<std::string> headers;  // "Name: value"
+  // WebSocket (ws mode, or hold with a ws:// URL).
+  std::size_t message_size = 32;  // --size: bytes per message
+  bool binary = false;            // --binary: binary messages (else text)
+  bool deflate = false;           // --deflate: offer permessage-deflate
+  bool ws_ping = true;            // hold: a ping per interval (--ws-send ping), else a message
   int dial_concurrency = 256;        // dials in flight per process
   std::vector<std::string> sources;  // --source; empty: automatic
   int64_t per_process = 0;           // connections per process; 0: from RLIMIT_NOFILE

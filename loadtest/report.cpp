@@ -65,6 +65,7 @@ bool Report::clean() const {
 void Report::merge(const Report& w) {
   if (mode.empty()) mode = w.mode;
   if (url.empty()) url = w.url;
+  websocket = websocket || w.websocket;
   processes += w.processes;
   sources = std::max(sources, w.sources);
   connections += w.connections;
@@ -134,6 +135,7 @@ Json Report::to_json(bool with_buckets) const {
   }
   return Json{{"mode", mode},
                          {"url", url},
+                         {"websocket", websocket},
                          {"processes", processes},
                          {"source_addresses", sources},
                          {"connections", conns},
@@ -151,6 +153,7 @@ Report Report::from_json(const Json& j) {
   Report r;
   r.mode = json_string(j, "mode", "");
   r.url = json_string(j, "url", "");
+  r.websocket = json_member(j, "websocket").is_boolean() && json_member(j, "websocket").get<bool>();
   r.processes = static_cast<int>(json_number<int64_t>(j, "processes", 1));
   r.sources = static_cast<int>(json_number<int64_t>(j, "source_addresses", 0));
   const Json& c = json_member(j, "connections");
@@ -209,8 +212,9 @@ std::string Report::table() const {
                 group_digits(mode == "hold" ? held : reconnects).c_str(),
                 group_digits(lost).c_str());
   out += line;
-  std::snprintf(line, sizeof line, "  %-12s %12s %12s %12s %12s %12s\n", "requests", "sent",
-                "answered", "unanswered", "2xx", "non-2xx");
+  std::snprintf(line, sizeof line, "  %-12s %12s %12s %12s %12s %12s\n",
+                websocket ? (mode == "hold" ? "round trips" : "messages") : "requests", "sent",
+                "answered", "unanswered", websocket ? "checked" : "2xx", websocket ? "wrong" : "non-2xx");
   out += line;
   std::snprintf(line, sizeof line, "  %-12s %12s %12s %12s %12s %12s\n", "",
                 group_digits(sent).c_str(), group_digits(answered).c_str(),
@@ -220,13 +224,15 @@ std::string Report::table() const {
   std::snprintf(line, sizeof line, "  %-12s ramp %.2fs, %s %.2fs\n", "time", ramp_seconds,
                 mode == "hold" ? "held" : "measured", duration_seconds);
   out += line;
-  if (mode == "load") {
-    std::snprintf(line, sizeof line, "  %-12s %.1f  (%s answered in the window)\n", "requests/s",
-                  requests_per_second, group_digits(answered_in_window).c_str());
+  if (mode == "load" || mode == "ws") {
+    std::snprintf(line, sizeof line, "  %-12s %.1f  (%s answered in the window)\n",
+                  mode == "ws" ? "messages/s" : "requests/s", requests_per_second,
+                  group_digits(answered_in_window).c_str());
     out += line;
   }
   if (latency.count()) {
-    std::snprintf(line, sizeof line, "  %-12s %10s %10s %10s %10s %10s %10s\n", "latency", "p50",
+    std::snprintf(line, sizeof line, "  %-12s %10s %10s %10s %10s %10s %10s\n",
+                  websocket ? "round trip" : "latency", "p50",
                   "p90", "p99", "p99.9", "max", "mean");
     out += line;
     std::snprintf(line, sizeof line, "  %-12s %10s %10s %10s %10s %10s %10s\n", "",

@@ -29,8 +29,9 @@ std::string json_string(const Json& j, const char* key, const std::string& fallb
 const Json& json_member(const Json& j, const char* key);
 
 struct Report {
-  std::string mode;  // "hold" or "load"
+  std::string mode;  // "hold", "load" or "ws"
   std::string url;
+  bool websocket = false;  // WebSocket connections: requests are messages or pings
   int processes = 1;  // processes that opened connections
   int sources = 0;    // source addresses bound (0: the kernel's choice)
 
@@ -48,6 +49,7 @@ struct Report {
   int64_t answered = 0;            // complete responses read
   int64_t answered_in_window = 0;  // load: answered before the measuring window ended
   int64_t status[6] = {};          // answered by class: [2] 2xx ... [5] 5xx, [0] other
+                                   // (WebSocket: [2] counts answers that checked out)
   int64_t bytes_read = 0;
 
   // Errors by kind ("connect: connection refused", "read: timeout", ...).

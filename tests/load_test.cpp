@@ -675,6 +675,62 @@ TEST(LoadBinary, NotFoundIsCountedAndNotClean) {
   EXPECT_FALSE(json_member(r.json, "clean").get<bool>());
 }
 
+// WebSocket: ws mode (closed-loop echo) and hold over ws://, every answer
+// checked against what was sent.
+TEST(LoadBinary, WsEchoChecksEveryMessage) {
+  Server srv({"--ws-deflate"});
+  ASSERT_GT(srv.port(), 0) << srv.output();
+  const std::string url = "ws://127.0.0.1:" + std::to_string(srv.port()) + "/ws/echo";
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, {"--deflate", "--size", "2K"}, {"--binary", "--size", "100K"}}) {
+    std::vector<std::string> args = {"ws", "-c", "20", "-d", "1s"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    args.push_back(url);
+    LoadRun r = run_load(args);
+    ASSERT_EQ(r.status, 0) << r.out;
+    ASSERT_TRUE(r.json.is_object()) << r.out;
+    EXPECT_TRUE(json_member(r.json, "websocket").get<bool>());
+    EXPECT_EQ(figure(r.json, "connections", "established"), 20);
+    const int64_t sent = figure(r.json, "requests", "sent");
+    EXPECT_GT(sent, 20);
+    EXPECT_EQ(figure(r.json, "requests", "answered"), sent);
+    EXPECT_EQ(json_number<int64_t>(json_member(json_member(r.json, "requests"), "by_status"), "2xx", -1), sent);
+    EXPECT_EQ(json_number<int64_t>(r.json, "error_count", -1), 0);
+    EXPECT_NE(r.out.find("messages/s"), std::string::npos) << r.out;
+  }
+}
+
+TEST(LoadBinary, WsHoldPingsOrMessagesOnEveryConnection) {
+  Server srv;
+  ASSERT_GT(srv.port(), 0) << srv.output();
+  const std::string url = "ws://127.0.0.1:" + std::to_string(srv.port()) + "/ws/echo";
+  LoadRun r = run_load({"hold", "-c", "600", "-d", "2s", "--interval", "1s", url});
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_EQ(figure(r.json, "connections", "held"), 600);
+  const int64_t sent = figure(r.json, "requests", "sent");
+  EXPECT_GE(sent, 600 * 3);
+  EXPECT_EQ(figure(r.json, "requests", "answered"), sent);
+  // Messages instead of pings, over worker processes.
+  LoadRun m = run_load({"hold", "-c", "600", "-d", "2s", "--interval", "1s", "--ws-send", "message",
+                        "--per-process", "250", url});
+  ASSERT_EQ(m.status, 0) << m.out;
+  EXPECT_EQ(json_number<int64_t>(m.json, "processes", -1), 3);
+  EXPECT_EQ(figure(m.json, "connections", "held"), 600);
+  EXPECT_EQ(figure(m.json, "requests", "answered"), figure(m.json, "requests", "sent"));
+}
+
+TEST(LoadBinary, WsFlagsNameWhatIsWrong) {
+  LoadRun http = run_load({"ws", "http://127.0.0.1:1/"}, false);
+  EXPECT_EQ(http.status, 2);
+  EXPECT_NE(http.out.find("ws mode needs a ws:// URL"), std::string::npos) << http.out;
+  LoadRun send = run_load({"hold", "--ws-send", "shout", "ws://127.0.0.1:1/"}, false);
+  EXPECT_EQ(send.status, 2);
+  EXPECT_NE(send.out.find("--ws-send"), std::string::npos) << send.out;
+  LoadRun size = run_load({"ws", "--size", "0", "ws://127.0.0.1:1/"}, false);
+  EXPECT_EQ(size.status, 2);
+  EXPECT_NE(size.out.find("--size"), std::string::npos) << size.out;
+}
+
 TEST(LoadBinary, BadFlagsAndAnUnreachableServerSayWhatIsWrong) {
   LoadRun bad = run_load({"hold", "-c", "lots", "http://127.0.0.1:1/"}, false);
   EXPECT_EQ(bad.status, 2);
@@ -682,7 +738,7 @@ TEST(LoadBinary, BadFlagsAndAnUnreachableServerSayWhatIsWrong) {
 
   LoadRun mode = run_load({"soak", "http://127.0.0.1:1/"}, false);
   EXPECT_EQ(mode.status, 2);
-  EXPECT_NE(mode.out.find("hold or load"), std::string::npos) << mode.out;
+  EXPECT_NE(mode.out.find("hold, load or ws"), std::string::npos) << mode.out;
 
   // Port 1 on loopback: nothing listens there.
   LoadRun down = run_load({"hold", "-c", "10", "http://127.0.0.1:1/"}, false);
