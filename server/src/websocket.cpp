@@ -164,11 +164,47 @@ void Writer::finish(std::string_view data) {
 // ---------------------------------------------------------------------------
 // accept
 
+namespace {
+
+// DeflateSlot: a place under Deflate::max_connections, taken before the
+// handshake is answered and held until the Connection counts itself in
+// compressing_connections(), so that two handshakes at once cannot both
+// take the last place (for that moment the connection counts twice: the
+// cap may refuse early, never exceed).
+class DeflateSlot {
+ public:
+  DeflateSlot() = default;
+  DeflateSlot(const DeflateSlot&) = delete;
+  DeflateSlot& operator=(const DeflateSlot&) = delete;
+  ~DeflateSlot() {
+    if (held_) detail::compressing_connections().fetch_sub(1, std::memory_order_relaxed);
+  }
+
+  // take() tells whether compression may be negotiated: always with no cap
+  // (max 0), else when a place is free, which it then holds.
+  bool take(std::size_t max) noexcept {
+    if (max == 0) return true;
+    std::atomic<std::size_t>& n = detail::compressing_connections();
+    std::size_t cur = n.load(std::memory_order_relaxed);
+    while (cur < max) {
+      if (n.compare_exchange_weak(cur, cur + 1, std::memory_order_relaxed)) {
+        held_ = true;
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  bool held_ = false;
+};
+
+}  // namespace
+
 WebSocket accept(http::Request& req, http::Response& res, const Options& options) {
   const Deflate& d = options.deflate;
-  const bool allow_deflate =
-      d.enabled && (d.max_connections == 0 || detail::compressing_connections().load(
-                                                  std::memory_order_relaxed) < d.max_connections);
+  DeflateSlot slot;  // given back when accept() returns: the Connection counts itself by then
+  const bool allow_deflate = d.enabled && slot.take(d.max_connections);
   detail::Handshake h =
       detail::check_handshake(req.method(), req.version_major(), req.version_minor(),
                               req.header_fields(), options, allow_deflate);
