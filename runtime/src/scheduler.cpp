@@ -51,6 +51,7 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -449,18 +450,30 @@ G* newg(P* p, Task&& fn) {
 
 void mstart(M* m);
 
+// newm() starts a new M for p. Its thread is started under sched.lock, and
+// not at all once the runtime exits: run()'s teardown joins every M whose
+// thread is joinable under that lock and then deletes them all, so an M
+// linked into allm with its thread started after the lock (as it once was)
+// could be missed by the joins and run mstart on a deleted M (heap corruption
+// in router_test's 2-P runs; TSan: signals_thread_fini against run_main's
+// delete). startm() checked `exiting`, but released the lock before this.
 void newm(P* p, bool spinning) {
-  M* m = new M();
+  auto m = std::make_unique<M>();
   m->nextp = p;
   m->spinning = spinning;
-  {
-    std::lock_guard<std::mutex> lk(sched.lock);
-    m->id = ++sched.mcount;
-    m->alllink = sched.allm;
-    sched.allm = m;
+  std::unique_lock<std::mutex> lk(sched.lock);
+  if (sched.exiting.load(std::memory_order_acquire)) {
+    pidleput(p);
+    lk.unlock();
+    if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
   }
+  m->id = ++sched.mcount;
   m->rand_state = 0x9E3779B97F4A7C15ull * (m->id + 1);
-  m->thread = std::thread(mstart, m);
+  m->alllink = sched.allm;
+  sched.allm = m.get();
+  M* raw = m.release();
+  raw->thread = std::thread(mstart, raw);
 }
 
 // startm() runs p (an idle P if null) on an idle or new M. If spinning, the
