@@ -9,10 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <nlohmann/json.hpp>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "support/server_process.h"
 
@@ -124,6 +125,101 @@ TEST_P(Admin, DebugVarsHasEveryDocumentedKeyAndCountsTraffic) {
   EXPECT_EQ(status_of(port, "/debug/vars"), "404");
   EXPECT_EQ(status_of(admin, "/"), "404");
   EXPECT_EQ(srv.stop(), 0) << srv.output();
+}
+
+// metric() is the value of series (name with labels, as written) in the
+// /metrics text, or -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+  const std::size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atof(text.c_str() + at + series.size() + 2);
+}
+
+// The accept queue of each listener (TCP_INFO) and the kernel's overflow
+// counters (/proc/net/netstat), in /metrics and /debug/vars alike. The
+// overflow counter is the network namespace's: a listener of this test's
+// own with a full queue makes it move.
+TEST_P(Admin, ListenQueuesAndOverflowsComeFromTheKernel) {
+  ServerProcess srv(
+      {"http", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--model", GetParam()});
+  const int port = srv.port(0), admin = srv.port(1);
+  ASSERT_GT(admin, 0) << srv.output();
+  const std::string listener = "127.0.0.1:" + std::to_string(port);
+  std::string m = get(admin, "/metrics");
+  EXPECT_EQ(metric(m, "cogo_listen_queue_length{listener=\"" + listener + "\"}"), 0) << m;
+  EXPECT_GT(metric(m, "cogo_listen_queue_limit{listener=\"" + listener + "\"}"), 0) << m;
+  const double overflows0 = metric(m, "cogo_tcp_listen_overflows_total");
+  ASSERT_GE(overflows0, 0) << m;
+  ASSERT_GE(metric(m, "cogo_tcp_listen_drops_total"), overflows0) << m;
+
+  // A listener with a backlog of 1 that never accepts: connects past its
+  // queue are dropped by the kernel and counted as overflows.
+  const int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t alen = sizeof a;
+  ASSERT_EQ(bind(lfd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(lfd, 1), 0);
+  ASSERT_EQ(getsockname(lfd, reinterpret_cast<sockaddr*>(&a), &alen), 0);
+  std::vector<int> clients;
+  for (int i = 0; i < 8; i++) {
+    const int c = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(c, reinterpret_cast<sockaddr*>(&a), sizeof a);  // EINPROGRESS
+    clients.push_back(c);
+  }
+  double overflows = overflows0;
+  for (int i = 0; i < 200 && overflows <= overflows0; i++) {
+    usleep(50'000);
+    overflows = metric(get(admin, "/metrics"), "cogo_tcp_listen_overflows_total");
+  }
+  EXPECT_GT(overflows, overflows0);
+  for (int c : clients) close(c);
+  close(lfd);
+
+  const json v = json::parse(get(admin, "/debug/vars"));
+  EXPECT_GE(v["listen_overflows"].get<double>(), overflows);
+  EXPECT_GE(v["listen_drops"].get<double>(), v["listen_overflows"].get<double>());
+  ASSERT_EQ(v["listeners"].size(), 1u) << v.dump();
+  EXPECT_EQ(v["listeners"][0]["address"], listener);
+  EXPECT_EQ(v["listeners"][0]["queued"], 0);
+  EXPECT_GT(v["listeners"][0]["backlog"].get<int64_t>(), 0);
+  EXPECT_EQ(srv.stop(), 0) << srv.output();
+}
+
+// A client that speaks plain HTTP to the TLS port fails the handshake: the
+// counter says so, in both documents; a real handshake does not count.
+TEST_P(Admin, TlsHandshakeFailuresAreCounted) {
+  const std::string dir = ::testing::TempDir() + "admin_tls_" + std::to_string(getpid());
+  int st = 0;
+  run_command("mkdir -p " + dir +
+                  " && openssl req -x509 -newkey ec -pkeyopt "
+                  "ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost -keyout " +
+                  dir + "/key.pem -out " + dir + "/cert.pem 2>&1",
+              &st);
+  ASSERT_EQ(WEXITSTATUS(st), 0);
+  ServerProcess srv({"http", "--tls-listen", "127.0.0.1:0", "--tls-cert", dir + "/cert.pem",
+                     "--tls-key", dir + "/key.pem", "--admin-listen", "127.0.0.1:0", "--model",
+                     GetParam()});
+  const int tls = srv.port(0), admin = srv.port(1);
+  ASSERT_GT(admin, 0) << srv.output();
+  EXPECT_EQ(run_command("curl -sk --max-time 20 https://127.0.0.1:" + std::to_string(tls) + "/"),
+            "Hello, World!");
+  for (int i = 0; i < 2; i++) {
+    const int fd = cogo_test::connect_to(tls);
+    cogo_test::send_all(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    cogo_test::read_until_close(fd);  // the server gives up on the handshake
+    close(fd);
+  }
+  double failures = -1;
+  for (int i = 0; i < 200 && failures != 2; i++) {
+    failures = metric(get(admin, "/metrics"), "cogo_tls_handshake_failures_total");
+    if (failures != 2) usleep(50'000);
+  }
+  EXPECT_EQ(failures, 2);
+  EXPECT_EQ(json::parse(get(admin, "/debug/vars"))["tls_handshake_failures"], 2);
+  EXPECT_EQ(srv.stop(), 0) << srv.output();
+  run_command("rm -rf " + dir);
 }
 
 TEST(AdminFlags, TheAdminPortIsNeverAPublicOne) {

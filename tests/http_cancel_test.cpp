@@ -885,11 +885,15 @@ TEST_P(Cancel, CountersAndTheAccessLogReportCancellations) {
         EXPECT_EQ(j["requests_cancelled"]["client_gone"], 1);
         EXPECT_EQ(j["requests_cancelled"]["shutdown"], 0);
         const Reply metrics = get(fd, "/metrics");
-        EXPECT_NE(metrics.body.find("cogo_requests_cancelled_total{reason=\"deadline\"} 1\n"), std::string::npos)
+        EXPECT_NE(metrics.body.find("cogo_http_requests_cancelled_total{reason=\"deadline\"} 1\n"),
+                  std::string::npos)
             << metrics.body;
-        EXPECT_NE(metrics.body.find("cogo_requests_cancelled_total{reason=\"client_gone\"} 1\n"), std::string::npos)
+        EXPECT_NE(
+            metrics.body.find("cogo_http_requests_cancelled_total{reason=\"client_gone\"} 1\n"),
+            std::string::npos)
             << metrics.body;
-        EXPECT_NE(metrics.body.find("cogo_requests_in_flight 1\n"), std::string::npos) << metrics.body;
+        EXPECT_NE(metrics.body.find("cogo_http_requests_in_flight 1\n"), std::string::npos)
+            << metrics.body;
         close(fd);
       });
   logger->flush();

@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 #include "cogo/cancel.h"
@@ -14,6 +16,38 @@
 #include "cogo/metrics.h"
 
 namespace cogo::http {
+
+namespace {
+
+// TcpExt: the kernel's listen-queue counters for this network namespace
+// (/proc/net/netstat, every listener in it, not only this server's):
+// ListenOverflows counts connections dropped because an accept queue was
+// full, ListenDrops every connection dropped at a listener (overflows
+// included).
+struct TcpExt {
+  bool ok = false;
+  uint64_t listen_overflows = 0;
+  uint64_t listen_drops = 0;
+};
+
+TcpExt read_tcp_ext() {
+  TcpExt t;
+  std::ifstream f("/proc/net/netstat");
+  std::string names, values;
+  while (std::getline(f, names) && std::getline(f, values)) {
+    if (names.rfind("TcpExt:", 0) != 0) continue;
+    std::istringstream n(names), v(values);
+    std::string name, value;
+    while (n >> name && v >> value) {
+      if (name == "ListenOverflows") t.listen_overflows = std::stoull(value), t.ok = true;
+      if (name == "ListenDrops") t.listen_drops = std::stoull(value);
+    }
+    break;
+  }
+  return t;
+}
+
+}  // namespace
 
 std::string debug_vars(const Server& server) {
   const RuntimeStats rt = cogo::stats();
@@ -29,6 +63,11 @@ std::string debug_vars(const Server& server) {
                      {"timers", p.timers}});
     run_queues.push_back(p.run_queue + (p.has_runnext ? 1 : 0));
   }
+  nlohmann::json listeners = nlohmann::json::array();
+  for (const ListenerStats& l : server.listener_stats()) {
+    listeners.push_back({{"address", l.address}, {"queued", l.queued}, {"backlog", l.backlog}});
+  }
+  const TcpExt tcp = read_tcp_ext();
   nlohmann::json cancelled = nlohmann::json::object();
   for (int r = 1; r < 5; ++r) {
     cancelled[std::string(to_string(static_cast<CancelReason>(r)))] = sc.requests_cancelled[r];
@@ -47,7 +86,8 @@ std::string debug_vars(const Server& server) {
       {"global_run_queue", rt.global_run_queue},
       {"run_queues", run_queues},
       {"procs", procs},
-      {"stacks", {{"in_use", rt.stacks_in_use}, {"cached", rt.stacks_cached}, {"size_bytes", rt.stack_size}}},
+      {"stacks",
+       {{"in_use", rt.stacks_in_use}, {"cached", rt.stacks_cached}, {"size_bytes", rt.stack_size}}},
       // The server.
       {"model", model_name(server.options().model)},
       {"accepted", sc.accepted},
@@ -57,6 +97,9 @@ std::string debug_vars(const Server& server) {
       {"tls_handshake_failures", sc.tls_handshake_failures},
       {"requests_in_flight", sc.requests_in_flight},
       {"requests_cancelled", cancelled},
+      {"listeners", listeners},
+      {"listen_overflows", tcp.listen_overflows},
+      {"listen_drops", tcp.listen_drops},
   };
   return vars.dump(2) + "\n";
 }
@@ -81,10 +124,30 @@ void add_admin_routes(Router& router, const Server& server) {
               static_cast<double>(sc.accepted));
     w.counter("cogo_tls_handshake_failures_total", "TLS handshakes that failed.",
               static_cast<double>(sc.tls_handshake_failures));
-    w.gauge("cogo_requests_in_flight", "Requests whose handler is running now.",
+    const std::vector<ListenerStats> listeners = server.listener_stats();
+    for (const ListenerStats& l : listeners) {
+      w.gauge("cogo_listen_queue_length",
+              "Connections the kernel completed that the server has not accepted yet.",
+              static_cast<double>(l.queued), {{"listener", l.address}});
+    }
+    for (const ListenerStats& l : listeners) {
+      w.gauge("cogo_listen_queue_limit", "The listener's accept queue limit (its backlog).",
+              static_cast<double>(l.backlog), {{"listener", l.address}});
+    }
+    if (const TcpExt tcp = read_tcp_ext(); tcp.ok) {
+      w.counter("cogo_tcp_listen_overflows_total",
+                "Connections the kernel dropped because an accept queue was full (TcpExt "
+                "ListenOverflows: every listener of the network namespace).",
+                static_cast<double>(tcp.listen_overflows));
+      w.counter("cogo_tcp_listen_drops_total",
+                "Connections the kernel dropped at a listener, overflows included (TcpExt "
+                "ListenDrops: every listener of the network namespace).",
+                static_cast<double>(tcp.listen_drops));
+    }
+    w.gauge("cogo_http_requests_in_flight", "Requests whose handler is running now.",
             static_cast<double>(sc.requests_in_flight));
     for (int r = 1; r < 5; ++r) {
-      w.counter("cogo_requests_cancelled_total",
+      w.counter("cogo_http_requests_cancelled_total",
                 "Requests whose context was cancelled, by reason (client_gone: the client left; "
                 "deadline: the handler timeout; shutdown: the grace ran out).",
                 static_cast<double>(sc.requests_cancelled[r]),

@@ -36,6 +36,12 @@ void GoroutineModel::start(OnConn on_conn, Shutdown& shutdown) {
   }
 }
 
+std::vector<int> GoroutineModel::listen_fds() const {
+  std::vector<int> fds;
+  for (const auto& ln : listeners_) fds.push_back(ln.native_handle());
+  return fds;
+}
+
 void GoroutineModel::stop_accepting() {
   for (auto& ln : listeners_) ln.close();
 }

@@ -32,6 +32,8 @@ class GoroutineModel {
   // precondition: shutdown.request() was called (a loop tells a closed
   // listener from an accept error by it).
   void stop_accepting();
+  // listen_fds() are the listening sockets, in listen() order.
+  std::vector<int> listen_fds() const;
   // join_acceptors() waits until every accept loop has returned.
   void join_acceptors() { loops_.wait(); }
 

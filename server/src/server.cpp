@@ -12,6 +12,8 @@
 // for the active ones.
 #include "cogo/http/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -173,6 +175,24 @@ ServerCounters Server::counters() const {
     c.requests_cancelled[r] = impl_->requests.cancelled[r].load(std::memory_order_relaxed);
   }
   return c;
+}
+
+std::vector<ListenerStats> Server::listener_stats() const {
+  const Impl& s = *impl_;
+  std::vector<ListenerStats> out;
+  if (!s.listening || s.shutdown.draining()) return out;  // closing: the fds may be gone
+  const std::vector<int> fds =
+      s.opt.model == Model::goroutine ? s.goroutines.listen_fds() : s.threads.listen_fds();
+  for (std::size_t i = 0; i < fds.size() && i < s.addrs.size(); i++) {
+    tcp_info ti{};
+    socklen_t len = sizeof ti;
+    // A listening socket's TCP_INFO: tcpi_unacked is the accept queue's
+    // length, tcpi_sacked its limit (Linux's tcp_get_info).
+    if (fds[i] < 0 || ::getsockopt(fds[i], IPPROTO_TCP, TCP_INFO, &ti, &len) != 0) continue;
+    if (ti.tcpi_state != TCP_LISTEN) continue;
+    out.push_back({s.addrs[i], ti.tcpi_unacked, ti.tcpi_sacked});
+  }
+  return out;
 }
 
 void Server::serve() {

@@ -57,6 +57,8 @@ class ThreadModel {
   // request see end of input (a request in flight still writes its
   // response); SHUT_RDWR cuts all.
   void shutdown_live(int how, const std::vector<int>& except = {});
+  // listen_fds() are the listening sockets, in listen() order.
+  const std::vector<int>& listen_fds() const { return listen_fds_; }
   // live_connections() is the size of the live set (tests).
   std::size_t live_connections() const;
 

@@ -69,6 +69,17 @@ struct ServerCounters {
   uint64_t requests_cancelled[5] = {};
 };
 
+// ListenerStats: one TCP listener's accept queue, read from the kernel
+// (TCP_INFO on the listening socket) when asked: connections the kernel has
+// completed and the server not yet accepted, and the most it holds (the
+// listen backlog). Past that the kernel drops new connections and counts
+// them in TcpExt ListenOverflows (cogo_tcp_listen_overflows_total).
+struct ListenerStats {
+  std::string address;
+  uint32_t queued = 0;
+  uint32_t backlog = 0;
+};
+
 class Server {
  public:
   explicit Server(ServerOptions options);
@@ -97,6 +108,9 @@ class Server {
   void shutdown();
 
   ServerCounters counters() const;
+  // listener_stats() is each TCP listener's accept queue (Unix-domain ones
+  // are left out); empty once the shutdown began.
+  std::vector<ListenerStats> listener_stats() const;
   const ServerOptions& options() const;
 
   struct Impl;
