@@ -21,8 +21,13 @@ namespace cogo::metrics {
 namespace detail {
 
 std::size_t shard() noexcept {
-  static std::atomic<std::size_t> next{0};
-  thread_local const std::size_t mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  // Constant-initialised, so reading it needs no TLS guard; kShards means
+  // "not chosen yet".
+  thread_local std::size_t mine = kShards;
+  if (mine == kShards) [[unlikely]] {
+    static std::atomic<std::size_t> next{0};
+    mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  }
   return mine;
 }
 
@@ -163,8 +168,13 @@ Histogram::Histogram(std::vector<double> bounds) : bounds_(std::move(bounds)) {
 }
 
 void Histogram::observe(double v) noexcept {
-  const std::size_t i =
-      static_cast<std::size_t>(std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin());
+  // A linear scan from the smallest bound: most observations (fast
+  // requests, small bodies) land in the first buckets, where it stops after
+  // a compare or two; a binary search always pays log2(buckets).
+  std::size_t i = 0;
+  const std::size_t n = bounds_.size();
+  const double* b = bounds_.data();
+  while (i < n && b[i] < v) i++;
   const std::size_t s = detail::shard();
   buckets_[s * (bounds_.size() + 1) + i].v.fetch_add(1, std::memory_order_relaxed);
   sums_[s].v.fetch_add(v, std::memory_order_relaxed);

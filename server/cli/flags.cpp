@@ -82,8 +82,12 @@ std::vector<Flag> flags() {
          cogo::parse_int("--admin-listen port", v.substr(colon + 1), 0, 65535);
          c.admin_listen = v;
        },
-       "HOST:PORT for /debug/vars and /debug/goroutines (off by default; keep it private, e.g. "
-       "127.0.0.1:9090; with --procs N, process i uses PORT+i)"},
+       "HOST:PORT for /metrics, /debug/vars and /debug/goroutines (off by default; keep it "
+       "private, e.g. 127.0.0.1:9090; with --procs N, process i uses PORT+i); turns on the "
+       "request metrics"},
+      {"no-metrics", false, false, [](Config& c, const std::string&) { c.no_metrics = true; },
+       "with --admin-listen: leave out the request metrics (cogo_http_requests_total, "
+       "durations, sizes); the runtime's and the server's counters stay"},
       {"model", true, false,
        [](Config& c, const std::string& v) {
          if (v == "goroutine") {

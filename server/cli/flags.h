@@ -34,6 +34,10 @@ struct Config {
   std::string static_cache_control;       // its Cache-Control
   // The WebSocket routes' options (/ws/echo, /ws/chat).
   websocket::Options ws;
+  // The metrics middleware: on whenever the admin listener is (its /metrics
+  // is where they are read), unless --no-metrics.
+  bool no_metrics = false;
+  bool metrics() const { return !admin_listen.empty() && !no_metrics; }
   bool help = false;
   bool version = false;
 };

@@ -18,6 +18,7 @@
 #include "cogo/middleware/compress.h"
 #include "cogo/middleware/cors.h"
 #include "cogo/middleware/heartbeat.h"
+#include "cogo/middleware/metrics.h"
 #include "cogo/middleware/secure_headers.h"
 #include "cogo/middleware/static_files.h"
 #include "cogo/runtime.h"
@@ -76,6 +77,7 @@ int serve_one(const Config& cfg, int index) {
       }
       cogo::cli::add_websocket_routes(server.router(), cfg.ws);
       if (!cfg.heartbeat.empty()) server.use(cogo::middleware::heartbeat(cfg.heartbeat));
+      if (cfg.metrics()) server.use(cogo::middleware::metrics());
       if (cfg.access_log) server.use(cogo::middleware::access_log());
       if (cfg.secure_headers) server.use(cogo::middleware::secure_headers());
       if (!cfg.cors_origins.empty()) {

@@ -49,6 +49,12 @@ namespace cogo::http {
 class Stream;
 }
 
+#include "cogo/http/request.h"
+
+namespace cogo {
+class Context;
+}
+
 namespace cogo::http::detail {
 
 class Exchange {
@@ -83,11 +89,25 @@ class Exchange {
     if (n < body_limit_) body_limit_ = n;
   }
 
+  // What answered_status() (cogo/http/outcome.h) reads while a handler chain
+  // unwinds, to say what the client gets:
+  //   request_context()  the request's own context, not a narrower one a
+  //                      middleware made current (null: Request::context());
+  //   body_timed_out()   an uncaught TimeoutError is the body read's (408);
+  //   stream_broken()    the stream failed under the handler: nothing more
+  //                      is written.
+  // of() is the Exchange carrying req (null before an engine filled it).
+  const cogo::Context* request_context() const noexcept { return request_context_; }
+  virtual bool body_timed_out() const noexcept { return false; }
+  virtual bool stream_broken() const noexcept { return false; }
+  static const Exchange* of(const Request& req) noexcept { return req.exchange_; }
+
  protected:
   Exchange() = default;
   ~Exchange() = default;  // never deleted through this interface
 
   std::uint64_t body_limit_ = 0;
+  const cogo::Context* request_context_ = nullptr;  // set once by the engine
 };
 
 }  // namespace cogo::http::detail

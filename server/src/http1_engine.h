@@ -52,7 +52,7 @@ namespace cogo::http::detail {
 // directly.
 class Http1Engine final : public Exchange {
  public:
-  Http1Engine() = default;
+  Http1Engine() { request_context_ = &ctx_; }
   Http1Engine(const Http1Engine&) = delete;
   Http1Engine& operator=(const Http1Engine&) = delete;
 
@@ -79,6 +79,10 @@ class Http1Engine final : public Exchange {
   Upgrade upgrade() override;
 
   const HttpOptions& options() const noexcept { return *options_; }
+
+  // Exchange: what answered_status() (cogo/http/outcome.h) reads.
+  bool body_timed_out() const noexcept override { return phase_ == RequestPhase::body_timed_out; }
+  bool stream_broken() const noexcept override { return broken(); }
 
  private:
   enum class Fill : std::uint8_t { got, idle, eof };

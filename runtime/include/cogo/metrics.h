@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,6 +116,8 @@ class Family : public FamilyBase {
   T& with(std::initializer_list<std::string_view> values);
   void write(std::string& out) const override;
   std::size_t series() const;
+  const std::string& name() const noexcept { return name_; }
+  const std::vector<std::string>& label_names() const noexcept { return label_names_; }
 
  private:
   std::string name_, help_;
@@ -155,6 +158,12 @@ class Registry {
                                       std::vector<std::string> label_names,
                                       std::vector<double> bounds,
                                       std::size_t max_series = kDefaultMaxSeries);
+  // find() is the family registered under name if it is a Family<T>, null
+  // when there is none; throws std::invalid_argument when name is a family
+  // of another kind. (A library that registers its families once per
+  // registry, as middleware::metrics does, finds them again with it.)
+  template <class T>
+  Family<T>* find(std::string_view name) const;
   // add_collector() adds fn, called at every expose() to write samples.
   void add_collector(std::function<void(Writer&)> fn);
   // expose() is the whole registry in the text format.
@@ -166,9 +175,20 @@ class Registry {
   Family<T>& add(std::unique_ptr<Family<T>> family, const std::string& name);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<FamilyBase>> families_;  // under mu_
-  std::vector<std::string> names_;                     // under mu_
+  std::vector<std::string> names_;                     // under mu_; names_[i] names families_[i]
   std::vector<std::function<void(Writer&)>> collectors_;  // under mu_
 };
+
+template <class T>
+Family<T>* Registry::find(std::string_view name) const {
+  std::lock_guard lk(mu_);
+  for (std::size_t i = 0; i < names_.size(); i++) {
+    if (names_[i] != name) continue;
+    if (auto* f = dynamic_cast<Family<T>*>(families_[i].get())) return f;
+    throw std::invalid_argument("metric " + names_[i] + " is registered as another kind of family");
+  }
+  return nullptr;
+}
 
 // default_registry(): the process's registry, with the runtime's and the
 // process's collectors (cogo_goroutines, process_cpu_seconds_total, ...).

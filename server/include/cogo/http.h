@@ -24,6 +24,7 @@
 #include "cogo/http/field.h"
 #include "cogo/http/handler.h"
 #include "cogo/http/options.h"
+#include "cogo/http/outcome.h"
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/http/router.h"

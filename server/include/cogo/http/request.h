@@ -175,6 +175,7 @@ class Request {
  private:
   // The engines fill a Request (server/src/exchange.h).
   friend class detail::Http1Engine;
+  friend class detail::Exchange;  // Exchange::of()
   friend class Router;
   friend Upgraded upgrade(Request& req, Response& res);
   Request() = default;
