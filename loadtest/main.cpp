@@ -14,6 +14,7 @@
 #include "loadtest/engine.h"
 #include "loadtest/options.h"
 #include "loadtest/report.h"
+#include "loadtest/server_metrics.h"
 #include "loadtest/workers.h"
 
 namespace {
@@ -99,6 +100,15 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // --server-metrics: the first scrape, just before the run.
+  std::vector<Samples> before;
+  try {
+    for (const Target& t : o.server_metrics) before.push_back(fetch_metrics(t, o.timeout));
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cogo-load: %s\n", e.what());
+    return 1;
+  }
+
   const bool show =
       o.progress == Progress::on || (o.progress == Progress::automatic && isatty(STDOUT_FILENO));
   Report report;
@@ -119,6 +129,19 @@ int main(int argc, char** argv) {
   }
 
   std::fputs(report.table().c_str(), stdout);
+  bool server_ok = true;
+  ServerDelta server;
+  if (!o.server_metrics.empty()) {
+    try {
+      for (std::size_t i = 0; i < o.server_metrics.size(); i++) {
+        server.add(delta(before[i], fetch_metrics(o.server_metrics[i], o.timeout)));
+      }
+      std::fputs(server.table(static_cast<double>(report.answered)).c_str(), stdout);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "cogo-load: %s\n", e.what());
+      server_ok = false;
+    }
+  }
   std::fflush(stdout);
 
   if (!o.json_path.empty()) {
@@ -143,6 +166,7 @@ int main(int argc, char** argv) {
                         {"connections_per_source_address", plan.per_source_budget},
                         {"source_addresses", std::move(sources)},
                         {"target_address", numeric}};
+    if (!o.server_metrics.empty() && server_ok) obj["server_metrics"] = server.to_json();
     std::ofstream f(o.json_path);
     f << obj.dump(2) << "\n";
     if (!f) {
@@ -150,5 +174,5 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  return report.clean() ? 0 : 1;
+  return report.clean() && server_ok ? 0 : 1;
 }

@@ -129,6 +129,12 @@ flags:
                           used round-robin; default: automatic, see below)
   --per-process N         connections per process (default: RLIMIT_NOFILE - 100)
   --json FILE             write every figure as JSON to FILE
+  --server-metrics URL    the server's Prometheus /metrics (cogo-server --admin-listen:
+                          http://127.0.0.1:9090/metrics), read before and after the run:
+                          prints what the server counted (requests by status, its own
+                          p50/p90/p99 from the duration histogram, CPU per request,
+                          accepted, cancelled, listen overflows); repeatable, one per
+                          --procs process, summed
   --progress / --no-progress
                           a progress line every second (default: when stdout is a terminal)
   -h, --help              this help
@@ -230,6 +236,13 @@ Options parse_options(int argc, const char* const* argv) {
     } else if (arg == "--json") {
       o.json_path = next();
       if (o.json_path.empty()) throw FlagError("--json: needs a file name");
+    } else if (arg == "--server-metrics") {
+      const std::string v = next();
+      try {
+        o.server_metrics.push_back(parse_url(v));
+      } catch (const FlagError& e) {
+        throw FlagError(std::string("--server-metrics: ") + e.what());
+      }
     } else if (arg == "--progress") {
       o.progress = Progress::on;
     } else if (arg == "--no-progress") {

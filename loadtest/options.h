@@ -57,6 +57,9 @@ struct Options {
   std::vector<std::string> sources;  // --source; empty: automatic
   int64_t per_process = 0;           // connections per process; 0: from RLIMIT_NOFILE
   std::string json_path;
+  // --server-metrics: the server's Prometheus /metrics (one per process),
+  // scraped before and after the run (server_metrics.h).
+  std::vector<Target> server_metrics;
   Progress progress = Progress::automatic;
   bool help = false;
 

@@ -22,6 +22,7 @@
 #include "loadtest/options.h"
 #include "loadtest/report.h"
 #include "loadtest/response_parser.h"
+#include "loadtest/server_metrics.h"
 #include "support/server_process.h"
 
 namespace {
@@ -526,6 +527,42 @@ TEST(Options, SourceAddressesPastOneAddressPorts) {
   EXPECT_EQ(explicit_plan.source_for(2), "127.0.0.7:0");
 }
 
+TEST(ServerMetrics, ParsesTheTextFormatAndTakesQuantilesAsPrometheusDoes) {
+  const Samples before = parse_exposition(
+      "# HELP x_total A help line.\n# TYPE x_total counter\n"
+      "x_total{code=\"200\",route=\"/a b\\\"c\"} 5\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"0.1\"} 0\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"+Inf\"} 0\n"
+      "process_cpu_seconds_total 1.5 1700000000000\n");
+  EXPECT_EQ(before.at("x_total{code=\"200\",route=\"/a b\\\"c\"}"), 5);
+  EXPECT_EQ(before.at("process_cpu_seconds_total"), 1.5);  // the timestamp is dropped
+  // After: 100 observations, 50 at or under 0.1 s, 90 at or under 0.2 s,
+  // two routes summed bucket by bucket.
+  const Samples after = parse_exposition(
+      "cogo_http_requests_total{method=\"GET\",route=\"/\",code=\"200\"} 97\n"
+      "cogo_http_requests_total{method=\"GET\",route=\"/\",code=\"503\"} 3\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"0.1\"} 30\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"0.2\"} 50\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/\",le=\"+Inf\"} 60\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/b\",le=\"0.1\"} 20\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/b\",le=\"0.2\"} 40\n"
+      "cogo_http_request_duration_seconds_bucket{method=\"GET\",route=\"/b\",le=\"+Inf\"} 40\n"
+      "process_cpu_seconds_total 4\n");
+  const ServerDelta d = delta(before, after);
+  EXPECT_TRUE(d.has_requests);
+  EXPECT_EQ(d.requests, 100);
+  EXPECT_EQ(d.by_class[2], 97);
+  EXPECT_EQ(d.by_class[5], 3);
+  EXPECT_EQ(d.cpu_seconds, 2.5);
+  // histogram_quantile: rank q*100 inside its bucket, linearly.
+  EXPECT_DOUBLE_EQ(d.quantile(0.5), 0.1);
+  EXPECT_DOUBLE_EQ(d.quantile(0.25), 0.05);
+  EXPECT_DOUBLE_EQ(d.quantile(0.7), 0.15);
+  EXPECT_DOUBLE_EQ(d.quantile(0.99), 0.2);  // in +Inf: the largest finite bound
+  EXPECT_THROW(parse_exposition("x_total\n"), std::runtime_error);
+  EXPECT_THROW(parse_exposition("x_total twelve\n"), std::runtime_error);
+}
+
 // ---------------------------------------------------------------------------
 // The binaries
 
@@ -729,6 +766,50 @@ TEST(LoadBinary, WsFlagsNameWhatIsWrong) {
   LoadRun size = run_load({"ws", "--size", "0", "ws://127.0.0.1:1/"}, false);
   EXPECT_EQ(size.status, 2);
   EXPECT_NE(size.out.find("--size"), std::string::npos) << size.out;
+}
+
+// --server-metrics: the server's own count of the run, from its /metrics
+// before and after, beside the client's. Every request the client got an
+// answer to was counted; the server may have answered a few more that the
+// client had stopped waiting for (at most the unanswered ones).
+TEST(LoadBinary, ServerMetricsShowWhatTheServerCounted) {
+  Server srv({"--admin-listen", "127.0.0.1:0", "--maxprocs", "1"});
+  ASSERT_GT(srv.port(1), 0) << srv.output();
+  const std::string metrics = "http://127.0.0.1:" + std::to_string(srv.port(1)) + "/metrics";
+  // The probe connection and a request of our own before the run: the
+  // deltas leave them out.
+  ASSERT_EQ(cogo_test::run_command("curl -s " + srv.url()), "Hello, World!");
+  LoadRun r = run_load({"load", "-c", "20", "-d", "2s", "--server-metrics", metrics, srv.url()});
+  ASSERT_EQ(r.status, 0) << r.out;
+  const Json& sm = json_member(r.json, "server_metrics");
+  ASSERT_TRUE(sm.is_object()) << r.out;
+  const int64_t answered = figure(r.json, "requests", "answered");
+  const int64_t sent = figure(r.json, "requests", "sent");
+  const auto counted = json_number<int64_t>(sm, "requests", -1);
+  EXPECT_GE(counted, answered);
+  EXPECT_LE(counted, sent);
+  EXPECT_EQ(json_number<int64_t>(json_member(sm, "by_status"), "2xx", -1), counted);
+  EXPECT_EQ(json_number<int64_t>(json_member(sm, "duration_seconds"), "count", -1), counted);
+  EXPECT_GT(json_number<double>(json_member(sm, "duration_seconds"), "p99", -1), 0);
+  // cogo-load's probe connection comes before the first scrape.
+  EXPECT_EQ(json_number<int64_t>(sm, "connections_accepted", -1), 20);
+  EXPECT_GT(json_number<double>(sm, "cpu_seconds", -1), 0);
+  EXPECT_NE(r.out.find("server       /metrics deltas over the run (1 process)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("(server-side, from the histogram)"), std::string::npos) << r.out;
+
+  // Not a metrics URL: a clear error before any load.
+  LoadRun bad = run_load(
+      {"load", "-c", "1", "-d", "1s", "--server-metrics", srv.url("/nope"), srv.url()}, false);
+  EXPECT_EQ(bad.status, 1) << bad.out;
+  EXPECT_NE(bad.out.find("--server-metrics " + srv.url("/nope") + ": HTTP/1.1 404"),
+            std::string::npos)
+      << bad.out;
+  LoadRun flag = run_load({"load", "--server-metrics", "https://x/", srv.url()}, false);
+  EXPECT_EQ(flag.status, 2) << flag.out;
+  EXPECT_NE(flag.out.find("--server-metrics: URL \"https://x/\": https is not supported"),
+            std::string::npos)
+      << flag.out;
 }
 
 TEST(LoadBinary, BadFlagsAndAnUnreachableServerSayWhatIsWrong) {
