@@ -19,6 +19,10 @@
 #      GET /healthz, POST /echo, the TCP echo port; a short wrk load with no
 #      errors; `podman stop -t 15` while a slow request is in flight: the
 #      request completes and the exit code is 0
+#   6. compose (podman-compose): the lb profile (two replicas behind nginx),
+#      then `cogo` (--procs 2) beside Prometheus: both admin ports up in
+#      Prometheus, a 30 s wrk load, and Prometheus' request count, rate and
+#      p99 (its HTTP API) against wrk's figures, within stated tolerances
 #
 # Everything the script starts (containers, temp files) is removed on every
 # exit path. Kept between runs, to be fast the second time: the cache folder
@@ -49,6 +53,7 @@ BASE=docker.io/library/debian
 IMAGE=localhost/cogo-docker-test:runtime
 BUILD_IMAGE=localhost/cogo-docker-test:build
 LB_IMAGE=localhost/cogo-docker-test:lb
+PROM_IMAGE=localhost/cogo-docker-test:prometheus
 NAME=cogo-test-$$
 PROJECT=cogo-test-$$
 # podman reads only this containers.conf (not /etc/containers): runc,
@@ -226,13 +231,15 @@ done
 
 # ---------------------------------------------------------------------------
 step "build"
-old_ids=$(podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" 2>/dev/null || true)
+old_ids=$(podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" "$PROM_IMAGE" 2>/dev/null || true)
 build_start=$(date +%s)
 # --format docker: the OCI format has no HEALTHCHECK, and podman would drop it.
 # The build stage is tagged too, so that its apt-get layer stays cached; lb
-# is nginx for the compose file's lb profile.
-for target in build runtime lb; do
-  case $target in build) tag=$BUILD_IMAGE ;; runtime) tag=$IMAGE ;; lb) tag=$LB_IMAGE ;; esac
+# is nginx for the compose file's lb profile, prometheus its Prometheus.
+for target in build runtime lb prometheus; do
+  case $target in
+    build) tag=$BUILD_IMAGE ;; runtime) tag=$IMAGE ;; lb) tag=$LB_IMAGE ;; prometheus) tag=$PROM_IMAGE ;;
+  esac
   if ! podman build --pull=never --format docker --layers --force-rm --target "$target" \
     -f "$HERE/Dockerfile" -t "$tag" "$ROOT" >"$TMP/build-$target.log" 2>&1; then
     tail -60 "$TMP/build-$target.log" >&2
@@ -241,15 +248,15 @@ for target in build runtime lb; do
 done
 steps=$(cat "$TMP"/build-*.log | grep -cE '^(\[[0-9]+/[0-9]+\] )?STEP [0-9]+/[0-9]+: ')
 cached=$(cat "$TMP"/build-*.log | grep -c '^--> Using cache')
-log "$steps build steps (three targets), $cached from the layer cache"
+log "$steps build steps (four targets), $cached from the layer cache"
 # The images this build replaced, unless still in use: their untagged layers
 # go with them, the layers shared with the new ones stay.
 for id in $old_ids; do
-  if ! podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" | grep -qx "$id"; then
+  if ! podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" "$PROM_IMAGE" | grep -qx "$id"; then
     podman rmi "$id" >/dev/null 2>&1 || log "kept replaced image ${id:0:12} (in use)"
   fi
 done
-# Sources edited between the three builds (a developer's tree) leave an
+# Sources edited between the builds (a developer's tree) leave an
 # untagged second build stage behind: remove the dangling images this run made.
 for id in $(podman images -q -f dangling=true); do
   created=$(podman image inspect --format '{{.Created.Unix}}' "$id" 2>/dev/null || echo 0)
@@ -393,6 +400,102 @@ done
 podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
 COMPOSE_UP=""
 pass "podman-compose down: containers gone"
+
+# ---------------------------------------------------------------------------
+step "compose: Prometheus scrapes cogo"
+# compose.yaml's `cogo` (--procs 2: admin ports 9090 and 9091 on the compose
+# network) and `prometheus` (docker/prometheus/prometheus.yml, a scrape every
+# 5 s). wrk loads GET /sleep?ms=60 (a latency the handler sets, so that the
+# server's histogram and wrk's round trips measure nearly the same thing)
+# for 30 s; then Prometheus' HTTP API must agree with wrk:
+#   count  sum(cogo_http_requests_total{route="/sleep"}) after the run is
+#          wrk's completed requests plus at most its 16 connections' requests
+#          in flight when it stopped (those are answered and counted, wrk
+#          does not count them);
+#   rate   sum(rate(...[20s])) over seconds 5..25 of the run is within 10%
+#          of wrk's requests/s (steady: each connection waits 60 ms a turn);
+#   p99    histogram_quantile(0.99, ...) over the same window lies in the
+#          same bucket of the duration histogram (0.5 ms .. 10 s) as wrk's
+#          99th percentile: the histogram resolves no finer than a bucket.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+export COGO_HTTP_PORT=$(free_port) COGO_ECHO_PORT=$(free_port) COGO_PROMETHEUS_PORT=$(free_port)
+export COGO_NOFILE=20000 COGO_NPROC=32768 COGO_IMAGE=$IMAGE COGO_PROMETHEUS_IMAGE=$PROM_IMAGE
+COMPOSE_UP=1
+podman-compose -p "$PROJECT" -f "$HERE/compose.yaml" up -d cogo prometheus >"$TMP/compose-prom-up.log" 2>&1 ||
+  { grep -v '^\[' "$TMP/compose-prom-up.log" | tail -30 >&2; fail "podman-compose up cogo prometheus failed"; }
+if grep -q '^exit code: [1-9]' "$TMP/compose-prom-up.log"; then
+  grep -v '^\[' "$TMP/compose-prom-up.log" | tail -30 >&2
+  fail "podman-compose up cogo prometheus: a podman command failed (above)"
+fi
+for c in "${PROJECT}_cogo_1" "${PROJECT}_prometheus_1"; do
+  for i in $(seq 1 60); do
+    state=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || fail "no container $c"
+    [ "$state" = running ] || fail "$c is $state, not running"
+    if out=$(podman healthcheck run "$c" 2>&1); then break; fi
+    [ "$i" -lt 60 ] || fail "$c not healthy after 30s: $out"
+    sleep 0.5
+  done
+done
+PROM="http://127.0.0.1:$COGO_PROMETHEUS_PORT"
+# prom_query QUERY [TIME]: the value of a one-sample instant query, or "".
+prom_query() {
+  local args=(--data-urlencode "query=$1")
+  [ -n "${2:-}" ] && args+=(--data-urlencode "time=$2")
+  curl -fsS --max-time 10 --get "$PROM/api/v1/query" "${args[@]}" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if len(r) == 1 else "")'
+}
+up=""
+for i in $(seq 1 90); do
+  up=$(prom_query 'count(up{job="cogo"} == 1)' 2>/dev/null || true)
+  [ "$up" = 2 ] && break
+  sleep 1
+done
+[ "$up" = 2 ] || fail "Prometheus does not see both admin ports up (count of up==1: '$up'); targets: $(curl -fsS "$PROM/api/v1/targets" | head -c 600)"
+pass "podman-compose up cogo prometheus: both healthy; Prometheus scrapes cogo:9090 and cogo:9091 (up=1)"
+
+t0=$(date +%s)
+wrk -t2 -c16 -d30s --latency --timeout 5s "http://127.0.0.1:$COGO_HTTP_PORT/sleep?ms=60" >"$TMP/wrk-prom.out" 2>&1 ||
+  { cat "$TMP/wrk-prom.out" >&2; fail "wrk failed"; }
+sed 's/^/  | /' "$TMP/wrk-prom.out"
+! grep -qE 'Socket errors|Non-2xx' "$TMP/wrk-prom.out" || fail "wrk saw errors (above)"
+read -r wrk_count wrk_rate wrk_p99 < <(python3 - "$TMP/wrk-prom.out" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+n = int(re.search(r"^\s*(\d+) requests in", t, re.M).group(1))
+r = float(re.search(r"^Requests/sec:\s*([\d.]+)", t, re.M).group(1))
+v, u = re.search(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", t, re.M).groups()
+print(n, r, float(v) * {"us": 1e-6, "ms": 1e-3, "s": 1}[u])
+PY
+)
+# Two scrape intervals and a little: the last counts are in Prometheus.
+sleep 12
+count=$(prom_query 'sum(cogo_http_requests_total{route="/sleep",code="200"})')
+rate=$(prom_query 'sum(rate(cogo_http_requests_total{route="/sleep"}[20s]))' $((t0 + 25)))
+p99=$(prom_query 'histogram_quantile(0.99, sum by (le) (rate(cogo_http_request_duration_seconds_bucket{route="/sleep"}[20s])))' $((t0 + 25)))
+[ -n "$count" ] && [ -n "$rate" ] && [ -n "$p99" ] || fail "Prometheus returned no value: count='$count' rate='$rate' p99='$p99'"
+verdict=$(python3 - "$count" "$rate" "$p99" "$wrk_count" "$wrk_rate" "$wrk_p99" <<'PY'
+import sys
+count, rate, p99, wc, wr, wp = map(float, sys.argv[1:])
+bounds = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, float("inf")]
+bucket = lambda v: next(b for b in bounds if v <= b)
+bad = []
+if not (wc <= count <= wc + 16):
+    bad.append("count %d is not wrk's %d (+ at most 16 in flight)" % (count, wc))
+if abs(rate - wr) > 0.10 * wr:
+    bad.append("rate %.1f/s is not within 10%% of wrk's %.1f/s" % (rate, wr))
+if bucket(p99) != bucket(wp):
+    bad.append("p99 %.4fs is not in the bucket of wrk's %.4fs (le=%s)" % (p99, wp, bucket(wp)))
+print("; ".join(bad) if bad else "ok: count %d vs wrk %d, rate %.1f/s vs %.1f/s (%+.1f%%), p99 %.1f ms vs %.1f ms (bucket le=%s)"
+      % (count, wc, rate, wr, 100 * (rate - wr) / wr, p99 * 1e3, wp * 1e3, bucket(wp)))
+PY
+)
+case $verdict in ok:*) ;; *) fail "Prometheus and wrk disagree: $verdict" ;; esac
+pass "Prometheus vs wrk — ${verdict#ok: }"
+podman-compose -p "$PROJECT" -f "$HERE/compose.yaml" down -t 15 >"$TMP/compose-prom-down.log" 2>&1 ||
+  { tail -20 "$TMP/compose-prom-down.log" >&2; fail "podman-compose down failed"; }
+podman network rm -f "${PROJECT}_default" >/dev/null 2>&1 || true
+COMPOSE_UP=""
+pass "podman-compose down: cogo and Prometheus gone"
 
 # ---------------------------------------------------------------------------
 step "done"
