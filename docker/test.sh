@@ -415,8 +415,11 @@ step "compose: Prometheus scrapes cogo"
 #   rate   sum(rate(...[20s])) over seconds 5..25 of the run is within 10%
 #          of wrk's requests/s (steady: each connection waits 60 ms a turn);
 #   p99    histogram_quantile(0.99, ...) over the same window lies in the
-#          same bucket of the duration histogram (0.5 ms .. 10 s) as wrk's
-#          99th percentile: the histogram resolves no finer than a bucket.
+#          bucket of the duration histogram (0.5 ms .. 10 s) that holds wrk's
+#          99th percentile, or in a neighbouring one: the histogram resolves
+#          no finer than a bucket (x2 to x2.5 here), and wrk's round trips
+#          are a little longer than the handlers' times, so the two may sit
+#          either side of a bound.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export COGO_HTTP_PORT=$(free_port) COGO_ECHO_PORT=$(free_port) COGO_PROMETHEUS_PORT=$(free_port)
 export COGO_NOFILE=20000 COGO_NPROC=32768 COGO_IMAGE=$IMAGE COGO_PROMETHEUS_IMAGE=$PROM_IMAGE
@@ -483,10 +486,11 @@ if not (wc <= count <= wc + 16):
     bad.append("count %d is not wrk's %d (+ at most 16 in flight)" % (count, wc))
 if abs(rate - wr) > 0.10 * wr:
     bad.append("rate %.1f/s is not within 10%% of wrk's %.1f/s" % (rate, wr))
-if bucket(p99) != bucket(wp):
-    bad.append("p99 %.4fs is not in the bucket of wrk's %.4fs (le=%s)" % (p99, wp, bucket(wp)))
-print("; ".join(bad) if bad else "ok: count %d vs wrk %d, rate %.1f/s vs %.1f/s (%+.1f%%), p99 %.1f ms vs %.1f ms (bucket le=%s)"
-      % (count, wc, rate, wr, 100 * (rate - wr) / wr, p99 * 1e3, wp * 1e3, bucket(wp)))
+index = lambda v: bounds.index(bucket(v))
+if abs(index(p99) - index(wp)) > 1:
+    bad.append("p99 %.4fs is not in or beside the bucket of wrk's %.4fs (le=%s)" % (p99, wp, bucket(wp)))
+print("; ".join(bad) if bad else "ok: count %d vs wrk %d, rate %.1f/s vs %.1f/s (%+.1f%%), p99 %.1f ms (le=%s) vs %.1f ms (le=%s)"
+      % (count, wc, rate, wr, 100 * (rate - wr) / wr, p99 * 1e3, bucket(p99), wp * 1e3, bucket(wp)))
 PY
 )
 case $verdict in ok:*) ;; *) fail "Prometheus and wrk disagree: $verdict" ;; esac
