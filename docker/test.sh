@@ -110,6 +110,36 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+
+# compose_up LOG SERVICE...: podman-compose up -d the services (Debian's
+# podman-compose 1.0.3 reports a failed podman command only in its log).
+compose_up() {
+  local log=$1
+  shift
+  COMPOSE_UP=1
+  podman-compose -p "$PROJECT" -f "$HERE/compose.yaml" up -d "$@" >"$log" 2>&1 ||
+    { grep -v '^\[' "$log" | tail -30 >&2; fail "podman-compose up $* failed"; }
+  if grep -q '^exit code: [1-9]' "$log"; then
+    grep -v '^\[' "$log" | tail -30 >&2
+    fail "podman-compose up $*: a podman command failed (above)"
+  fi
+}
+
+# wait_healthy CONTAINER...: each running and passing its health check
+# (`podman healthcheck run`: without systemd nothing runs it on a schedule)
+# within 30 s.
+wait_healthy() {
+  local c i state out
+  for c in "$@"; do
+    for i in $(seq 1 60); do
+      state=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || fail "no container $c"
+      [ "$state" = running ] || fail "$c is $state, not running"
+      if out=$(podman healthcheck run "$c" 2>&1); then break; fi
+      [ "$i" -lt 60 ] || fail "$c not healthy after 30s: $out"
+      sleep 0.5
+    done
+  done
+}
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -358,23 +388,9 @@ step "compose: 2 replicas behind nginx"
 # services are named and their health is awaited here.
 LB_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export COGO_NOFILE=20000 COGO_NPROC=32768 COGO_IMAGE=$IMAGE COGO_LB_IMAGE=$LB_IMAGE COGO_LB_PORT=$LB_PORT
-COMPOSE_UP=1
-podman-compose -p "$PROJECT" -f "$HERE/compose.yaml" up -d replica lb >"$TMP/compose-up.log" 2>&1 ||
-  { grep -v '^\[' "$TMP/compose-up.log" | tail -30 >&2; fail "podman-compose up replica lb failed"; }
-if grep -q '^exit code: [1-9]' "$TMP/compose-up.log"; then
-  grep -v '^\[' "$TMP/compose-up.log" | tail -30 >&2
-  fail "podman-compose up: a podman command failed (above)"
-fi
+compose_up "$TMP/compose-up.log" replica lb
 REPLICAS=("${PROJECT}_replica_1" "${PROJECT}_replica_2")
-for c in "${REPLICAS[@]}" "${PROJECT}_lb_1"; do
-  for i in $(seq 1 60); do
-    state=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || fail "no container $c"
-    [ "$state" = running ] || fail "$c is $state, not running"
-    if out=$(podman healthcheck run "$c" 2>&1); then break; fi
-    [ "$i" -lt 60 ] || fail "$c not healthy after 30s: $out"
-    sleep 0.5
-  done
-done
+wait_healthy "${REPLICAS[@]}" "${PROJECT}_lb_1"
 pass "podman-compose up replica lb: ${#REPLICAS[@]} replicas and nginx healthy (nginx on 127.0.0.1:$LB_PORT)"
 for i in $(seq 1 40); do
   body=$(curl -fsS --max-time 5 "http://127.0.0.1:$LB_PORT/") || fail "GET / through nginx failed (request $i)"
@@ -423,22 +439,8 @@ step "compose: Prometheus scrapes cogo"
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 export COGO_HTTP_PORT=$(free_port) COGO_ECHO_PORT=$(free_port) COGO_PROMETHEUS_PORT=$(free_port)
 export COGO_NOFILE=20000 COGO_NPROC=32768 COGO_IMAGE=$IMAGE COGO_PROMETHEUS_IMAGE=$PROM_IMAGE
-COMPOSE_UP=1
-podman-compose -p "$PROJECT" -f "$HERE/compose.yaml" up -d cogo prometheus >"$TMP/compose-prom-up.log" 2>&1 ||
-  { grep -v '^\[' "$TMP/compose-prom-up.log" | tail -30 >&2; fail "podman-compose up cogo prometheus failed"; }
-if grep -q '^exit code: [1-9]' "$TMP/compose-prom-up.log"; then
-  grep -v '^\[' "$TMP/compose-prom-up.log" | tail -30 >&2
-  fail "podman-compose up cogo prometheus: a podman command failed (above)"
-fi
-for c in "${PROJECT}_cogo_1" "${PROJECT}_prometheus_1"; do
-  for i in $(seq 1 60); do
-    state=$(podman inspect --format '{{.State.Status}}' "$c" 2>/dev/null) || fail "no container $c"
-    [ "$state" = running ] || fail "$c is $state, not running"
-    if out=$(podman healthcheck run "$c" 2>&1); then break; fi
-    [ "$i" -lt 60 ] || fail "$c not healthy after 30s: $out"
-    sleep 0.5
-  done
-done
+compose_up "$TMP/compose-prom-up.log" cogo prometheus
+wait_healthy "${PROJECT}_cogo_1" "${PROJECT}_prometheus_1"
 PROM="http://127.0.0.1:$COGO_PROMETHEUS_PORT"
 # prom_query QUERY [TIME]: the value of a one-sample instant query, or "".
 prom_query() {
