@@ -40,6 +40,7 @@
 #include "cogo/mutex.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
+#include "support/serve_with_client.h"
 #include "support/server_process.h"
 
 namespace {
@@ -224,22 +225,13 @@ class Cancel : public ::testing::TestWithParam<Param> {
   // server) on a plain thread while it serves; then shuts it down.
   template <class Setup, class Client>
   void serve(ServerOptions o, Setup setup, Client client) {
-    ::setenv("COGO_MAXPROCS", std::to_string(GetParam().procs).c_str(), 1);
-    cogo::run([&] {
-      Server server(o);
-      setup(server);
-      server.router().get("/fast", [](Request&, Response& res) { res.text(200, "fast"); });
-      server.listen();
-      const std::string addr = server.addresses().at(0);
-      const int port = std::stoi(addr.substr(addr.rfind(':') + 1));
-      std::thread t([&] {
-        client(port, server);
-        server.shutdown();
-      });
-      server.serve();
-      cogo::blocking([&] { t.join(); });
-    });
-    ::unsetenv("COGO_MAXPROCS");
+    cogo_test::serve_with_client(
+        GetParam().procs, std::move(o),
+        [&](Server& server) {
+          setup(server);
+          server.router().get("/fast", [](Request&, Response& res) { res.text(200, "fast"); });
+        },
+        client);
   }
 
   static uint64_t cancelled(const Server& s, CancelReason r) {

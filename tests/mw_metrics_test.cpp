@@ -32,6 +32,7 @@
 #include "cogo/middleware/timeout.h"
 #include "cogo/runtime.h"
 #include "http_test_util.h"
+#include "support/serve_with_client.h"
 #include "support/server_process.h"
 
 namespace cogo::middleware {
@@ -64,27 +65,18 @@ class Metrics : public ::testing::TestWithParam<Param> {
   // the routes setup adds, and client(port) on a plain thread meanwhile.
   template <class Setup, class Run>
   void serve(Registry& reg, Setup setup, Run client, http::HttpOptions http = {}) {
-    ::setenv("COGO_MAXPROCS", std::to_string(GetParam().procs).c_str(), 1);
-    cogo::run([&] {
-      http::ServerOptions o;
-      o.listen = {{"127.0.0.1:0"}};
-      o.model = GetParam().model;
-      o.handle_signals = false;
-      o.http = http;
-      http::Server server(o);
-      server.use(metrics({.registry = &reg}));
-      setup(server);
-      server.listen();
-      const std::string addr = server.addresses().at(0);
-      const int port = std::stoi(addr.substr(addr.rfind(':') + 1));
-      std::thread t([&] {
-        client(port, server);
-        server.shutdown();
-      });
-      server.serve();
-      cogo::blocking([&] { t.join(); });
-    });
-    ::unsetenv("COGO_MAXPROCS");
+    http::ServerOptions o;
+    o.listen = {{"127.0.0.1:0"}};
+    o.model = GetParam().model;
+    o.handle_signals = false;
+    o.http = http;
+    cogo_test::serve_with_client(
+        GetParam().procs, o,
+        [&](http::Server& server) {
+          server.use(metrics({.registry = &reg}));
+          setup(server);
+        },
+        client);
   }
 
   // count() is cogo_http_requests_total{method,route,code} in reg.
