@@ -18,13 +18,16 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Debian's python3 (a python3 earlier on PATH, e.g. a pyenv shim, can take
+# seconds to start, and the script starts it twice per query).
+py=$(command -v /usr/bin/python3 || command -v python3)
 fail() { echo "scrape_test: $*" >&2; for f in "$work"/*.log; do echo "== $f" >&2; tail -20 "$f" >&2; done; exit 1; }
 
 echo "== promtool on docker/prometheus"
 (cd "$src/docker/prometheus" && promtool check config prometheus.yml && promtool check rules rules.yml \
    && promtool test rules rules_test.yml)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 "$bin/cogo-server" --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --handler-timeout 100ms >"$work/cogo.log" 2>&1 &
 pids+=($!)
@@ -47,7 +50,7 @@ pids+=($!)
 
 query() {
   curl -fs --get "http://127.0.0.1:$prom/api/v1/query" --data-urlencode "query=$1" |
-    python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
+    "$py" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")'
 }
 up=""
 for _ in $(seq 1 120); do
@@ -87,7 +90,7 @@ sed -n '/^```promql$/,/^```$/p' "$src/README.md" | sed '1d;$d' | sed 's/[[:space
 [ "$(wc -l <"$work/queries")" -ge 10 ] || fail "no \`\`\`promql block of queries in README.md"
 while IFS= read -r q; do
   v=$(query "$q") || fail "Prometheus refused the README's query: $q"
-  python3 -c 'import math,sys; v=sys.argv[1]; sys.exit(0 if v and not math.isnan(float(v)) else 1)' "$v" ||
+  "$py" -c 'import math,sys; v=sys.argv[1]; sys.exit(0 if v and not math.isnan(float(v)) else 1)' "$v" ||
     fail "the README's query answered '$v', not a number: $q"
   echo "  $v  <- $q"
 done <"$work/queries"
