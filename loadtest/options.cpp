@@ -238,11 +238,17 @@ Options parse_options(int argc, const char* const* argv) {
       if (o.json_path.empty()) throw FlagError("--json: needs a file name");
     } else if (arg == "--server-metrics") {
       const std::string v = next();
+      Target t;
       try {
-        o.server_metrics.push_back(parse_url(v));
+        t = parse_url(v);
       } catch (const FlagError& e) {
         throw FlagError(std::string("--server-metrics: ") + e.what());
       }
+      if (t.websocket) {
+        throw FlagError("--server-metrics: URL \"" + v +
+                        "\": /metrics is served over http://, not ws://");
+      }
+      o.server_metrics.push_back(t);
     } else if (arg == "--progress") {
       o.progress = Progress::on;
     } else if (arg == "--no-progress") {

@@ -807,9 +807,14 @@ TEST(LoadBinary, ServerMetricsShowWhatTheServerCounted) {
       << bad.out;
   LoadRun flag = run_load({"load", "--server-metrics", "https://x/", srv.url()}, false);
   EXPECT_EQ(flag.status, 2) << flag.out;
-  EXPECT_NE(flag.out.find("--server-metrics: URL \"https://x/\": https is not supported"),
+  EXPECT_NE(flag.out.find("--server-metrics: URL \"https://x/\": TLS is not supported"),
             std::string::npos)
       << flag.out;
+  LoadRun ws = run_load({"load", "--server-metrics", "ws://x/", srv.url()}, false);
+  EXPECT_EQ(ws.status, 2) << ws.out;
+  EXPECT_NE(ws.out.find("--server-metrics: URL \"ws://x/\": /metrics is served over http://"),
+            std::string::npos)
+      << ws.out;
 }
 
 TEST(LoadBinary, BadFlagsAndAnUnreachableServerSayWhatIsWrong) {
