@@ -29,6 +29,7 @@
 #include "cogo/http.h"
 #include "cogo/websocket.h"
 #include "gtest/gtest.h"
+#include "support/serve_with_client.h"
 
 namespace ws_test {
 
@@ -398,25 +399,16 @@ class ServerTest : public ::testing::TestWithParam<Model> {
   void run(const std::function<void(int, cogo::http::Server&)>& client,
            const std::function<void(cogo::http::Server&)>& setup = {},
            std::optional<cogo::http::ServerOptions> so = std::nullopt) {
-    ::setenv("COGO_MAXPROCS", std::to_string(GetParam().procs).c_str(), 1);
-    cogo::run([&] {
-      cogo::http::Server server(so ? *so : server_options());
-      server.router().get("/echo", [this](cogo::http::Request& req, cogo::http::Response& res) {
-        auto ws = cogo::websocket::accept(req, res, options_);
-        if (ws) echo(ws);
-      });
-      if (setup) setup(server);
-      server.listen();
-      const std::string addr = server.addresses().at(0);
-      const int port = std::stoi(addr.substr(addr.rfind(':') + 1));
-      std::thread t([&] {
-        client(port, server);
-        server.shutdown();
-      });
-      server.serve();
-      cogo::blocking([&] { t.join(); });
-    });
-    ::unsetenv("COGO_MAXPROCS");
+    cogo_test::serve_with_client(
+        GetParam().procs, so ? *so : server_options(),
+        [&](cogo::http::Server& server) {
+          server.router().get("/echo", [this](cogo::http::Request& req, cogo::http::Response& res) {
+            auto ws = cogo::websocket::accept(req, res, options_);
+            if (ws) echo(ws);
+          });
+          if (setup) setup(server);
+        },
+        client);
   }
   cogo::websocket::Options options_;
 };

@@ -1,6 +1,6 @@
 // serve_with_client.h: a real cogo::http::Server and a client beside it,
 // for the tests that drive a Server in-process (http_cancel_test,
-// mw_metrics_test):
+// mw_metrics_test, the WebSocket tests' ServerTest):
 //   serve_with_client(procs, options, [](Server& s) { routes }, [](int port, Server& s) { client });
 // runs the server on a runtime of `procs` Ps (COGO_MAXPROCS), the client on
 // a plain thread while it serves, then shuts the server down and returns
