@@ -9,8 +9,12 @@
 //   sh("curl -s " + s.url + "/x");
 //
 // Also: sh() (a shell command's output), a self-signed certificate made once
-// per process (tls_cert_dir()), and RawClient (one keep-alive TCP
-// connection that reads responses byte-exactly, chunked bodies included).
+// per process (tls_cert_dir()), RawClient (one keep-alive TCP connection
+// that reads responses byte-exactly, chunked bodies included), and
+// ServeModelTest, a fixture whose TEST_Ps run once per model:
+//   class MyTest : public cogo_test::ServeModelTest {};
+//   INSTANTIATE_TEST_SUITE_P(Models, MyTest, cogo_test::kServeModels,
+//                            cogo_test::serve_model_param_name);
 #pragma once
 
 #include <arpa/inet.h>
@@ -33,6 +37,7 @@
 
 #include "cogo/http/server.h"
 #include "cogo/runtime.h"
+#include "gtest/gtest.h"
 
 namespace cogo_test {
 
@@ -80,6 +85,14 @@ inline std::string serve_model_name(ServeModel m) {
       return "goroutine_2P";
   }
   return "unknown";
+}
+
+// ServeModelTest: the fixture of tests run in every model (kServeModels).
+class ServeModelTest : public ::testing::TestWithParam<ServeModel> {};
+inline const auto kServeModels =
+    ::testing::Values(ServeModel::goroutine_1p, ServeModel::goroutine_2p, ServeModel::thread);
+inline std::string serve_model_param_name(const ::testing::TestParamInfo<ServeModel>& info) {
+  return serve_model_name(info.param);
 }
 
 // ServedServer: a Server listening on 127.0.0.1:0 (and, with tls, on a
