@@ -22,6 +22,7 @@ void Response::reset(detail::Exchange* exchange, bool discard_body, std::size_t 
   if (unusual_ != 0) [[unlikely]]
     close_file();
   body_bytes_ = 0;
+  removals_ = 0;
   max_buffered_ = max_buffered;
   status_ = 200;
   committed_ = false;
@@ -116,6 +117,7 @@ void Response::remove_header(std::string_view name) {
     }
   }
   if (!removed) return;
+  ++removals_;
   if (iequals(name, "Server")) has_server_ = false;
   if (iequals(name, "Date")) has_date_ = false;
 }
@@ -156,6 +158,27 @@ std::vector<std::string_view> Response::headers(std::string_view name) const {
     return true;
   });
   return out;
+}
+
+void Response::reset_to(const Mark& m) {
+  if (committed_) throw std::logic_error("http: reset_to() after the response head was sent");
+  status_ = 200;
+  body_.clear();
+  body_bytes_ = 0;
+  if (file_fd_ >= 0) close_file();  // the handler's write_file()
+  if (removals_ != m.removals || m.fields_size > fields_.size()) {
+    fields_.clear();
+  } else {
+    fields_.resize(m.fields_size);
+  }
+  // What is left may have lost a Server or Date field.
+  has_server_ = has_date_ = false;
+  const std::string_view fields = fields_;
+  for (std::size_t begin = 0; begin < fields.size(); begin = fields.find("\r\n", begin) + 2) {
+    const std::string_view name = fields.substr(begin, fields.find(':', begin) - begin);
+    has_server_ = has_server_ || iequals(name, "Server");
+    has_date_ = has_date_ || iequals(name, "Date");
+  }
 }
 
 void Response::write(std::string_view data) {

@@ -108,6 +108,22 @@ class Response {
     detail::JsonSupport<Tag>::write(*this, status, value);
   }
 
+  // Mark: a point reset_to() can return to (recover takes one before the
+  // handler runs).
+  struct Mark {
+    std::size_t fields_size;
+    std::uint32_t removals;
+  };
+  Mark mark() const noexcept { return {fields_.size(), removals_}; }
+  // reset_to() discards what was set since m: the status goes back to
+  // 200, the unsent body is dropped (a write_file() one too: its file is
+  // closed), and so are the header fields added since m — all fields,
+  // when one was removed or replaced since m (the fields from before m are
+  // then no longer known). A body filter stays (its middleware clears it
+  // when the handler throws). Throws std::logic_error once the head was
+  // sent.
+  void reset_to(const Mark& m);
+
   // headers_sent() tells whether the head went out (after flush()).
   bool headers_sent() const noexcept { return committed_; }
   // body_bytes() is how many body bytes were written so far.
@@ -144,6 +160,7 @@ class Response {
   std::uint64_t body_bytes_ = 0;
   int file_fd_ = -1;
   std::size_t max_buffered_ = 0;
+  std::uint32_t removals_ = 0;  // fields removed (or replaced) so far
   int status_ = 200;
   bool committed_ = false;
   bool discard_body_ = false;  // HEAD: count the body, never send it
