@@ -1,0 +1,308 @@
+// basic_auth.cpp: cogo/middleware/basic_auth.h says what it does and why
+// it costs what it costs.
+#include "cogo/middleware/basic_auth.h"
+
+#include <crypt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <sys/random.h>
+
+#include <atomic>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+
+#include "cogo/http/field.h"
+#include "cogo/http/request.h"
+#include "cogo/http/response.h"
+#include "cogo/runtime.h"
+#include "permits.h"
+#include "utf8.h"
+
+namespace cogo::middleware {
+namespace {
+
+constexpr std::size_t kDigest = 32;  // HMAC-SHA-256
+
+// User: one line of the users file and what a passed check left behind.
+struct User {
+  std::string name;
+  std::string hash;
+  mutable std::mutex mutex;  // guards the cache below; never held across a wait
+  mutable unsigned char digest[kDigest] = {};
+  mutable std::int64_t expires_ns = 0;  // 0: nothing cached
+};
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// equal_constant_time() compares without a data-dependent early exit
+// (the lengths of crypt outputs and digests are not secret).
+bool equal_constant_time(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// decode_base64() decodes RFC 4648 section 4 base64 with its padding;
+// false for anything else.
+bool decode_base64(std::string_view in, std::string& out) {
+  auto value = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  if (in.empty() || in.size() % 4 != 0) return false;
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    int v[4];
+    int pad = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = in[i + k];
+      if (c == '=' && last && k >= 2) {
+        v[k] = 0;
+        ++pad;
+        continue;
+      }
+      if (pad > 0) return false;  // data after padding
+      v[k] = value(c);
+      if (v[k] < 0) return false;
+    }
+    const unsigned n = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+    out.push_back(static_cast<char>(n >> 16));
+    if (pad < 2) out.push_back(static_cast<char>((n >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(n & 0xff));
+  }
+  return true;
+}
+
+// has_control() tells whether s holds a CTL (RFC 5234 B.1: 0x00-0x1F,
+// 0x7F).
+bool has_control(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return true;
+  }
+  return false;
+}
+
+// quoted() is s as an RFC 9110 quoted-string.
+std::string quoted(std::string_view s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q.push_back('\\');
+    q.push_back(c);
+  }
+  q.push_back('"');
+  return q;
+}
+
+}  // namespace
+
+class BasicAuth::Authenticator {
+ public:
+  explicit Authenticator(BasicAuthOptions o)
+      : ttl_ns_(std::chrono::duration_cast<std::chrono::nanoseconds>(o.cache_ttl).count()),
+        checks_(o.max_concurrent_checks != 0 ? o.max_concurrent_checks
+                                             : std::max(1u, std::thread::hardware_concurrency())) {
+    for (unsigned char c : o.realm) {
+      if (c < 0x20 || c == 0x7f)
+        throw std::invalid_argument("basic_auth: the realm has a control character");
+    }
+    challenge_ = "Basic realm=" + quoted(o.realm) + ", charset=\"UTF-8\"";
+    if (!o.users_file.empty()) read_file(o.users_file);
+    for (auto& [name, hash] : o.users) add(name, hash, "option users");
+    if (users_.empty())
+      throw std::invalid_argument("basic_auth: no users (give users_file or users)");
+    if (getrandom(key_, sizeof key_, 0) != static_cast<ssize_t>(sizeof key_))
+      throw std::runtime_error("basic_auth: getrandom failed; no key for the credential cache");
+    dummy_hash_ = users_.begin()->second->hash;
+  }
+
+  // check() tells whether user and password are right; may wait (a
+  // cancellation point) and block its thread in crypt(3) inside
+  // cogo::blocking().
+  const User* check(std::string_view user, std::string_view password) {
+    auto it = users_.find(user);
+    const User* u = it != users_.end() ? it->second.get() : nullptr;
+    unsigned char digest[kDigest];
+    if (u != nullptr && ttl_ns_ > 0) {
+      hmac(user, password, digest);
+      std::lock_guard lock(u->mutex);
+      if (u->expires_ns > now_ns() && CRYPTO_memcmp(u->digest, digest, kDigest) == 0) return u;
+    }
+    // A password with a NUL would reach crypt(3) cut short: never right.
+    const bool nul = password.find('\0') != std::string_view::npos;
+    const std::string& setting = u != nullptr ? u->hash : dummy_hash_;
+    const std::string phrase(password);
+    checks_.acquire();
+    struct Release {
+      Authenticator& a;
+      ~Release() {
+        a.in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        a.checks_.release();
+      }
+    } release{*this};
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    const bool ok = cogo::blocking([&] {
+      auto data = std::make_unique<crypt_data>();
+      const char* out = crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof *data);
+      const bool match = out != nullptr && equal_constant_time(out, setting);
+      OPENSSL_cleanse(data.get(), sizeof *data);
+      return match;
+    });
+    if (!ok || nul || u == nullptr) return nullptr;
+    if (ttl_ns_ > 0) {
+      std::lock_guard lock(u->mutex);
+      std::memcpy(u->digest, digest, kDigest);
+      u->expires_ns = now_ns() + ttl_ns_;
+    }
+    return u;
+  }
+
+  const std::string& challenge() const { return challenge_; }
+  std::uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+
+ private:
+  void hmac(std::string_view user, std::string_view password, unsigned char* out) const {
+    std::string msg;
+    msg.reserve(user.size() + 1 + password.size());
+    msg.append(user).push_back('\0');
+    msg.append(password);
+    unsigned int len = kDigest;
+    HMAC(EVP_sha256(), key_, sizeof key_, reinterpret_cast<const unsigned char*>(msg.data()),
+         msg.size(), out, &len);
+    OPENSSL_cleanse(msg.data(), msg.size());
+  }
+
+  void read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) throw std::invalid_argument("basic_auth: cannot read the users file " + path);
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.empty() || line.front() == '#') continue;
+      const std::size_t colon = line.find(':');
+      const std::string where = path + ":" + std::to_string(n);
+      if (colon == std::string::npos || colon == 0)
+        throw std::invalid_argument("basic_auth: " + where + ": not \"name:hash\"");
+      add(line.substr(0, colon), line.substr(colon + 1), where);
+    }
+  }
+
+  void add(const std::string& name, const std::string& hash, const std::string& where) {
+    if (name.empty() || name.find(':') != std::string::npos)
+      throw std::invalid_argument("basic_auth: " + where +
+                                  ": a user name is not empty and has no ':'");
+    switch (crypt_checksalt(hash.c_str())) {
+      case CRYPT_SALT_OK:
+        break;
+      case CRYPT_SALT_METHOD_LEGACY:
+        throw std::invalid_argument("basic_auth: " + where + ": user " + name +
+                                    " has a legacy hash (DES or md5crypt); use yescrypt, bcrypt or "
+                                    "sha512crypt (mkpasswd -m yescrypt, htpasswd -nB)");
+      default:
+        throw std::invalid_argument("basic_auth: " + where + ": user " + name +
+                                    " has no crypt(3) hash this libxcrypt supports (" +
+                                    (hash.rfind("$apr1$", 0) == 0
+                                         ? std::string("Apache's $apr1$ is not one")
+                                         : "yescrypt $y$, bcrypt $2b$, "
+                                           "sha512crypt $6$ ...") +
+                                    ")");
+    }
+    auto u = std::make_unique<User>();
+    u->name = name;
+    u->hash = hash;
+    const std::string_view key = u->name;
+    if (!users_.emplace(key, std::move(u)).second)
+      throw std::invalid_argument("basic_auth: " + where + ": user " + name + " appears twice");
+  }
+
+  std::unordered_map<std::string_view, std::unique_ptr<User>> users_;  // keys view the Users
+  std::string challenge_;
+  std::string dummy_hash_;  // for unknown users: the same work as a known one
+  unsigned char key_[32];
+  std::int64_t ttl_ns_;
+  detail::Semaphore checks_;
+  std::atomic<std::uint64_t> count_{0};
+  std::atomic<std::size_t> in_flight_{0};
+};
+
+BasicAuth::BasicAuth(BasicAuthOptions options)
+    : auth_(std::make_shared<Authenticator>(std::move(options))) {}
+BasicAuth::~BasicAuth() = default;
+std::uint64_t BasicAuth::checks() const noexcept {
+  return auth_->count();
+}
+std::size_t BasicAuth::checks_in_flight() const noexcept {
+  return auth_->in_flight();
+}
+
+http::Middleware basic_auth(BasicAuthOptions options) {
+  return BasicAuth(std::move(options)).middleware();
+}
+
+http::Middleware BasicAuth::middleware() const {
+  return [auth = auth_](http::Request& req, http::Response& res, const http::Next& next) {
+    // refuse() is the 401 of RFC 9110 11.6.2 (missing, invalid or wrong
+    // credentials), with the challenge 15.5.2 requires; why is for the
+    // client, never the credentials themselves.
+    auto refuse = [&](std::string_view why = {}) {
+      res.set_header("WWW-Authenticate", auth->challenge());
+      res.text(401, why.empty() ? std::string("Unauthorized\n")
+                                : "Unauthorized: " + std::string(why) + "\n");
+    };
+    std::string_view value;
+    int fields = 0;
+    for (const http::Field& f : req.header_fields()) {
+      if (http::iequals(f.name, "Authorization")) {
+        value = f.value;
+        ++fields;
+      }
+    }
+    if (fields == 0) return refuse();
+    // Authorization is no list (RFC 9110 11.6.2, 5.3): two are a bad request.
+    if (fields > 1) return res.text(400, "more than one Authorization field\n");
+    // credentials = auth-scheme 1*SP token68 (RFC 9110 11.4, RFC 7617 2).
+    const std::size_t space = value.find(' ');
+    if (space == std::string_view::npos || !http::iequals(value.substr(0, space), "Basic"))
+      return refuse();
+    std::string_view token = value.substr(space);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    std::string decoded;
+    if (!decode_base64(token, decoded))
+      return refuse("malformed Basic credentials (not base64, RFC 7617 2)");
+    const std::string_view user_pass = decoded;
+    const std::size_t colon = user_pass.find(':');
+    // RFC 7617 2: user-pass = user-id ":" password, neither with a control
+    // character; 2.1: with charset="UTF-8" offered, UTF-8.
+    const char* bad = colon == std::string::npos       ? "no ':' after the user-id"
+                      : has_control(user_pass)         ? "a control character (RFC 7617 2)"
+                      : !detail::valid_utf8(user_pass) ? "not UTF-8 (RFC 7617 2.1)"
+                                                       : nullptr;
+    if (bad != nullptr) {
+      OPENSSL_cleanse(decoded.data(), decoded.size());
+      return refuse(std::string("malformed Basic credentials: ") + bad);
+    }
+    const User* user = auth->check(user_pass.substr(0, colon), user_pass.substr(colon + 1));
+    OPENSSL_cleanse(decoded.data(), decoded.size());
+    if (user == nullptr) return refuse();
+    req.set_value<AuthenticatedUser>(AuthenticatedUser{user->name});
+    next(req, res);
+  };
+}
+
+}  // namespace cogo::middleware
