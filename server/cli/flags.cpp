@@ -1,13 +1,22 @@
 // flags.cpp: parsing cogo-server's flags and environment.
 #include "flags.h"
 
+#include "cogo/middleware/access_log.h"
+#include "cogo/middleware/basic_auth.h"
 #include "cogo/middleware/compress.h"
 #include "cogo/middleware/cors.h"
+#include "cogo/middleware/rate_limit.h"
+#include "cogo/middleware/real_ip.h"
 #include "cogo/middleware/static_files.h"
 
+#include <unistd.h>
+
 #include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <sstream>
 
@@ -159,6 +168,100 @@ std::vector<Flag> flags() {
       {"ws-ping-interval", true, false,
        [](Config& c, const std::string& v) { c.ws.ping_interval = ms_duration("ws-ping-interval", v); },
        "WebSocket routes: ping a connection silent this long, close it without a pong (default 0: off)"},
+      {"request-id", false, false, [](Config& c, const std::string&) { c.request_id = true; },
+       "an X-Request-Id on every request and response (a sane incoming one is kept); logged"},
+      {"recover", false, false, [](Config& c, const std::string&) { c.recover = true; },
+       "a handler's exception becomes a 500 and one error line with the request id"},
+      {"real-ip-trusted", true, true,
+       [](Config& c, const std::string& v) {
+         for (const std::string& range : split_list(v)) {
+           try {
+             middleware::RealIpOptions o;
+             o.trusted = {range};
+             (void)middleware::real_ip(o);
+           } catch (const std::invalid_argument& e) {
+             const std::string what = e.what();
+             throw FlagError("--real-ip-trusted: " + what.substr(what.find('\'')));
+           }
+           c.real_ip_trusted.push_back(range);
+         }
+       },
+       "proxies' addresses or CIDR ranges (comma-separated, repeatable): behind them the client "
+       "comes from X-Forwarded-For, read right to left past trusted hops"},
+      {"real-ip-header", true, false,
+       [](Config& c, const std::string& v) {
+         if (v != "x-forwarded-for" && v != "forwarded")
+           throw FlagError("--real-ip-header: '" + v +
+                           "' is not one; use x-forwarded-for or forwarded (RFC 7239)");
+         c.real_ip_header = v;
+       },
+       "the header the trusted proxies write: x-forwarded-for (default) or forwarded"},
+      {"access-log-format", true, false,
+       [](Config& c, const std::string& v) {
+         try {
+           (void)middleware::parse_access_log_format(v);
+         } catch (const std::invalid_argument& e) {
+           throw FlagError(std::string("--access-log-format: ") + e.what());
+         }
+         c.access_log_format = v;
+       },
+       "text|common|combined|json: one line per request, written by a thread of its own (to "
+       "stdout, or --access-log-file)"},
+      {"access-log-file", true, false,
+       [](Config& c, const std::string& v) {
+         if (v.empty()) throw FlagError("--access-log-file: empty file name");
+         // Refused now rather than when the first process opens it.
+         const auto slash = v.rfind('/');
+         const std::string dir = slash == std::string::npos ? "."
+                                 : slash == 0                ? "/"
+                                                             : v.substr(0, slash);
+         if (::access(dir.c_str(), W_OK) != 0 ||
+             (::access(v.c_str(), F_OK) == 0 && ::access(v.c_str(), W_OK) != 0)) {
+           throw FlagError("--access-log-file: cannot write " + v + " (" + std::strerror(errno) +
+                           "); give a file in a directory this user may write");
+         }
+         c.access_log_file = v;
+       },
+       "append the access log to this file (rotated at 100 MiB, 5 kept; with --procs N, "
+       "process i writes NAME-i.EXT)"},
+      {"rate-limit", true, false,
+       [](Config& c, const std::string& v) {
+         try {
+           c.rate_limit = middleware::parse_rate(v);
+         } catch (const std::invalid_argument& e) {
+           throw FlagError(std::string("--rate-limit: ") + e.what());
+         }
+       },
+       "requests per client (after --real-ip-trusted): 100/s, 6000/m, 50000/h; over it 429 with "
+       "Retry-After and RateLimit-* fields"},
+      {"rate-burst", true, false,
+       [](Config& c, const std::string& v) {
+         c.rate_burst = static_cast<double>(cogo::parse_int("--rate-burst", v, 1, 1'000'000'000));
+       },
+       "requests a client may send at once before --rate-limit applies (default: the rate per "
+       "second, at least 1)"},
+      {"max-in-flight", true, false,
+       [](Config& c, const std::string& v) {
+         c.max_in_flight =
+             static_cast<std::size_t>(cogo::parse_int("--max-in-flight", v, 1, 1'000'000));
+       },
+       "at most N requests in their handlers; more wait (--max-in-flight-backlog, "
+       "--max-in-flight-wait), then 503 with Retry-After"},
+      {"max-in-flight-backlog", true, false,
+       [](Config& c, const std::string& v) {
+         c.max_in_flight_backlog =
+             static_cast<std::size_t>(cogo::parse_int("--max-in-flight-backlog", v, 0, 1'000'000));
+       },
+       "requests that may wait for --max-in-flight (default: as many as it allows)"},
+      {"max-in-flight-wait", true, false,
+       [](Config& c, const std::string& v) {
+         c.max_in_flight_wait = ms_duration("max-in-flight-wait", v);
+       },
+       "how long one may wait (default 1s)"},
+      {"auth-file", true, false,
+       [](Config& c, const std::string& v) { c.auth_file = v; },
+       "basic auth on the admin listener (/debug/*, /metrics): users as name:crypt-hash lines "
+       "(mkpasswd -m yescrypt)"},
       {"max-header-bytes", true, false,
        [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
        "limit on request line + headers, else 431 (default 8K)"},
@@ -240,7 +343,7 @@ Config parse_config(int argc, const char* const* argv,
   }
   Config cfg = env_cfg;
   bool listen_reset = false, tls_listen_reset = false, echo_reset = false, cors_reset = false,
-       compress_reset = false;
+       compress_reset = false, trusted_reset = false;
   int i = 1;
   if (i < argc && argv[i][0] != '-') {
     std::string mode = argv[i++];
@@ -288,6 +391,10 @@ Config parse_config(int argc, const char* const* argv,
     if (name == "compress" && !compress_reset) {
       compress_reset = true;
       cfg.compress.clear();
+    }
+    if (name == "real-ip-trusted" && !trusted_reset) {
+      trusted_reset = true;
+      cfg.real_ip_trusted.clear();
     }
     if (name == "echo-listen" && !echo_reset) {
       echo_reset = true;
@@ -357,6 +464,22 @@ Config parse_config(int argc, const char* const* argv,
       throw FlagError(std::string("--static: ") + e.what());
     }
   }
+  if (cfg.rate_burst > 0 && cfg.rate_limit == 0) throw FlagError("--rate-burst needs --rate-limit");
+  if (cfg.max_in_flight == 0 && cfg.max_in_flight_backlog != SIZE_MAX)
+    throw FlagError("--max-in-flight-backlog needs --max-in-flight");
+  if (!cfg.auth_file.empty()) {
+    if (cfg.admin_listen.empty())
+      throw FlagError(
+          "--auth-file: it guards the admin listener; give --admin-listen HOST:PORT too");
+    try {
+      middleware::BasicAuthOptions o;
+      o.users_file = cfg.auth_file;
+      (void)middleware::basic_auth(o);
+    } catch (const std::invalid_argument& e) {
+      throw FlagError(std::string("--auth-file: ") + e.what());
+    }
+  }
+  if (!cfg.access_log_file.empty() && cfg.access_log_format.empty()) cfg.access_log_format = "text";
   if (cfg.procs > 1) cfg.server.reuse_port = true;
   return cfg;
 }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <cstddef>
 #include <map>
 #include <stdexcept>
@@ -38,6 +39,18 @@ struct Config {
   // is where they are read), unless --no-metrics.
   bool no_metrics = false;
   bool metrics() const { return !admin_listen.empty() && !no_metrics; }
+  bool request_id = false;                    // request_id(): X-Request-Id
+  bool recover = false;                       // recover(): an exception is a 500 and a line
+  std::vector<std::string> real_ip_trusted;   // real_ip(): the proxies' ranges
+  std::string real_ip_header = "x-forwarded-for";  // or "forwarded"
+  std::string access_log_format;  // text|common|combined|json: the writer (stdout or a file)
+  std::string access_log_file;    // empty: stdout
+  double rate_limit = 0;          // requests/s per client; 0: off
+  double rate_burst = 0;          // 0: the rate, at least 1
+  std::size_t max_in_flight = 0;  // 0: off
+  std::size_t max_in_flight_backlog = SIZE_MAX;  // SIZE_MAX: as many as max_in_flight
+  std::chrono::milliseconds max_in_flight_wait{1000};
+  std::string auth_file;  // basic auth on the admin listener
   bool help = false;
   bool version = false;
 };

@@ -4,6 +4,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -15,10 +18,16 @@
 #include "cogo/http/admin.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
+#include "cogo/middleware/basic_auth.h"
 #include "cogo/middleware/compress.h"
+#include "cogo/middleware/concurrency_limit.h"
 #include "cogo/middleware/cors.h"
 #include "cogo/middleware/heartbeat.h"
 #include "cogo/middleware/metrics.h"
+#include "cogo/middleware/rate_limit.h"
+#include "cogo/middleware/real_ip.h"
+#include "cogo/middleware/recover.h"
+#include "cogo/middleware/request_id.h"
 #include "cogo/middleware/secure_headers.h"
 #include "cogo/middleware/static_files.h"
 #include "cogo/runtime.h"
@@ -50,6 +59,71 @@ std::string admin_address(const std::string& address, int index) {
   return address.substr(0, colon + 1) + std::to_string(port == 0 ? 0 : port + index);
 }
 
+// process_file() is process index's access log file: the file itself with
+// one process, else "NAME-i.EXT" (each process rotates its own).
+std::string process_file(const std::string& file, int index, int procs) {
+  if (procs <= 1) return file;
+  const auto slash = file.rfind('/');
+  const auto dot = file.rfind('.');
+  const bool ext = dot != std::string::npos && (slash == std::string::npos || dot > slash + 1);
+  return ext ? file.substr(0, dot) + "-" + std::to_string(index) + file.substr(dot)
+             : file + "-" + std::to_string(index);
+}
+
+// use_middlewares() puts the collection's middlewares the flags ask for
+// on server, in the order middleware/README.md gives: the heartbeat, the
+// metrics (their duration covers the rest), the request id and the client
+// address first, the log around everything it
+// logs, recover inside the log, compress around the answers, the limits
+// last.
+void use_middlewares(const Config& cfg, int index, cogo::http::Server& server) {
+  namespace mw = cogo::middleware;
+  if (!cfg.heartbeat.empty()) server.use(mw::heartbeat(cfg.heartbeat));
+  if (cfg.metrics()) server.use(mw::metrics());
+  if (cfg.request_id) server.use(mw::request_id());
+  if (!cfg.real_ip_trusted.empty()) {
+    mw::RealIpOptions o;
+    o.trusted = cfg.real_ip_trusted;
+    o.header = cfg.real_ip_header == "forwarded" ? mw::RealIpOptions::Header::forwarded
+                                                 : mw::RealIpOptions::Header::x_forwarded_for;
+    server.use(mw::real_ip(o));
+  }
+  if (!cfg.access_log_format.empty()) {
+    mw::AccessLogOptions o;
+    o.format = mw::parse_access_log_format(cfg.access_log_format);
+    if (!cfg.access_log_file.empty()) o.file = process_file(cfg.access_log_file, index, cfg.procs);
+    server.use(mw::access_log(o));
+  } else if (cfg.access_log) {
+    server.use(mw::access_log());
+  }
+  if (cfg.recover) server.use(mw::recover());
+  if (cfg.secure_headers) server.use(mw::secure_headers());
+  if (!cfg.cors_origins.empty()) {
+    mw::CorsOptions cors;
+    cors.allowed_origins = cfg.cors_origins;
+    server.use(mw::cors(std::move(cors)));
+  }
+  if (!cfg.compress.empty()) {
+    mw::CompressOptions compress;
+    compress.encodings = cfg.compress;
+    server.use(mw::compress(std::move(compress)));
+  }
+  if (cfg.rate_limit > 0) {
+    mw::RateLimitOptions o;
+    o.rate = cfg.rate_limit;
+    o.burst = cfg.rate_burst > 0 ? cfg.rate_burst : std::max(1.0, std::ceil(cfg.rate_limit));
+    server.use(mw::rate_limit(o));
+  }
+  if (cfg.max_in_flight > 0) {
+    mw::ConcurrencyLimitOptions o;
+    o.max_in_flight = cfg.max_in_flight;
+    o.backlog =
+        cfg.max_in_flight_backlog == SIZE_MAX ? cfg.max_in_flight : cfg.max_in_flight_backlog;
+    o.backlog_timeout = cfg.max_in_flight_wait;
+    server.use(mw::concurrency_limit(o));
+  }
+}
+
 // serve_one() runs one server process: a runtime, the HTTP (or echo) server
 // and, in http mode, an optional echo server beside it.
 int serve_one(const Config& cfg, int index) {
@@ -73,29 +147,23 @@ int serve_one(const Config& cfg, int index) {
       if (!cfg.static_dir.empty()) {
         cogo::middleware::StaticOptions o;
         o.cache_control = cfg.static_cache_control;
-        server.router().get("/static/*path", cogo::middleware::serve_dir(cfg.static_dir, std::move(o)));
+        server.router().get("/static/*path",
+                            cogo::middleware::serve_dir(cfg.static_dir, std::move(o)));
       }
       cogo::cli::add_websocket_routes(server.router(), cfg.ws);
-      if (!cfg.heartbeat.empty()) server.use(cogo::middleware::heartbeat(cfg.heartbeat));
-      if (cfg.metrics()) server.use(cogo::middleware::metrics());
-      if (cfg.access_log) server.use(cogo::middleware::access_log());
-      if (cfg.secure_headers) server.use(cogo::middleware::secure_headers());
-      if (!cfg.cors_origins.empty()) {
-        cogo::middleware::CorsOptions cors;
-        cors.allowed_origins = cfg.cors_origins;
-        server.use(cogo::middleware::cors(std::move(cors)));
-      }
-      if (!cfg.compress.empty()) {
-        cogo::middleware::CompressOptions compress;
-        compress.encodings = cfg.compress;
-        server.use(cogo::middleware::compress(std::move(compress)));
-      }
+      use_middlewares(cfg, index, server);
       server.listen();
       std::unique_ptr<cogo::http::AdminServer> admin;
       cogo::WaitGroup admin_done;
       if (!cfg.admin_listen.empty()) {
         admin = std::make_unique<cogo::http::AdminServer>(admin_address(cfg.admin_listen, index),
                                                           server);
+        if (!cfg.auth_file.empty()) {
+          cogo::middleware::BasicAuthOptions auth;
+          auth.realm = "cogo admin";
+          auth.users_file = cfg.auth_file;
+          admin->use(cogo::middleware::basic_auth(auth));
+        }
         admin->listen();
         admin_done.add(1);
         cogo::go([&] {

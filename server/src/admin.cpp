@@ -182,6 +182,11 @@ AdminServer::AdminServer(std::string address, const Server& reported) {
 
 AdminServer::~AdminServer() = default;
 
+AdminServer& AdminServer::use(Middleware middleware) {
+  server_->use(std::move(middleware));
+  return *this;
+}
+
 void AdminServer::listen() { server_->listen(); }
 std::vector<std::string> AdminServer::addresses() const { return server_->addresses(); }
 void AdminServer::serve() { server_->serve(); }

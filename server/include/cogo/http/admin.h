@@ -43,6 +43,9 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
+  // use() adds a middleware around the admin routes (basic auth, a log);
+  // before serve().
+  AdminServer& use(Middleware middleware);
   void listen();
   std::vector<std::string> addresses() const;
   // serve() serves until shutdown(). Must run on a goroutine.

@@ -1,0 +1,208 @@
+// The middleware flags of the real cogo-server binary, in both models:
+// --request-id, --recover, --real-ip-trusted, --access-log-format/-file
+// (the file and stdout), --rate-limit/--rate-burst, --max-in-flight,
+// --auth-file on the admin listener; their COGO_* variables; and a
+// message naming the flag for each bad value.
+#include <crypt.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
+
+#include "support/server_process.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using cogo_test::run_command;
+using cogo_test::ServerProcess;
+
+const std::string kServer = cogo_test::server_binary();
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/cogo_cli_mw_XXXXXX";
+    path = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string url(const ServerProcess& s, int n = 0, const std::string& path = "/") {
+  return "http://127.0.0.1:" + std::to_string(s.port(n)) + path;
+}
+
+// head_of() is curl's response head for url with extra arguments.
+std::string head_of(const std::string& u, const std::string& args = "") {
+  return run_command("curl -sS -o /dev/null -D - " + args + " '" + u + "'");
+}
+
+class CliMiddleware : public ::testing::TestWithParam<const char*> {};
+INSTANTIATE_TEST_SUITE_P(Models, CliMiddleware, ::testing::Values("goroutine", "thread"),
+                         [](const auto& info) { return std::string(info.param); });
+
+TEST_P(CliMiddleware, RequestIdRealIpAndAJsonAccessLogFile) {
+  TempDir dir;
+  const fs::path log = dir.path / "access.log";
+  ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--request-id", "--recover",
+                   "--real-ip-trusted", "127.0.0.1,10.0.0.0/8", "--access-log-format", "json",
+                   "--access-log-file", log.string()});
+  const std::string h = head_of(url(s, 0, "/sleep?ms=1"),
+                                "-H 'X-Forwarded-For: 6.6.6.6, 203.0.113.7, 10.1.2.3' "
+                                "-H 'X-Request-Id: cli-1' -A agent/7");
+  EXPECT_NE(h.find("X-Request-Id: cli-1\r\n"), std::string::npos) << h;
+  const std::string made = head_of(url(s));
+  EXPECT_TRUE(std::regex_search(made, std::regex("X-Request-Id: [0-9a-z]{13}-[0-9a-f]{12}\r\n")))
+      << made;
+  EXPECT_EQ(s.stop(), 0);  // the writer flushes as the server stops
+  std::ifstream in(log);
+  std::string line;
+  ASSERT_TRUE(std::getline(in, line)) << s.output();
+  const auto j = nlohmann::json::parse(line);
+  EXPECT_EQ(j.at("remote_addr"), "203.0.113.7");
+  EXPECT_EQ(j.at("request_id"), "cli-1");
+  EXPECT_EQ(j.at("route"), "/sleep");
+  EXPECT_EQ(j.at("target"), "/sleep?ms=1");
+  EXPECT_EQ(j.at("status"), 200);
+  EXPECT_EQ(j.at("user_agent"), "agent/7");
+  ASSERT_TRUE(std::getline(in, line));
+  EXPECT_EQ(nlohmann::json::parse(line).at("remote_addr"), "127.0.0.1");
+}
+
+TEST_P(CliMiddleware, CombinedAccessLogToStdout) {
+  ServerProcess s(
+      {"--listen", "127.0.0.1:0", "--model", GetParam(), "--access-log-format", "combined"});
+  const std::string body =
+      run_command("curl -sS -e https://ref.example/ -A 'curl \"q\"' " + url(s, 0, "/healthz"));
+  // The bytes field is the body's length.
+  EXPECT_TRUE(s.wait_for("\"GET /healthz HTTP/1.1\" 200 " + std::to_string(body.size()) +
+                         " \"https://ref.example/\" \"curl \\\"q\\\"\"\n"))
+      << s.output();
+  EXPECT_TRUE(
+      std::regex_search(s.output(), std::regex(R"(\n127\.0\.0\.1 - - \[[^\]]+\] "GET /healthz)")))
+      << s.output();
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_P(CliMiddleware, RateLimitAndBurst) {
+  ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--rate-limit", "1/m",
+                   "--rate-burst", "2"});
+  for (int i = 0; i < 2; ++i) {
+    const std::string h = head_of(url(s));
+    EXPECT_EQ(h.rfind("HTTP/1.1 200", 0), 0u) << h;
+    EXPECT_NE(h.find("RateLimit-Limit: 2\r\n"), std::string::npos) << h;
+    EXPECT_NE(h.find("RateLimit-Remaining: " + std::to_string(1 - i) + "\r\n"), std::string::npos)
+        << h;
+  }
+  const std::string h = head_of(url(s));
+  EXPECT_EQ(h.rfind("HTTP/1.1 429", 0), 0u) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("Retry-After: (59|60)\r\n"))) << h;
+  EXPECT_NE(h.find("RateLimit-Remaining: 0\r\n"), std::string::npos) << h;
+  EXPECT_TRUE(std::regex_search(h, std::regex("RateLimit-Reset: \\d+\r\n"))) << h;
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_P(CliMiddleware, MaxInFlight) {
+  ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--max-in-flight", "1",
+                   "--max-in-flight-backlog", "0", "--admin-listen", "127.0.0.1:0"});
+  std::thread slow([&] { run_command("curl -sS '" + url(s, 0, "/sleep?ms=3000") + "'"); });
+  // Until the admin endpoint shows the sleeping request in its handler.
+  bool inside = false;
+  for (int i = 0; i < 400 && !inside; ++i) {
+    const std::string vars = run_command("curl -sS " + url(s, 1, "/debug/vars"));
+    inside = vars.find("\"requests_in_flight\": 1") != std::string::npos;
+    if (!inside) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(inside);
+  const std::string h = head_of(url(s));
+  EXPECT_EQ(h.rfind("HTTP/1.1 503", 0), 0u) << h;
+  EXPECT_NE(h.find("Retry-After: 1\r\n"), std::string::npos) << h;
+  slow.join();
+  EXPECT_EQ(head_of(url(s)).rfind("HTTP/1.1 200", 0), 0u);
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST_P(CliMiddleware, AuthFileGuardsTheAdminListenerOnly) {
+  TempDir dir;
+  char* setting = crypt_gensalt_ra("$y$", 0, nullptr, 0);
+  void* data = nullptr;
+  int size = 0;
+  const std::string hash = crypt_ra("s3cret", setting, &data, &size);
+  std::free(setting);
+  std::free(data);
+  const fs::path users = dir.path / "users";
+  std::ofstream(users) << "ops:" << hash << "\n";
+  ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--admin-listen",
+                   "127.0.0.1:0", "--auth-file", users.string()});
+  for (const char* path : {"/metrics", "/debug/vars", "/debug/goroutines"}) {
+    const std::string h = head_of(url(s, 1, path));
+    EXPECT_EQ(h.rfind("HTTP/1.1 401", 0), 0u) << path << h;
+    EXPECT_NE(h.find("WWW-Authenticate: Basic realm=\"cogo admin\", charset=\"UTF-8\"\r\n"),
+              std::string::npos)
+        << h;
+    EXPECT_EQ(head_of(url(s, 1, path), "-u ops:wrong").rfind("HTTP/1.1 401", 0), 0u);
+    EXPECT_EQ(head_of(url(s, 1, path), "-u ops:s3cret").rfind("HTTP/1.1 200", 0), 0u) << path;
+  }
+  EXPECT_EQ(run_command("curl -sS " + url(s)), "Hello, World!");  // the public port is open
+  EXPECT_EQ(s.stop(), 0);
+  EXPECT_EQ(s.output().find("s3cret"), std::string::npos);  // never logged
+}
+
+TEST(CliMiddlewareEnvironment, VariablesSwitchThemOn) {
+  setenv("COGO_REQUEST_ID", "1", 1);
+  setenv("COGO_RATE_LIMIT", "100/s", 1);
+  ServerProcess s({"--listen", "127.0.0.1:0"});
+  unsetenv("COGO_REQUEST_ID");
+  unsetenv("COGO_RATE_LIMIT");
+  const std::string h = head_of(url(s));
+  EXPECT_NE(h.find("X-Request-Id: "), std::string::npos) << h;
+  EXPECT_NE(h.find("RateLimit-Limit: 100\r\n"), std::string::npos) << h;
+  EXPECT_EQ(s.stop(), 0);
+}
+
+TEST(CliMiddlewareFlags, BadValuesAreNamed) {
+  TempDir dir;
+  const std::string bad_users = (dir.path / "users").string();
+  std::ofstream(bad_users) << "ops:$1$abc$defghijklmnopqrstuvwxy\n";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"--rate-limit abc", "--rate-limit: 'abc' is not a rate"},
+      {"--rate-limit 10/d", "--rate-limit: '10/d' is not a rate"},
+      {"--rate-limit 5/s --rate-burst 0", "--rate-burst: '0' is not a whole number"},
+      {"--rate-burst 5", "--rate-burst needs --rate-limit"},
+      {"--max-in-flight 0", "--max-in-flight: '0' is not a whole number"},
+      {"--max-in-flight-backlog 3", "--max-in-flight-backlog needs --max-in-flight"},
+      {"--max-in-flight 2 --max-in-flight-wait 5", "--max-in-flight-wait: '5' is not a duration"},
+      {"--real-ip-trusted 10.0.0.0/33", "--real-ip-trusted: '10.0.0.0/33' is not a CIDR range"},
+      {"--real-ip-header via", "--real-ip-header: 'via' is not one"},
+      {"--access-log-format xml", "--access-log-format: 'xml' is not an access log format"},
+      {"--access-log-file /nonexistent/dir/a.log",
+       "--access-log-file: cannot write /nonexistent/dir/a.log"},
+      {"--auth-file " + bad_users, "--auth-file: it guards the admin listener"},
+      {"--admin-listen 127.0.0.1:0 --auth-file /nonexistent/users",
+       "--auth-file: basic_auth: cannot read"},
+      {"--admin-listen 127.0.0.1:0 --auth-file " + bad_users, "user ops has a legacy hash"},
+  };
+  for (const auto& [flags, message] : cases) {
+    int st = 0;
+    const std::string out = run_command(kServer + " " + flags + " 2>&1", &st);
+    EXPECT_EQ(WEXITSTATUS(st), 2) << flags << ": " << out;
+    EXPECT_NE(out.find(message), std::string::npos) << flags << ": " << out;
+  }
+  int st = 0;
+  const std::string out = run_command("COGO_RATE_LIMIT=fast " + kServer + " 2>&1", &st);
+  EXPECT_EQ(WEXITSTATUS(st), 2);
+  EXPECT_NE(out.find("environment COGO_RATE_LIMIT: --rate-limit: 'fast' is not a rate"),
+            std::string::npos)
+      << out;
+  const std::string help = run_command(kServer + " --help");
+  for (const char* flag :
+       {"--request-id", "--recover", "--real-ip-trusted", "--access-log-format",
+        "--access-log-file", "--rate-limit", "--rate-burst", "--max-in-flight", "--auth-file"}) {
+    EXPECT_NE(help.find(flag), std::string::npos) << flag;
+  }
+}
+
+}  // namespace
