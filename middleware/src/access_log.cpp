@@ -17,6 +17,7 @@
 #include "cogo/middleware/request_id.h"
 #include "ip.h"
 #include "log_writer.h"
+#include "named_logger.h"
 #include "spdlog/fmt/fmt.h"
 #include "spdlog/sinks/rotating_file_sink.h"
 #include "spdlog/sinks/stdout_sinks.h"
@@ -324,14 +325,7 @@ http::Middleware access_log(AccessLogOptions options) {
 }
 
 http::Middleware access_log(const std::string& logger_name) {
-  std::shared_ptr<spdlog::logger> logger;
-  if (!logger_name.empty()) {
-    logger = spdlog::get(logger_name);
-    if (!logger) {
-      throw std::invalid_argument("access_log: no spdlog logger named \"" + logger_name +
-                                  "\" (register it first, e.g. spdlog::stdout_logger_mt(name))");
-    }
-  }
+  std::shared_ptr<spdlog::logger> logger = detail::named_logger("access_log", logger_name);
   return [logger](http::Request& req, http::Response& res, const http::Next& next) {
     const auto start = std::chrono::steady_clock::now();
     run_logged(req, res, next, [&](int status) {

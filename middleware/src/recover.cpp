@@ -13,6 +13,7 @@
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/middleware/request_id.h"
+#include "named_logger.h"
 #include "spdlog/spdlog.h"
 
 namespace cogo::middleware {
@@ -37,14 +38,7 @@ std::string_view id_or_dash(const http::Request& req) {
 }  // namespace
 
 http::Middleware recover(const std::string& logger_name) {
-  std::shared_ptr<spdlog::logger> logger;
-  if (!logger_name.empty()) {
-    logger = spdlog::get(logger_name);
-    if (!logger) {
-      throw std::invalid_argument("recover: no spdlog logger named \"" + logger_name +
-                                  "\" (register it first, e.g. spdlog::stdout_logger_mt(name))");
-    }
-  }
+  std::shared_ptr<spdlog::logger> logger = detail::named_logger("recover", logger_name);
   return [logger](http::Request& req, http::Response& res, const http::Next& next) {
     const http::Response::Mark mark = res.mark();
     spdlog::logger* log = logger ? logger.get() : spdlog::default_logger_raw();
