@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -48,6 +49,9 @@ std::vector<std::string> lines_of(const fs::path& file) {
   return out;
 }
 
+// g_waiting counts the requests that reached /wait's handler.
+std::atomic<int> g_waiting{0};
+
 // routes(): request_id, real_ip (this test's 127.0.0.1 is the trusted
 // proxy), the log, a stand-in for an auth middleware, and the routes.
 std::function<void(http::Server&)> routes(std::shared_ptr<AccessLog> log) {
@@ -66,6 +70,7 @@ std::function<void(http::Server&)> routes(std::shared_ptr<AccessLog> log) {
                    [](http::Request&, http::Response& res) { res.text(200, "hello"); });
     s.router().get("/empty", [](http::Request&, http::Response& res) { res.set_status(204); });
     s.router().get("/wait", [](http::Request&, http::Response& res) {
+      ++g_waiting;
       cogo::sleep_for(std::chrono::seconds(30));
       res.text(200, "late");
     });
@@ -199,8 +204,11 @@ TEST_P(AccessLogTest, AClientThatLeftIs499) {
     ServedServer s(GetParam(), routes(log));
     {
       Client c(cogo_test::connect_to(s.port));
+      const int waiting_before = g_waiting.load();
       c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n");
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      for (int i = 0; i < 2000 && g_waiting.load() == waiting_before; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      ASSERT_GT(g_waiting.load(), waiting_before);  // the handler waits: now leave
     }
     std::vector<std::string> lines;
     for (int i = 0; i < 200 && lines.empty(); ++i) {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <sstream>
 
@@ -50,6 +51,9 @@ class CapturedLog {
   std::ostringstream out_;
 };
 
+// g_waiting counts the requests that reached /wait's handler.
+std::atomic<int> g_waiting{0};
+
 void routes(http::Server& s) {
   s.use(request_id());
   s.use(access_log("recover_test"));
@@ -80,6 +84,7 @@ void routes(http::Server& s) {
   r.get("/unavailable",
         [](http::Request&, http::Response&) { throw http::HttpError(503, "database down"); });
   r.get("/wait", [](http::Request&, http::Response& res) {
+    ++g_waiting;
     cogo::sleep_for(std::chrono::seconds(30));  // the client leaves first
     res.text(200, "late");
   });
@@ -174,9 +179,12 @@ TEST_P(RecoverTest, ACancelledRequestIsNoError) {
   ServedServer s(GetParam(), routes);
   {
     Client c(cogo_test::connect_to(s.port));
+    const int waiting_before = g_waiting.load();
     c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }  // the client leaves
+    for (int i = 0; i < 2000 && g_waiting.load() == waiting_before; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_GT(g_waiting.load(), waiting_before);  // the handler waits: now leave
+  }                                               // the client leaves
   std::string text;
   for (int i = 0; i < 200 && text.find("\" 499 ") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
