@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "support/server_process.h"
+#include "support/temp_dir.h"
 
 namespace {
 
@@ -21,15 +22,6 @@ using cogo_test::run_command;
 using cogo_test::ServerProcess;
 
 const std::string kServer = cogo_test::server_binary();
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/cogo_cli_mw_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::string url(const ServerProcess& s, int n = 0, const std::string& path = "/") {
   return "http://127.0.0.1:" + std::to_string(s.port(n)) + path;
@@ -45,7 +37,7 @@ INSTANTIATE_TEST_SUITE_P(Models, CliMiddleware, ::testing::Values("goroutine", "
                          [](const auto& info) { return std::string(info.param); });
 
 TEST_P(CliMiddleware, RequestIdRealIpAndAJsonAccessLogFile) {
-  TempDir dir;
+  cogo_test::TempDir dir{"cogo_cli_mw"};
   const fs::path log = dir.path / "access.log";
   ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--request-id", "--recover",
                    "--real-ip-trusted", "127.0.0.1,10.0.0.0/8", "--access-log-format", "json",
@@ -128,7 +120,7 @@ TEST_P(CliMiddleware, MaxInFlight) {
 }
 
 TEST_P(CliMiddleware, AuthFileGuardsTheAdminListenerOnly) {
-  TempDir dir;
+  cogo_test::TempDir dir{"cogo_cli_mw"};
   char* setting = crypt_gensalt_ra("$y$", 0, nullptr, 0);
   void* data = nullptr;
   int size = 0;
@@ -166,7 +158,7 @@ TEST(CliMiddlewareEnvironment, VariablesSwitchThemOn) {
 }
 
 TEST(CliMiddlewareFlags, BadValuesAreNamed) {
-  TempDir dir;
+  cogo_test::TempDir dir{"cogo_cli_mw"};
   const std::string bad_users = (dir.path / "users").string();
   std::ofstream(bad_users) << "ops:$1$abc$defghijklmnopqrstuvwxy\n";
   const std::vector<std::pair<std::string, std::string>> cases = {

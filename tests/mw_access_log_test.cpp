@@ -26,6 +26,7 @@
 #include "http_test_util.h"
 #include "support/served_server.h"
 #include "support/server_process.h"
+#include "support/temp_dir.h"
 
 namespace cogo::middleware {
 namespace {
@@ -33,15 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 using cogo_test::ServedServer;
 using http::testing::Client;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/cogo_access_log_XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
 
 std::vector<std::string> lines_of(const fs::path& file) {
   std::ifstream in(file);
@@ -100,24 +92,37 @@ const char* kHead =
     "X-Forwarded-For: 6.6.6.6, 203.0.113.7\r\nX-Request-Id: rid-1\r\nX-Test-User: 1\r\n"
     "Referer: https://example.com/a\"b\r\nUser-Agent: agent/1.0 caf\xC3\xA9 \xFF\r\n";
 
+// Logged: a request the test sends and the status it must get.
+struct Logged {
+  std::string line;
+  std::string head;
+  int status;
+};
+
 class AccessLogTest : public cogo_test::ServeModelTest {
  protected:
-  TempDir dir;
+  cogo_test::TempDir dir{"cogo_access_log"};
+
+  // log_of() serves requests, each on a fresh connection, with the log in
+  // format, and returns the log file's lines once the server has stopped.
+  std::vector<std::string> log_of(AccessLogFormat format, const std::vector<Logged>& requests) {
+    const fs::path file = dir.path / "access.log";
+    auto log = open_log(file, format);
+    {
+      ServedServer s(GetParam(), routes(log));
+      for (const auto& r : requests) EXPECT_EQ(send(s, r.line, r.head).status, r.status) << r.line;
+    }
+    log->flush();
+    return lines_of(file);
+  }
 };
 INSTANTIATE_TEST_SUITE_P(Models, AccessLogTest, cogo_test::kServeModels,
                          cogo_test::serve_model_param_name);
 
 TEST_P(AccessLogTest, CombinedIsApachesFormatEscaped) {
-  const fs::path file = dir.path / "access.log";
-  auto log = open_log(file, AccessLogFormat::combined);
-  {
-    ServedServer s(GetParam(), routes(log));
-    EXPECT_EQ(send(s, "GET /users/7?q=%22", kHead).status, 200);
-    EXPECT_EQ(send(s, "GET /empty").status, 204);
-    EXPECT_EQ(send(s, "GET /missing").status, 404);
-  }
-  log->flush();
-  const auto lines = lines_of(file);
+  const auto lines = log_of(
+      AccessLogFormat::combined,
+      {{"GET /users/7?q=%22", kHead, 200}, {"GET /empty", "", 204}, {"GET /missing", "", 404}});
   ASSERT_EQ(lines.size(), 3u);
   const std::regex time(R"(\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\])");
   for (const auto& l : lines) EXPECT_TRUE(std::regex_search(l, time)) << l;
@@ -134,14 +139,7 @@ TEST_P(AccessLogTest, CombinedIsApachesFormatEscaped) {
 }
 
 TEST_P(AccessLogTest, CommonStopsAfterTheBytes) {
-  const fs::path file = dir.path / "access.log";
-  auto log = open_log(file, AccessLogFormat::common);
-  {
-    ServedServer s(GetParam(), routes(log));
-    send(s, "GET /users/7", kHead);
-  }
-  log->flush();
-  const auto lines = lines_of(file);
+  const auto lines = log_of(AccessLogFormat::common, {{"GET /users/7", kHead, 200}});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(std::regex_match(
       lines[0],
@@ -150,15 +148,8 @@ TEST_P(AccessLogTest, CommonStopsAfterTheBytes) {
 }
 
 TEST_P(AccessLogTest, JsonHasEveryFieldAndIsValidUtf8) {
-  const fs::path file = dir.path / "access.log";
-  auto log = open_log(file, AccessLogFormat::json);
-  {
-    ServedServer s(GetParam(), routes(log));
-    send(s, "GET /users/7?q=%22", kHead);
-    send(s, "GET /missing");
-  }
-  log->flush();
-  const auto lines = lines_of(file);
+  const auto lines = log_of(AccessLogFormat::json,
+                            {{"GET /users/7?q=%22", kHead, 200}, {"GET /missing", "", 404}});
   ASSERT_EQ(lines.size(), 2u);
   // Either order (log_writer.h); parse() throws on invalid JSON or UTF-8.
   const bool first = lines[0].find("/users/7") != std::string::npos;
@@ -187,14 +178,7 @@ TEST_P(AccessLogTest, JsonHasEveryFieldAndIsValidUtf8) {
 }
 
 TEST_P(AccessLogTest, TextHasTheIdAndTheRoute) {
-  const fs::path file = dir.path / "access.log";
-  auto log = open_log(file, AccessLogFormat::text);
-  {
-    ServedServer s(GetParam(), routes(log));
-    send(s, "GET /users/7", kHead);
-  }
-  log->flush();
-  const auto lines = lines_of(file);
+  const auto lines = log_of(AccessLogFormat::text, {{"GET /users/7", kHead, 200}});
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_TRUE(std::regex_match(
       lines[0],
@@ -208,14 +192,7 @@ TEST_P(AccessLogTest, AClientThatLeftIs499) {
   auto log = open_log(file, AccessLogFormat::combined);
   {
     ServedServer s(GetParam(), routes(log));
-    {
-      Client c(cogo_test::connect_to(s.port));
-      const int waiting_before = g_waiting.load();
-      c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n");
-      for (int i = 0; i < 2000 && g_waiting.load() == waiting_before; ++i)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      ASSERT_GT(g_waiting.load(), waiting_before);  // the handler waits: now leave
-    }
+    ASSERT_TRUE(cogo_test::leave_once_waiting(s.port, "/wait", g_waiting));
     std::vector<std::string> lines;
     for (int i = 0; i < 200 && lines.empty(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -300,7 +277,7 @@ TEST(AccessLogOptions, BadOnesAreNamed) {
   }
   // Missing directories are made (spdlog's file helper), so the one that
   // cannot be is under a regular file.
-  TempDir dir;
+  cogo_test::TempDir dir{"cogo_access_log"};
   std::ofstream(dir.path / "plain") << "x";
   AccessLogOptions o;
   o.file = (dir.path / "plain" / "access.log").string();

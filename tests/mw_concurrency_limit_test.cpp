@@ -55,6 +55,22 @@ std::unique_ptr<Client> start(const ServedServer& s, const std::string& path) {
   return c;
 }
 
+// OneHeld: a server whose limit lets one request in, with backlog places
+// that wait up to backlog_timeout, and a request to /hold holding the place.
+struct OneHeld {
+  std::shared_ptr<ConcurrencyLimit> limit;
+  std::shared_ptr<Held> held = std::make_shared<Held>();
+  ServedServer s;
+  std::unique_ptr<Client> holder;
+
+  OneHeld(cogo_test::ServeModel model, std::size_t backlog,
+          std::chrono::milliseconds backlog_timeout)
+      : limit(std::make_shared<ConcurrencyLimit>(ConcurrencyLimitOptions{
+            .max_in_flight = 1, .backlog = backlog, .backlog_timeout = backlog_timeout})),
+        s(model, routes(limit, held)),
+        holder(start(s, "/hold")) {}
+};
+
 class ConcurrencyLimitTest : public cogo_test::ServeModelTest {};
 INSTANTIATE_TEST_SUITE_P(Models, ConcurrencyLimitTest, cogo_test::kServeModels,
                          cogo_test::serve_model_param_name);
@@ -94,42 +110,28 @@ TEST_P(ConcurrencyLimitTest, NInFlightThenTheBacklogThen503) {
 }
 
 TEST_P(ConcurrencyLimitTest, AWaitThatTimesOutIs503) {
-  ConcurrencyLimitOptions o;
-  o.max_in_flight = 1;
-  o.backlog = 5;
-  o.backlog_timeout = std::chrono::milliseconds(100);
-  auto limit = std::make_shared<ConcurrencyLimit>(o);
-  auto held = std::make_shared<Held>();
-  ServedServer s(GetParam(), routes(limit, held));
-  auto a = start(s, "/hold");
-  ASSERT_TRUE(wait_until([&] { return held->entered == 1; }));
-  auto b = start(s, "/");
+  OneHeld h(GetParam(), 5, std::chrono::milliseconds(100));
+  ASSERT_TRUE(wait_until([&] { return h.held->entered == 1; }));
+  auto b = start(h.s, "/");
   auto r = b->read_response();
   EXPECT_EQ(r.status, 503);
   EXPECT_EQ(r.header("Retry-After"), "1");
-  EXPECT_EQ(limit->waiting(), 0u);
-  held->release.send(1);
-  EXPECT_EQ(a->read_response().status, 200);
+  EXPECT_EQ(h.limit->waiting(), 0u);
+  h.held->release.send(1);
+  EXPECT_EQ(h.holder->read_response().status, 200);
 }
 
 TEST_P(ConcurrencyLimitTest, AWaitingClientThatLeavesFreesItsPlace) {
-  ConcurrencyLimitOptions o;
-  o.max_in_flight = 1;
-  o.backlog = 1;
-  o.backlog_timeout = std::chrono::seconds(60);
-  auto limit = std::make_shared<ConcurrencyLimit>(o);
-  auto held = std::make_shared<Held>();
-  ServedServer s(GetParam(), routes(limit, held));
-  auto a = start(s, "/hold");
-  ASSERT_TRUE(wait_until([&] { return held->entered == 1; }));
-  auto b = start(s, "/");
-  ASSERT_TRUE(wait_until([&] { return limit->waiting() == 1; }));
+  OneHeld h(GetParam(), 1, std::chrono::seconds(60));
+  ASSERT_TRUE(wait_until([&] { return h.held->entered == 1; }));
+  auto b = start(h.s, "/");
+  ASSERT_TRUE(wait_until([&] { return h.limit->waiting() == 1; }));
   b.reset();  // leaves while waiting: its wait is cancelled
-  ASSERT_TRUE(wait_until([&] { return limit->waiting() == 0; }));
-  auto c = start(s, "/");  // takes the freed place in the backlog
-  ASSERT_TRUE(wait_until([&] { return limit->waiting() == 1; }));
-  held->release.send(1);
-  EXPECT_EQ(a->read_response().status, 200);
+  ASSERT_TRUE(wait_until([&] { return h.limit->waiting() == 0; }));
+  auto c = start(h.s, "/");  // takes the freed place in the backlog
+  ASSERT_TRUE(wait_until([&] { return h.limit->waiting() == 1; }));
+  h.held->release.send(1);
+  EXPECT_EQ(h.holder->read_response().status, 200);
   EXPECT_EQ(c->read_response().status, 200);
 }
 

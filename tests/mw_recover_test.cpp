@@ -177,14 +177,7 @@ TEST_P(RecoverTest, HttpErrorsKeepTheirStatusAndOnly5xxAreErrors) {
 
 TEST_P(RecoverTest, ACancelledRequestIsNoError) {
   ServedServer s(GetParam(), routes);
-  {
-    Client c(cogo_test::connect_to(s.port));
-    const int waiting_before = g_waiting.load();
-    c.send("GET /wait HTTP/1.1\r\nHost: h\r\n\r\n");
-    for (int i = 0; i < 2000 && g_waiting.load() == waiting_before; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    ASSERT_GT(g_waiting.load(), waiting_before);  // the handler waits: now leave
-  }                                               // the client leaves
+  ASSERT_TRUE(cogo_test::leave_once_waiting(s.port, "/wait", g_waiting));
   std::string text;
   for (int i = 0; i < 200 && text.find("\" 499 ") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -10,7 +10,8 @@
 //
 // Also: sh() (a shell command's output), a self-signed certificate made once
 // per process (tls_cert_dir()), RawClient (one keep-alive TCP connection
-// that reads responses byte-exactly, chunked bodies included), and
+// that reads responses byte-exactly, chunked bodies included),
+// leave_once_waiting() (a client that leaves while its handler waits), and
 // ServeModelTest, a fixture whose TEST_Ps run once per model:
 //   class MyTest : public cogo_test::ServeModelTest {};
 //   INSTANTIATE_TEST_SUITE_P(Models, MyTest, cogo_test::kServeModels,
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <future>
@@ -309,5 +311,20 @@ class RawClient {
   std::string in_;
   bool eof_ = false;
 };
+
+// leave_once_waiting() sends GET target on a new connection to port, waits
+// until waiting (a count the target's handler increments on entry) passes
+// the value it had, then closes the connection: a client that leaves while
+// its handler waits. False if the handler was not reached within 20 s (a
+// hang guard, not a timing).
+inline bool leave_once_waiting(int port, const std::string& target,
+                               const std::atomic<int>& waiting) {
+  RawClient c(port);
+  const int before = waiting.load();
+  c.send("GET " + target + " HTTP/1.1\r\nHost: h\r\n\r\n");
+  for (int i = 0; i < 2000 && waiting.load() == before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  return waiting.load() != before;
+}
 
 }  // namespace cogo_test
