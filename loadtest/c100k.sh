@@ -16,7 +16,11 @@
 # 127.0.0.3, ...
 #
 # usage: loadtest/c100k.sh [--connections N] [--hold D] [--interval D] [--port PORT]
-#          [--out BASE] [--note TEXT] [--wait-quiet SECONDS]
+#          [--ws] [--timeout SECONDS] [--out BASE] [--note TEXT] [--wait-quiet SECONDS]
+#   --ws: WebSockets instead of keep-alive HTTP — cogo-load hold on
+#   ws://.../ws/echo, a ping on each connection every interval, each pong's
+#   payload checked (the report's "requests" are those round trips)
+#   --timeout: cogo-load is stopped (and the run fails) after SECONDS (240)
 #   defaults: 100000 connections, --hold 30s, --interval 5s, a free port,
 #   --out loadtest/results/c100k-<UTC date>  (writes BASE.txt and BASE.json);
 #   --note: a line recorded in both (what was special about this run)
@@ -36,7 +40,9 @@ INTERVAL=5s
 PORT=
 NOTE=
 WAIT_QUIET=0
-OUT=$ROOT/loadtest/results/c100k-$(date -u +%Y%m%d-%H%M%S)
+OUT=
+WS=0
+TIMEOUT=240
 FD_SPARE=100  # descriptors a server process keeps for itself (listener, epoll, stdio, ...)
 
 while [[ $# -gt 0 ]]; do
@@ -45,6 +51,8 @@ while [[ $# -gt 0 ]]; do
     --hold) HOLD=$2; shift ;;
     --interval) INTERVAL=$2; shift ;;
     --port) PORT=$2; shift ;;
+    --ws) WS=1 ;;
+    --timeout) TIMEOUT=$2; shift ;;
     --out) OUT=$2; shift ;;
     --note) NOTE=$2; shift ;;
     --wait-quiet) WAIT_QUIET=$2; shift ;;
@@ -54,6 +62,7 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ $N =~ ^[0-9]+$ && $N -gt 0 ]] || die "--connections $N: not a positive number"
+[[ -n $OUT ]] || OUT=$ROOT/loadtest/results/c100k$([[ $WS -eq 1 ]] && echo -ws)-$(date -u +%Y%m%d-%H%M%S)
 
 for b in cogo-server cogo-load; do
   [[ -x $COGO_BIN/$b ]] || die "$COGO_BIN/$b not found — build it: cmake -S . -B build -DCMAKE_BUILD_TYPE=Release && cmake --build build --target cogo-server cogo-load"
@@ -154,8 +163,9 @@ if [[ -z $PORT ]]; then
   PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 fi
 URL=http://127.0.0.1:$PORT/
+[[ $WS -eq 0 ]] || URL=ws://127.0.0.1:$PORT/ws/echo
 
-echo "c100k: $N concurrent connections held by cogo-server (goroutine model)"
+echo "c100k: $N concurrent $([[ $WS -eq 1 ]] && echo "WebSocket connections (idle in read(), a ping each every $INTERVAL)" || echo connections) held by cogo-server (goroutine model)"
 echo "date          $(date -u +%Y-%m-%dT%H:%M:%SZ)   host $(uname -n), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), kernel $(uname -r)"
 echo "revision      $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
 echo "load average  $LOADAVG (before the run); all cores ${BUSY_BEFORE}% busy over the 3 s before it"
@@ -213,8 +223,8 @@ sample > "$WORK/before.txt"
 # SO_REUSEPORT spread the connections. The largest total RSS seen at any time
 # is kept too.
 
-# timeout: the whole script stays under 5 minutes even if connects hang.
-LOAD_CMD=(timeout -k 5 240 "$WORK/cogo-load" hold -c "$N" -d "$HOLD" --interval "$INTERVAL" --progress
+# timeout: the whole script ends even if connects hang (--timeout).
+LOAD_CMD=(timeout -k 5 "$TIMEOUT" "$WORK/cogo-load" hold -c "$N" -d "$HOLD" --interval "$INTERVAL" --progress
           --json "$WORK/load.json" "$URL")
 echo "command       cogo-load hold -c $N -d $HOLD --interval $INTERVAL --progress --json FILE $URL"
 echo
@@ -261,7 +271,7 @@ times > "$WORK/times1.txt"
 echo "$(( MACHINE1 - MACHINE0 ))" > "$WORK/machine.txt"
 # The progress every 5 s, then cogo-load's table.
 awk '/^ *[0-9.]+s (ramp|hold|close) / { if (n++ % 5 == 0) print; next } { print }' "$WORK/load.txt"
-[[ $LOAD_RC -ne 124 && $LOAD_RC -ne 137 ]] || die "cogo-load did not finish within 240 s"
+[[ $LOAD_RC -ne 124 && $LOAD_RC -ne 137 ]] || die "cogo-load did not finish within $TIMEOUT s"
 [[ -s $WORK/load.json ]] || die "cogo-load wrote no report (exit status $LOAD_RC)"
 [[ -s $WORK/holding.txt ]] || die "no server sample was taken during the hold time"
 echo "$peak" > "$WORK/peak.txt"
