@@ -413,6 +413,114 @@ TEST_P(Api, UpgradePrimitiveHandsOverTheConnection) {
       });
 }
 
+// serve(): the loop runs after the request is over; the same protocol,
+// counted upgraded (not in flight), and told 1001 at a shutdown's start.
+TEST_P(Api, ServeRunsTheLoopAfterTheRequestEnds) {
+  auto so = server_options();
+  so.shutdown_grace = std::chrono::seconds(60);
+  std::atomic<int> loops{0};
+  run(
+      [&](int port, Server& s) {
+        Client c;
+        c.open(port, "/served");
+        c.text("hello");
+        EXPECT_EQ(c.read_message()->payload, "hello");
+        c.send_frame(0x9, "p");
+        EXPECT_EQ(c.read_frame()->opcode, 0xA);
+        ASSERT_TRUE(wait_until([&] { return s.counters().upgraded == 1; }));
+        EXPECT_EQ(s.counters().requests_in_flight, 0u);
+        EXPECT_EQ(s.counters().active, 1u);
+        s.shutdown();
+        EXPECT_EQ(c.expect_close(), 1001);
+        c.close(1001);
+        EXPECT_TRUE(c.eof());
+        EXPECT_TRUE(wait_until([&] { return s.counters().active == 0; }));
+      },
+      [&](Server& s) {
+        s.router().get("/served", [&](Request& req, Response& res) {
+          const bool ok = websocket::serve(req, res, {}, [&](websocket::WebSocket& ws) {
+            ++loops;
+            echo(ws);
+          });
+          EXPECT_TRUE(ok);
+          EXPECT_EQ(loops.load(), 0);  // not before the handler returned
+        });
+      },
+      so);
+  EXPECT_EQ(loops.load(), 1);
+}
+
+TEST_P(Api, ServeRefusesABadHandshakeLikeAccept) {
+  run(
+      [](int port, Server&) {
+        Client c;
+        c.connect(port);
+        c.handshake("GET /served HTTP/1.1\r\nHost: t\r\n\r\n");
+        EXPECT_EQ(c.status(), 400);
+        EXPECT_TRUE(c.eof());
+      },
+      [](Server& s) {
+        s.router().get("/served", [](Request& req, Response& res) {
+          EXPECT_FALSE(
+              websocket::serve(req, res, {}, [](websocket::WebSocket&) { ADD_FAILURE(); }));
+        });
+      });
+}
+
+TEST_P(Api, DeferredUpgradeRunsOnTheConnectionAfterTheHandler) {
+  run(
+      [](int port, Server& s) {
+        Client c;
+        c.connect(port);
+        c.handshake(
+            "GET /later HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: "
+            "echo/1\r\n\r\nfirst;");
+        EXPECT_EQ(c.status(), 101);
+        EXPECT_EQ(c.read_exact(6), "first;");
+        c.send("second;");
+        EXPECT_EQ(c.read_exact(7), "second;");
+        EXPECT_EQ(s.counters().upgraded, 1u);
+        EXPECT_EQ(s.counters().requests_in_flight, 0u);
+        c.shutdown_write();
+        EXPECT_TRUE(c.eof());
+        EXPECT_TRUE(
+            wait_until([&] { return s.counters().upgraded == 0 && s.counters().active == 0; }));
+      },
+      [](Server& s) {
+        s.router().get("/later", [](Request& req, Response& res) {
+          res.set_status(101);
+          res.set_header("Upgrade", "echo/1");
+          cogo::http::upgrade(req, res, [](cogo::http::Upgraded& conn) {
+            char buf[256];
+            while (std::size_t n = conn.read(buf, sizeof buf)) conn.write(buf, n);
+          });
+        });
+      });
+}
+
+TEST_P(Api, DeferredUpgradeOfAHandlerThatThrowsNeverRuns) {
+  std::atomic<bool> ran{false};
+  run(
+      [&](int port, Server& s) {
+        Client c;
+        c.connect(port);
+        c.handshake(
+            "GET /later HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo/1\r\n\r\n");
+        EXPECT_EQ(c.status(), 101);
+        EXPECT_TRUE(c.eof());
+        EXPECT_TRUE(wait_until([&] { return s.counters().active == 0; }));
+      },
+      [&](Server& s) {
+        s.router().get("/later", [&](Request& req, Response& res) {
+          res.set_status(101);
+          res.set_header("Upgrade", "echo/1");
+          cogo::http::upgrade(req, res, [&](cogo::http::Upgraded&) { ran = true; });
+          throw std::runtime_error("changed its mind");
+        });
+      });
+  EXPECT_FALSE(ran.load());
+}
+
 TEST_P(Api, UpgradePreconditionsAreLogicErrors) {
   run(
       [](int port, Server&) {

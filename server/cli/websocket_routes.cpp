@@ -98,48 +98,52 @@ void write_queue(const MemberPtr& m) {
   }
 }
 
+// chat() is one member of the room, for as long as its connection lasts.
+void chat(ChatHub& hub, websocket::WebSocket& ws) {
+  auto member = std::make_shared<Member>();
+  member->out = ws.sender();
+  const cogo::Chan<HubEvent>& events = hub.events();
+  events.send(HubEvent{HubEvent::Type::join, member, nullptr});
+  cogo::WaitGroup writer;
+  writer.add(1);
+  cogo::go([member, &writer] {
+    write_queue(member);
+    writer.done();
+  });
+  // Leaving happens whatever ends the loop (a close, a cancel), and must
+  // reach the hub even under a cancelled context.
+  struct Leave {
+    const cogo::Chan<HubEvent>& events;
+    MemberPtr member;
+    cogo::WaitGroup& writer;
+    ~Leave() {
+      cogo::CancelShield shield;
+      events.send(HubEvent{HubEvent::Type::leave, member, nullptr});
+      writer.wait();
+    }
+  } leave{events, member, writer};
+  Message m;
+  while (ws.read(m)) {
+    events.send(HubEvent{HubEvent::Type::message, nullptr,
+                         std::make_shared<const Broadcast>(Broadcast{m.kind, std::move(m.data)})});
+  }
+}
+
 }  // namespace
 
 void add_websocket_routes(http::Router& router, const websocket::Options& options) {
+  // websocket::serve(): the loop runs once the request is over, with the
+  // HTTP engine given back (an idle connection costs its stack page and
+  // about 1.5 KiB).
   router.get("/ws/echo", [options](http::Request& req, http::Response& res) {
-    websocket::WebSocket ws = websocket::accept(req, res, options);
-    if (!ws) return;
-    Message m;
-    while (ws.read(m)) ws.write(m.kind, m.data);
+    websocket::serve(req, res, options, [](websocket::WebSocket& ws) {
+      Message m;
+      while (ws.read(m)) ws.write(m.kind, m.data);
+    });
   });
-
   auto hub = std::make_shared<ChatHub>();
   router.get("/ws/chat", [options, hub](http::Request& req, http::Response& res) {
-    websocket::WebSocket ws = websocket::accept(req, res, options);
-    if (!ws) return;
-    auto member = std::make_shared<Member>();
-    member->out = ws.sender();
-    const cogo::Chan<HubEvent>& events = hub->events();
-    events.send(HubEvent{HubEvent::Type::join, member, nullptr});
-    cogo::WaitGroup writer;
-    writer.add(1);
-    cogo::go([member, &writer] {
-      write_queue(member);
-      writer.done();
-    });
-    // Leaving happens whatever ends the loop (a close, a cancel), and must
-    // reach the hub even under a cancelled context.
-    struct Leave {
-      const cogo::Chan<HubEvent>& events;
-      MemberPtr member;
-      cogo::WaitGroup& writer;
-      ~Leave() {
-        cogo::CancelShield shield;
-        events.send(HubEvent{HubEvent::Type::leave, member, nullptr});
-        writer.wait();
-      }
-    } leave{events, member, writer};
-    Message m;
-    while (ws.read(m)) {
-      events.send(
-          HubEvent{HubEvent::Type::message, nullptr,
-                   std::make_shared<const Broadcast>(Broadcast{m.kind, std::move(m.data)})});
-    }
+    websocket::serve(req, res, options, [hub](websocket::WebSocket& ws) { chat(*hub, ws); });
   });
 }
 

@@ -45,9 +45,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace cogo::http {
-class Stream;
-}
+#include "cogo/http/upgrade.h"
 
 #include "cogo/http/request.h"
 
@@ -78,8 +76,10 @@ class Exchange {
   };
   // upgrade() is cogo::http::upgrade() (cogo/http/upgrade.h, which states
   // the preconditions): the response head goes out and the handler owns
-  // the connection's stream from then on.
-  virtual Upgrade upgrade() = 0;
+  // the connection's stream from then on — now (later empty), or once the
+  // handler has returned and the request is over (later runs then, on the
+  // connection's goroutine or thread).
+  virtual Upgrade upgrade(UpgradeHandler later) = 0;
 
   // body_limit() is the current request's body limit: max_body_bytes, or
   // less after limit_body() (Request::limit_body, middleware::body_limit).

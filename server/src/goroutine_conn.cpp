@@ -116,6 +116,13 @@ void serve(GoroutineConn* c) {
     spdlog::debug("connection error: {}", e.what());
     st = http::Http1Session::State::closed;
   }
+  if (st == http::Http1Session::State::upgraded) {
+    // The connection is the upgrade handler's now, on this goroutine, with
+    // the engine back in its pool; it closes when the handler returns.
+    c->http.run_upgrade(c->stream());
+    finish(c);
+    return;
+  }
   if (st == http::Http1Session::State::closed || c->shared->shutdown->draining()) {
     finish(c);
     return;

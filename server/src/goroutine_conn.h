@@ -5,6 +5,7 @@
 //      idle --(readable / hang-up / idle timer)--> resumed --(bytes)--> serving
 //      resumed --(idle_timeout passed, or draining)--> closed
 //      serving --(engine says closed, error, or draining)--> closed
+//      serving --(a handler upgraded for later)--> upgraded --(its handler returns)--> closed
 //
 // serving: a goroutine runs the engine (Http1Session::serve_ready) over a
 //   ConnStream (or TlsStream over the same net::Conn) until every request that
@@ -16,6 +17,9 @@
 //   re-armed lazily (park_idle in goroutine_conn.cpp).
 // resumed: the poller spawned a fresh goroutine; a timer wake-up is told from
 //   bytes by the clock, bytes from end of input by the engine's first read.
+// upgraded: the goroutine that served the request runs the upgrade's handler
+//   (Http1Session::run_upgrade, cogo/http/upgrade.h) with the engine given
+//   back; the connection stays counted open until it returns.
 //
 // An idle keep-alive connection costs a few hundred bytes.
 #pragma once

@@ -112,6 +112,7 @@ void Http1Engine::attach(Stream& stream, const Handler& handler, const HttpOptio
 void Http1Engine::detach() noexcept {
   stream_ = nullptr;
   handler_ = nullptr;
+  upgrade_later_ = nullptr;
   // A pooled Http1Engine keeps small buffers (they make the next request free
   // of allocations) and gives big ones back: whatever it keeps is memory a
   // connection holds while its handler is parked mid-request.
@@ -135,6 +136,9 @@ Http1Session::State Http1Engine::serve() {
   try {
     for (;;) {
       if (!process_input()) {
+        // A deferred upgrade whose handler returned: the connection goes on
+        // without HTTP (the session runs the upgrade's handler).
+        if (upgrade_ == UpgradeMode::later && !broken()) return Http1Session::State::upgraded;
         close_connection(!broken());
         return Http1Session::State::closed;
       }
@@ -263,7 +267,7 @@ bool Http1Engine::dispatch(RequestParser::Event event) {
            : head.expect_continue ? RequestPhase::body_expect_continue
                                   : RequestPhase::body;
   response_phase_ = ResponsePhase::buffered;
-  upgraded_ = false;
+  upgrade_ = UpgradeMode::none;
   body_received_ = 0;
   body_limit_ = options_->max_body_bytes;
   close_ = !head.keep_alive || head.upgrade ? CloseReason::client_asked
@@ -410,12 +414,13 @@ void Http1Engine::on_first_wait(cogo::detail::CancelState*, void* self) {
 }
 
 cogo::CancelReason Http1Engine::end_request_context(cogo::CancelReason escaped) noexcept {
-  if (upgraded_ && options_->upgrades != nullptr) options_->upgrades->remove(upgrade_entry_);
+  const bool upgraded_now = upgrade_ == UpgradeMode::now;
+  if (upgraded_now && options_->upgrades != nullptr) options_->upgrades->remove(upgrade_entry_);
   cogo::detail::CancelState* s = ctx_.state();
   const cogo::CancelReason own = ctx_.reason();
   const cogo::CancelReason reason = own != cogo::CancelReason::none ? own : escaped;
   if (RequestCounters* c = options_->request_counters) {
-    (upgraded_ ? c->upgraded : c->in_flight).fetch_sub(1, std::memory_order_relaxed);
+    (upgraded_now ? c->upgraded : c->in_flight).fetch_sub(1, std::memory_order_relaxed);
     if (reason != cogo::CancelReason::none) {
       c->cancelled[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
     }
@@ -446,9 +451,10 @@ void Http1Engine::stop_request_watch() noexcept {
   }
 }
 
-Http1Engine::Upgrade Http1Engine::upgrade() {
+Http1Engine::Upgrade Http1Engine::upgrade(UpgradeHandler later) {
   Response& res = response_;
-  if (upgraded_) throw std::logic_error("http: upgrade() called twice for one request");
+  if (upgrade_ != UpgradeMode::none)
+    throw std::logic_error("http: upgrade() called twice for one request");
   if (res.committed_) throw std::logic_error("http: upgrade() after the response head was sent");
   if (res.body_bytes_ > 0) throw std::logic_error("http: upgrade() after a body was written");
   const bool connect = request_.method_ == "CONNECT";
@@ -477,15 +483,20 @@ Http1Engine::Upgrade Http1Engine::upgrade() {
   close_ = CloseReason::upgraded;
   response_phase_ = ResponsePhase::upgraded;
   res.committed_ = true;
-  upgraded_ = true;
-  if (RequestCounters* c = options_->request_counters) {
-    c->in_flight.fetch_sub(1, std::memory_order_relaxed);
-    c->upgraded.fetch_add(1, std::memory_order_relaxed);
-  }
-  if (options_->upgrades != nullptr) {
-    upgrade_entry_.context = ctx_;
-    upgrade_entry_.fd = stream_->native_fd();
-    options_->upgrades->add(upgrade_entry_);
+  if (later) {
+    upgrade_ = UpgradeMode::later;
+    upgrade_later_ = std::move(later);
+  } else {
+    upgrade_ = UpgradeMode::now;
+    if (RequestCounters* c = options_->request_counters) {
+      c->in_flight.fetch_sub(1, std::memory_order_relaxed);
+      c->upgraded.fetch_add(1, std::memory_order_relaxed);
+    }
+    if (options_->upgrades != nullptr) {
+      upgrade_entry_.context = ctx_;
+      upgrade_entry_.fd = stream_->native_fd();
+      options_->upgrades->add(upgrade_entry_);
+    }
   }
   append_head(Framing::none, 0);
   flush_output();
@@ -495,6 +506,12 @@ Http1Engine::Upgrade Http1Engine::upgrade() {
   std::string().swap(res.body_);
   std::string().swap(res.fields_);
   return Upgrade{stream_, std::string_view(in_.unparsed(), in_.unparsed_size())};
+}
+
+UpgradeHandler Http1Engine::take_upgrade(std::string& buffered) {
+  buffered.assign(in_.unparsed(), in_.unparsed_size());
+  upgrade_ = UpgradeMode::none;
+  return std::move(upgrade_later_);
 }
 
 void Http1Engine::run_handler() {
@@ -533,6 +550,11 @@ void Http1Engine::run_handler() {
   } catch (...) {
     failed = true;
     message = "an exception not derived from std::exception";
+  }
+  if (!returned && upgrade_ == UpgradeMode::later) {
+    // A handler that failed after a deferred upgrade: nothing of it runs.
+    upgrade_ = UpgradeMode::none;  // close_ is upgraded: the connection closes
+    upgrade_later_ = nullptr;
   }
   // Why the request ended cancelled, if it did: its context's reason, else
   // that of a Cancelled from a tighter context of the handler's own

@@ -39,6 +39,7 @@
 #include "cogo/http/request.h"
 #include "cogo/http/response.h"
 #include "cogo/http/stream.h"
+#include "cogo/http/upgrade.h"
 #include "exchange.h"
 #include "input_buffer.h"
 #include "output_buffer.h"
@@ -74,9 +75,15 @@ class Http1Engine final : public Exchange {
   void flush_response() override;
 
   // upgrade() is Exchange::upgrade(): the response head goes out, the
-  // request's watch and handler timeout end, the connection is registered
-  // for the shutdown, and the engine reads and writes nothing more of it.
-  Upgrade upgrade() override;
+  // request's watch and handler timeout end, and the engine reads and
+  // writes nothing more of the connection. Now (later empty): the
+  // connection is registered for the shutdown and counted upgraded until
+  // the request ends. Deferred (later set): serve() returns State::upgraded
+  // once the handler returned, and take_upgrade() hands later to the session.
+  Upgrade upgrade(UpgradeHandler later) override;
+  // take_upgrade() moves out a deferred upgrade's handler and the input
+  // that came behind the request (after serve() returned upgraded).
+  UpgradeHandler take_upgrade(std::string& buffered);
 
   const HttpOptions& options() const noexcept { return *options_; }
 
@@ -234,9 +241,17 @@ class Http1Engine final : public Exchange {
   int watch_fd_ = -1;               // fixed by begin for on_first_wait
   bool watch_half_close_ = false;
 
-  // The request took the connection over (upgrade()); reset by dispatch().
-  bool upgraded_ = false;
-  UpgradeRegistry::Entry upgrade_entry_;  // linked in options_->upgrades meanwhile
+  // UpgradeMode: whether and how the request took the connection over.
+  //   none   dispatch() starts every request here.
+  //   now    upgrade() with no handler: the handler owns the connection until
+  //          it returns (registered and counted meanwhile); then it closes.
+  //   later  upgrade(handler): when the handler returns normally, serve()
+  //          returns State::upgraded and the session runs the handler;
+  //          if it throws, the connection closes (none of it runs).
+  enum class UpgradeMode : std::uint8_t { none, now, later };
+  UpgradeMode upgrade_ = UpgradeMode::none;
+  UpgradeRegistry::Entry upgrade_entry_;  // now: linked in options_->upgrades meanwhile
+  UpgradeHandler upgrade_later_;          // later: the handler, until take_upgrade()
 
   // The connection.
   CloseReason close_ = CloseReason::none;  // see CloseReason

@@ -4,6 +4,9 @@
 #include <vector>
 
 #include "http1_engine.h"
+#include "spdlog/spdlog.h"
+#include "upgrade_registry.h"
+#include "upgraded_access.h"
 
 namespace cogo::http {
 
@@ -48,6 +51,13 @@ void release_engine(detail::Http1Engine* x) noexcept {
 
 }  // namespace
 
+// PendingUpgrade: a deferred upgrade's handler and the bytes that came
+// behind its request, between serving and run_upgrade().
+struct Http1Session::PendingUpgrade {
+  UpgradeHandler handler;
+  std::string buffered;
+};
+
 Http1Session::Http1Session(const Handler& handler, const HttpOptions& options,
                                std::string remote_address)
     : handler_(&handler), options_(&options), remote_address_(std::move(remote_address)) {}
@@ -59,7 +69,10 @@ Http1Session::~Http1Session() {
 void Http1Session::serve(Stream& stream) {
   if (engine_ == nullptr) engine_ = acquire_engine();
   engine_->attach(stream, *handler_, *options_, remote_address_, false);
-  engine_->serve();
+  if (engine_->serve() == State::upgraded) {
+    upgrade_ = std::make_unique<PendingUpgrade>();
+    upgrade_->handler = engine_->take_upgrade(upgrade_->buffered);
+  }
   release_engine(engine_);
   engine_ = nullptr;
 }
@@ -69,9 +82,42 @@ Http1Session::State Http1Session::serve_ready(Stream& stream) {
   engine_->attach(stream, *handler_, *options_, remote_address_, true);
   const State state = engine_->serve();
   got_input_ = engine_->got_input();
+  if (state == State::upgraded) {
+    upgrade_ = std::make_unique<PendingUpgrade>();
+    upgrade_->handler = engine_->take_upgrade(upgrade_->buffered);
+  }
   release_engine(engine_);
   engine_ = nullptr;
   return state;
+}
+
+void Http1Session::run_upgrade(Stream& stream) {
+  std::unique_ptr<PendingUpgrade> p = std::move(upgrade_);
+  if (!p || !p->handler) return;
+  const cogo::Context* root = options_->root_context;
+  cogo::Context ctx = cogo::Context::with_cancel(root != nullptr ? *root : cogo::Context());
+  detail::UpgradeRegistry::Entry entry;
+  entry.context = ctx;
+  entry.fd = stream.native_fd();
+  if (options_->upgrades != nullptr) options_->upgrades->add(entry);
+  RequestCounters* counters = options_->request_counters;
+  if (counters != nullptr) counters->upgraded.fetch_add(1, std::memory_order_relaxed);
+  {
+    Upgraded up = detail::UpgradedAccess::make(&stream, p->buffered);
+    cogo::ContextScope scope(ctx);
+    try {
+      p->handler(up);
+    } catch (const cogo::Cancelled&) {
+      // Its context was cancelled (the shutdown): it unwound, as it should.
+    } catch (const std::exception& e) {
+      spdlog::error("http: upgraded connection from {} failed: {}", remote_address_, e.what());
+    } catch (...) {
+      spdlog::error("http: upgraded connection from {} failed", remote_address_);
+    }
+  }
+  ctx.cancel();  // goroutines it started under its context stop with it
+  if (options_->upgrades != nullptr) options_->upgrades->remove(entry);
+  if (counters != nullptr) counters->upgraded.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void serve_http1(Stream& stream, const Handler& handler, const HttpOptions& options,

@@ -88,7 +88,9 @@ struct Server::Impl {
       try {
         TlsStream s(*tls, fd, TlsStream::FdOwnership::borrow);
         s.handshake(std::chrono::steady_clock::now() + opt.tls.handshake_timeout);
-        Http1Session(handler, opt.http, remote).serve(s);
+        Http1Session session(handler, opt.http, remote);
+        session.serve(s);
+        if (session.upgraded()) session.run_upgrade(s);
       } catch (...) {
         conns.tls_failures.fetch_add(1, std::memory_order_relaxed);
         throw;
@@ -99,7 +101,9 @@ struct Server::Impl {
         FdStream& s;
         ~Release() { s.release(); }  // the thread model closes fd
       } release{s};
-      Http1Session(handler, opt.http, remote).serve(s);
+      Http1Session session(handler, opt.http, remote);
+      session.serve(s);
+      if (session.upgraded()) session.run_upgrade(s);
     }
   }
 };

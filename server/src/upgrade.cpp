@@ -18,11 +18,19 @@ Upgraded upgrade(Request& req, Response& res) {
   if (req.exchange_ == nullptr || res.exchange_ != req.exchange_) {
     throw std::logic_error("http: upgrade() outside the handler serving this request");
   }
-  const detail::Exchange::Upgrade u = req.exchange_->upgrade();
+  const detail::Exchange::Upgrade u = req.exchange_->upgrade({});
   Upgraded up;
   up.stream_ = u.stream;
   up.buffered_ = u.buffered;
   return up;
+}
+
+void upgrade(Request& req, Response& res, UpgradeHandler fn) {
+  if (req.exchange_ == nullptr || res.exchange_ != req.exchange_) {
+    throw std::logic_error("http: upgrade() outside the handler serving this request");
+  }
+  if (!fn) throw std::invalid_argument("http: upgrade() with an empty handler");
+  req.exchange_->upgrade(std::move(fn));
 }
 
 namespace {

@@ -13,6 +13,12 @@ namespace cogo::http::detail {
 struct UpgradedAccess {
   static Stream* stream(const Upgraded& u) noexcept { return u.stream_; }
   static std::string_view buffered(const Upgraded& u) noexcept { return u.buffered_; }
+  static Upgraded make(Stream* stream, std::string_view buffered) noexcept {
+    Upgraded u;
+    u.stream_ = stream;
+    u.buffered_ = buffered;
+    return u;
+  }
 };
 
 }  // namespace cogo::http::detail

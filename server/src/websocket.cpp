@@ -81,6 +81,11 @@ WebSocket& WebSocket::operator=(WebSocket&& o) noexcept {
   return *this;
 }
 
+WebSocket::WebSocket(std::shared_ptr<detail::Connection> c) noexcept
+    : exceptions_(std::uncaught_exceptions()) {
+  c_ = std::move(c);
+}
+
 WebSocket::~WebSocket() {
   release();
 }
@@ -162,7 +167,7 @@ void Writer::finish(std::string_view data) {
 }
 
 // ---------------------------------------------------------------------------
-// accept
+// accept and serve
 
 namespace {
 
@@ -199,14 +204,13 @@ class DeflateSlot {
   bool held_ = false;
 };
 
-}  // namespace
-
-WebSocket accept(http::Request& req, http::Response& res, const Options& options) {
+// answer() checks the handshake and sets res up for the 101 (true), or
+// answers the refusal (false). slot holds compression's place, if taken.
+bool answer(http::Request& req, http::Response& res, const Options& options, detail::Handshake& h,
+            DeflateSlot& slot) {
   const Deflate& d = options.deflate;
-  DeflateSlot slot;  // given back when accept() returns: the Connection counts itself by then
   const bool allow_deflate = d.enabled && slot.take(d.max_connections);
-  detail::Handshake h =
-      detail::check_handshake(req.method(), req.version_major(), req.version_minor(),
+  h = detail::check_handshake(req.method(), req.version_major(), req.version_minor(),
                               req.header_fields(), options, allow_deflate);
   if (h.status != 101) {
     // RFC 6455 4.2.2, 4.4: an HTTP error, and for a version this server
@@ -215,15 +219,17 @@ WebSocket accept(http::Request& req, http::Response& res, const Options& options
     if (h.status == 426) res.set_header("Sec-WebSocket-Version", "13");
     res.set_header("Connection", "close");
     res.text(h.status, h.error + "\n");
-    return WebSocket();
+    return false;
   }
   res.set_status(101);
   res.set_header("Upgrade", "websocket");
   res.set_header("Sec-WebSocket-Accept", h.accept);
   if (!h.subprotocol.empty()) res.set_header("Sec-WebSocket-Protocol", h.subprotocol);
   if (!h.extensions.empty()) res.set_header("Sec-WebSocket-Extensions", h.extensions);
-  http::Upgraded up = http::upgrade(req, res);
+  return true;
+}
 
+detail::Settings settings_of(const Options& options) {
   detail::Settings s;
   s.max_message = options.max_message_bytes;
   s.max_frame = options.max_frame_bytes > 0 ? options.max_frame_bytes : options.max_message_bytes;
@@ -233,12 +239,39 @@ WebSocket accept(http::Request& req, http::Response& res, const Options& options
   s.ping_interval = options.ping_interval;
   s.pong_timeout = options.pong_timeout;
   s.close_timeout = options.close_timeout;
-  s.deflate_min_size = d.min_size;
-  WebSocket ws(std::make_shared<detail::Connection>(http::detail::UpgradedAccess::stream(up),
-                                                    http::detail::UpgradedAccess::buffered(up), s,
-                                                    h.deflate, std::move(h.subprotocol)));
-  ws.exceptions_ = std::uncaught_exceptions();
-  return ws;
+  s.deflate_min_size = options.deflate.min_size;
+  return s;
+}
+
+}  // namespace
+
+WebSocket accept(http::Request& req, http::Response& res, const Options& options) {
+  detail::Handshake h;
+  DeflateSlot slot;  // given back when accept() returns: the Connection counts itself by then
+  if (!answer(req, res, options, h, slot)) return WebSocket();
+  http::Upgraded up = http::upgrade(req, res);
+  return WebSocket(std::make_shared<detail::Connection>(
+      http::detail::UpgradedAccess::stream(up), http::detail::UpgradedAccess::buffered(up),
+      settings_of(options), h.deflate, std::move(h.subprotocol)));
+}
+
+bool serve(http::Request& req, http::Response& res, const Options& options, Serve fn) {
+  if (!fn) throw std::invalid_argument("websocket: serve() with an empty function");
+  detail::Handshake h;
+  // The place under the compression cap is held until the Connection
+  // exists, after the request (or given back if the upgrade never runs).
+  auto slot = std::make_shared<DeflateSlot>();
+  if (!answer(req, res, options, h, *slot)) return false;
+  http::upgrade(req, res,
+                [s = settings_of(options), d = h.deflate, proto = std::move(h.subprotocol),
+                 fn = std::move(fn), slot](http::Upgraded& up) mutable {
+                  WebSocket ws(std::make_shared<detail::Connection>(
+                      http::detail::UpgradedAccess::stream(up),
+                      http::detail::UpgradedAccess::buffered(up), s, d, std::move(proto)));
+                  slot.reset();
+                  fn(ws);
+                });
+  return true;
 }
 
 }  // namespace cogo::websocket

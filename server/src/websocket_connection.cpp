@@ -265,7 +265,7 @@ Connection::Outcome Connection::receive(Sink& sink) {
         case Sink::Mode::message: {
           std::string& d = sink.message->data;
           limit = s_.max_message;
-          if (d.size() == sink.len) {
+          if (d.size() == sink.len && rx_.wants_output()) {
             // Room for the rest of the frame when it is known, else double;
             // never beyond the limit (+1, for an inflating message to show
             // that it goes over).

@@ -93,6 +93,13 @@ class Receiver {
   Kind message_kind() const noexcept { return kind_; }
   // message_bytes() is how many bytes of the current message were produced.
   std::uint64_t message_bytes() const noexcept { return message_bytes_; }
+  // wants_output() tells whether the next step may produce message bytes
+  // (a data frame's payload or a compressed message's end is under way):
+  // a reader gives output room only then, and holds none while it waits
+  // for the next frame.
+  bool wants_output() const noexcept {
+    return phase_ == Phase::payload || phase_ == Phase::inflate_tail;
+  }
   // payload_hint() is how many more bytes the current uncompressed frame
   // will produce (0 when unknown): room to give at once.
   std::uint64_t payload_hint() const noexcept {

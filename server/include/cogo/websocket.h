@@ -244,9 +244,10 @@ class WebSocket : public Sender {
   std::string_view subprotocol() const noexcept;
   bool compressed() const noexcept;
 
+  // Internal: a WebSocket over a Connection (accept(), serve()).
+  explicit WebSocket(std::shared_ptr<detail::Connection> c) noexcept;
+
  private:
-  friend WebSocket accept(http::Request& req, http::Response& res, const Options& options);
-  explicit WebSocket(std::shared_ptr<detail::Connection> c) { c_ = std::move(c); }
   void release() noexcept;
   int exceptions_ = 0;  // std::uncaught_exceptions() when accepted
 };
@@ -275,7 +276,27 @@ class Writer {
 // answers it: 101 and an open WebSocket; or, for a request that is not a
 // valid handshake, the error status on res (400; 426 with
 // Sec-WebSocket-Version: 13 for another version; 403 for a refused origin),
-// the connection closing after it, and an empty WebSocket (false).
+// the connection closing after it, and an empty WebSocket (false). The
+// handler keeps its request (req, res, the HTTP engine and its buffers)
+// for as long as it uses the WebSocket.
 WebSocket accept(http::Request& req, http::Response& res, const Options& options = {});
+
+// serve() is accept() for connections held long: it answers the handshake
+// the same way (false when refused), and fn(ws) runs once the handler has
+// returned and the HTTP request is over — on the connection's goroutine (or
+// thread), with the HTTP engine and its buffers given back, under a context
+// the server's shutdown cancels (cogo/http/upgrade.h's deferred upgrade).
+// An idle WebSocket then costs its goroutine's stack page and about 1.5 KiB
+// (accept(): about 3 KiB more). fn must not use req or res: copy what it
+// needs (a path parameter, a header) into its captures.
+//
+//   router.get("/ws/echo", [](Request& req, Response& res) {
+//     cogo::websocket::serve(req, res, {}, [](cogo::websocket::WebSocket& ws) {
+//       cogo::websocket::Message m;
+//       while (ws.read(m)) ws.write(m.kind, m.data);
+//     });
+//   });
+using Serve = std::function<void(WebSocket& ws)>;
+bool serve(http::Request& req, http::Response& res, const Options& options, Serve fn);
 
 }  // namespace cogo::websocket

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -178,6 +179,7 @@ class Request {
   friend class detail::Exchange;  // Exchange::of()
   friend class Router;
   friend Upgraded upgrade(Request& req, Response& res);
+  friend void upgrade(Request& req, Response& res, std::function<void(Upgraded&)> fn);
   Request() = default;
   void parse_query() const;
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -133,6 +134,7 @@ class Response {
   // The engines read a Response (server/src/exchange.h).
   friend class detail::Http1Engine;
   friend Upgraded upgrade(Request& req, Response& res);
+  friend void upgrade(Request& req, Response& res, std::function<void(Upgraded&)> fn);
   Response() = default;
   void reset(detail::Exchange* exchange, bool discard_body, std::size_t max_buffered);
   void check_field(std::string_view name, std::string_view value);

@@ -34,6 +34,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string_view>
 
 namespace cogo::http {
@@ -79,6 +80,7 @@ class Upgraded {
  private:
   friend struct detail::UpgradedAccess;
   friend Upgraded upgrade(Request& req, Response& res);
+  friend void upgrade(Request& req, Response& res, std::function<void(Upgraded&)> fn);
   Stream* stream_ = nullptr;
   std::string_view buffered_;  // bytes behind the request, not read yet
 };
@@ -86,5 +88,20 @@ class Upgraded {
 // upgrade() takes the connection of req over after sending res's head (see
 // above). Call it from the handler serving req, at most once.
 Upgraded upgrade(Request& req, Response& res);
+
+// UpgradeHandler: what serves a connection taken over after its request.
+using UpgradeHandler = std::function<void(Upgraded&)>;
+
+// upgrade(req, res, fn) is the same hand-over, deferred until the request is
+// over: the head goes out now, the handler returns, the HTTP request ends
+// (its engine and buffers go back to the pool, req and res are gone), and
+// then fn runs with the connection on the connection's own goroutine (or
+// thread), at the bottom of its stack. The cheapest way to hold a
+// long-lived connection: it costs the goroutine's stack page, fn's state
+// and a few hundred bytes. fn runs under a context of its own (a child of
+// the server's, cancelled at the start of a shutdown); it counts in
+// connections_upgraded while it runs; the connection closes when it
+// returns. If the handler throws after this call, fn never runs.
+void upgrade(Request& req, Response& res, UpgradeHandler fn);
 
 }  // namespace cogo::http

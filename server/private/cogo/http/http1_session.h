@@ -18,6 +18,7 @@
 //    Http1Session is a few dozen bytes.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -42,12 +43,15 @@ class Http1Session {
   Http1Session& operator=(const Http1Session&) = delete;
 
   enum class State {
-    idle,    // waiting for the client's next request; holds no buffers
-    closed,  // done: the caller closes the stream
+    idle,      // waiting for the client's next request; holds no buffers
+    closed,    // done: the caller closes the stream
+    upgraded,  // a handler took the connection over for later (cogo/http/upgrade.h):
+               // the caller calls run_upgrade(), then closes the stream
   };
 
   // serve() serves requests until the connection ends (client close, error,
-  // timeout, Connection: close). I/O errors end it quietly.
+  // timeout, Connection: close) or is upgraded (then upgraded() is true).
+  // I/O errors end it quietly.
   void serve(Stream& stream);
 
   // serve_ready() serves the requests stream has ready; see above. A request
@@ -59,6 +63,15 @@ class Http1Session {
   // (false while idle between serve_ready() calls).
   bool holds_buffers() const noexcept { return engine_ != nullptr; }
 
+  // upgraded() tells whether serve() or serve_ready() ended in an upgrade;
+  // run_upgrade() then runs its handler over stream, with the engine given
+  // back already: under a context of its own (a child of the server's root,
+  // registered so that the shutdown cancels it at its start), counted in
+  // RequestCounters::upgraded while it runs. An exception out of it is
+  // logged. Returns when the handler does; the caller closes the stream.
+  bool upgraded() const noexcept { return upgrade_ != nullptr; }
+  void run_upgrade(Stream& stream);
+
   // got_input() tells whether the last serve_ready() read any bytes. A
   // caller woken by its idle timer closes a connection that had none; one
   // woken by a readiness edge whose bytes an earlier read took waits again.
@@ -69,6 +82,8 @@ class Http1Session {
   const HttpOptions* options_;
   std::string remote_address_;
   detail::Http1Engine* engine_ = nullptr;
+  struct PendingUpgrade;
+  std::unique_ptr<PendingUpgrade> upgrade_;  // set when serving ended in an upgrade
   bool got_input_ = false;
 };
 
