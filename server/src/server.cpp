@@ -156,12 +156,17 @@ std::vector<std::string> Server::addresses() const { return impl_->addrs; }
 
 void Server::shutdown() {
   Impl& s = *impl_;
-  if (!s.shutdown.request()) return;
-  if (s.opt.model == Model::goroutine) {
-    s.goroutines.stop_accepting();
-  } else {
-    s.threads.stop_accepting();
-  }
+  // The listeners stop inside request(), before it wakes serve(): once
+  // woken, serve() may return and the Server be destroyed while this call
+  // would still be stopping them (a ThreadModel's accept back-off cancelled
+  // after its server was gone crashed mw_static_test's thread runs).
+  s.shutdown.request([&s] {
+    if (s.opt.model == Model::goroutine) {
+      s.goroutines.stop_accepting();
+    } else {
+      s.threads.stop_accepting();
+    }
+  });
 }
 
 ServerCounters Server::counters() const {

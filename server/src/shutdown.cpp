@@ -3,9 +3,13 @@
 
 namespace cogo::server_detail {
 
-bool Shutdown::request() {
+bool Shutdown::request(const std::function<void()>& stop_accepting) {
   if (draining_.exchange(true, std::memory_order_acq_rel)) return false;
-  requested_.close();
+  if (stop_accepting) stop_accepting();
+  // A copy of the handle, as in close_all_closed(): once closed, the waiter
+  // may return and destroy this object while close() is still waking it.
+  Chan<int> c = requested_;
+  c.close();
   return true;
 }
 

@@ -4,8 +4,10 @@
 //   serving --request()--> draining --(accept loops gone, then every
 //                                      connection done, or the grace over)--> done
 //
-// request() (any thread, any number of times) sets draining() and wakes
-// wait_requested(). The server then stops accepting, closes or wakes what is
+// request() (any thread, any number of times) sets draining(), runs the
+// server's stop_accepting and then wakes wait_requested(): the wake-up is the
+// last thing a request() does with the server, whose serve() may return and
+// whose owner may destroy it as soon as it is woken. The server then closes or wakes what is
 // idle, and calls wait_connections(deadline), which returns once the count
 // of open connections is zero or the deadline passed. No sleep-polling: the
 // last connection to finish closes a channel the waiter selects on.
@@ -14,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 
 #include "cogo/chan.h"
 
@@ -26,8 +29,12 @@ class Shutdown {
   Shutdown& operator=(const Shutdown&) = delete;
 
   // request() starts the shutdown; returns false if it had already started.
-  // Callable from any thread (a signal watcher's, a handler's goroutine).
-  bool request();
+  // Callable from any thread (a signal watcher's, a handler's goroutine). The
+  // first call sets draining(), then runs stop_accepting (if any: an accept
+  // loop that sees its listener closed reads draining() to tell a shutdown
+  // from an error), then wakes wait_requested(), touching nothing of this
+  // object after that wake-up: its waiter may return and destroy the server.
+  bool request(const std::function<void()>& stop_accepting = {});
   // draining() tells whether request() was called.
   bool draining() const noexcept { return draining_.load(std::memory_order_acquire); }
   // draining_flag() is what HttpOptions::draining points to.
