@@ -76,18 +76,18 @@ class Cache {
   static constexpr std::size_t kMaxSlots = 4096;
 
   Entry& lookup(const State& st, int method, std::string_view route, int code) {
+    // The last entry first: a thread's requests mostly repeat one
+    // combination, and this check costs no hash.
+    if (last_ != nullptr && matches(*last_, st.id, method, route, code)) return *last_;
     const std::uint64_t h = hash(st.id, method, route, code);
     if (!slots_.empty()) {
       for (std::size_t i = h & (slots_.size() - 1);; i = (i + 1) & (slots_.size() - 1)) {
         Entry& e = slots_[i];
         if (e.owner == 0) break;
-        if (e.hash == h && e.owner == st.id && e.code == code && e.method == method &&
-            e.route == route) {
-          return e;
-        }
+        if (e.hash == h && matches(e, st.id, method, route, code)) return *(last_ = &e);
       }
     }
-    return insert(st, h, method, route, code);
+    return *(last_ = &insert(st, h, method, route, code));
   }
 
  private:
@@ -95,6 +95,29 @@ class Cache {
   // the router's own pattern string, the same address on every request
   // (lookup() still compares the bytes, so an address reused for another
   // pattern cannot alias).
+  // matches() is e's key == (id, method, route, code); the route's bytes
+  // are compared inline (patterns are short: a call to memcmp would cost
+  // more than the loop).
+  static bool matches(const Entry& e, std::uint64_t id, int method, std::string_view route,
+                      int code) noexcept {
+    if (e.owner != id || e.code != code || e.method != method || e.route.size() != route.size()) {
+      return false;
+    }
+    const char* a = e.route.data();
+    const char* b = route.data();
+    std::size_t n = route.size();
+    for (; n >= 8; n -= 8, a += 8, b += 8) {
+      std::uint64_t x, y;
+      std::memcpy(&x, a, 8);
+      std::memcpy(&y, b, 8);
+      if (x != y) return false;
+    }
+    for (; n > 0; n--) {
+      if (*a++ != *b++) return false;
+    }
+    return true;
+  }
+
   static std::uint64_t hash(std::uint64_t id, int method, std::string_view route, int code) {
     std::uint64_t h = reinterpret_cast<std::uintptr_t>(route.data()) ^ (id << 48) ^
                       (static_cast<std::uint64_t>(route.size()) << 32) ^
@@ -108,7 +131,9 @@ class Cache {
       if (slots_.size() >= kMaxSlots) {
         slots_.assign(slots_.size(), Entry{});  // start over
         used_ = 0;
+        last_ = nullptr;
       } else {
+        last_ = nullptr;  // the entries move
         std::vector<Entry> old = std::move(slots_);
         slots_.assign(old.empty() ? kFirstSlots : old.size() * 2, Entry{});
         used_ = 0;
@@ -147,15 +172,28 @@ class Cache {
 
   std::vector<Entry> slots_;
   std::size_t used_ = 0;
+  Entry* last_ = nullptr;  // in slots_: the entry the last lookup returned
 };
+
+// this_thread_cache() is the calling thread's Cache. The pointer is
+// constant-initialised, so reading it needs no TLS guard; the Cache is
+// made (and its owner, which frees it at the thread's exit, registered) on
+// the thread's first request.
+Cache& this_thread_cache() {
+  constinit thread_local Cache* cache = nullptr;
+  if (cache == nullptr) [[unlikely]] {
+    thread_local std::unique_ptr<Cache> owner = std::make_unique<Cache>();
+    cache = owner.get();
+  }
+  return *cache;
+}
 
 // record() counts one request. Not inlined, and it cannot park: the
 // thread-local cache it uses is the current thread's.
 [[gnu::noinline]] void record(const State& st, const http::Request& req, const http::Response& res,
                               int code, Clock::time_point start) {
   const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  thread_local Cache cache;
-  Entry& e = cache.lookup(st, method_index(req.method()), req.route(), code);
+  Entry& e = this_thread_cache().lookup(st, method_index(req.method()), req.route(), code);
   e.requests->inc();
   e.duration->observe(seconds);
   e.size->observe(static_cast<double>(res.body_bytes()));
