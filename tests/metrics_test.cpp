@@ -64,6 +64,36 @@ TEST_P(Metrics, CountsFromGoroutinesAndThreadsSumExactly) {
   EXPECT_DOUBLE_EQ(snap.sum, 0.5 * kGoroutines);
 }
 
+// observe_integer(): the bucket observe() would pick (bounds inclusive),
+// the sum exact in an integer (from more threads than shards, so threads
+// share a shard's atomics), added to the double observations' sum.
+TEST(MetricsHistogram, IntegerObservationsSumExactlyBesideDoubleOnes) {
+  cogo::metrics::Histogram h({64, 256});
+  constexpr int kThreads = 2 * static_cast<int>(cogo::metrics::kShards), kEach = 1000;
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; t++) {
+    ts.emplace_back([&] {
+      for (int i = 0; i < kEach; i++) {
+        h.observe_integer(64);    // le="64": the bound itself
+        h.observe_integer(65);    // le="256"
+        h.observe_integer(1000);  // +Inf
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  h.observe(0.5);
+  const uint64_t n = uint64_t{kThreads} * kEach;
+  const auto snap = h.snapshot();
+  EXPECT_EQ(snap.cumulative, (std::vector<uint64_t>{n + 1, 2 * n + 1, 3 * n + 1}));
+  EXPECT_EQ(snap.count, 3 * n + 1);
+  EXPECT_DOUBLE_EQ(snap.sum, static_cast<double>(n * (64 + 65 + 1000)) + 0.5);
+  // Past 2^53 a double sum loses small additions; the integer one does not.
+  cogo::metrics::Histogram big({1});
+  big.observe_integer(uint64_t{1} << 53);
+  for (int i = 0; i < 3; i++) big.observe_integer(2);
+  EXPECT_EQ(big.snapshot().sum, static_cast<double>((uint64_t{1} << 53) + 6));
+}
+
 TEST(MetricsNames, BadNamesAreRefusedAtRegistration) {
   cogo::metrics::Registry reg;
   for (const char* bad : {"", "1abc", "a-b", "a b", "é"}) {

@@ -196,7 +196,7 @@ Cache& this_thread_cache() {
   Entry& e = this_thread_cache().lookup(st, method_index(req.method()), req.route(), code);
   e.requests->inc();
   e.duration->observe(seconds);
-  e.size->observe(static_cast<double>(res.body_bytes()));
+  e.size->observe_integer(res.body_bytes());
 }
 
 template <class T>

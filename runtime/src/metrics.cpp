@@ -20,15 +20,10 @@ namespace cogo::metrics {
 
 namespace detail {
 
-std::size_t shard() noexcept {
-  // Constant-initialised, so reading it needs no TLS guard; kShards means
-  // "not chosen yet".
-  thread_local std::size_t mine = kShards;
-  if (mine == kShards) [[unlikely]] {
-    static std::atomic<std::size_t> next{0};
-    mine = next.fetch_add(1, std::memory_order_relaxed) % kShards;
-  }
-  return mine;
+std::size_t choose_shard() noexcept {
+  static std::atomic<std::size_t> next{0};
+  this_thread_shard = next.fetch_add(1, std::memory_order_relaxed) % kShards;
+  return this_thread_shard;
 }
 
 }  // namespace detail
@@ -177,16 +172,29 @@ void Histogram::observe(double v) noexcept {
   while (i < n && b[i] < v) i++;
   const std::size_t s = detail::shard();
   buckets_[s * (bounds_.size() + 1) + i].v.fetch_add(1, std::memory_order_relaxed);
-  sums_[s].v.fetch_add(v, std::memory_order_relaxed);
+  sums_[s].real.fetch_add(v, std::memory_order_relaxed);
+}
+
+void Histogram::observe_integer(uint64_t n) noexcept {
+  const double v = static_cast<double>(n);  // for the bounds only: the sum stays exact
+  std::size_t i = 0;
+  const std::size_t nb = bounds_.size();
+  const double* b = bounds_.data();
+  while (i < nb && b[i] < v) i++;
+  const std::size_t s = detail::shard();
+  buckets_[s * (nb + 1) + i].v.fetch_add(1, std::memory_order_relaxed);
+  sums_[s].integer.fetch_add(n, std::memory_order_relaxed);
 }
 
 Histogram::Snapshot Histogram::snapshot() const {
   Snapshot snap;
   const std::size_t n = bounds_.size() + 1;
   std::vector<uint64_t> per(n, 0);
+  uint64_t integer_sum = 0;
   for (std::size_t s = 0; s < kShards; s++) {
     for (std::size_t i = 0; i < n; i++) per[i] += buckets_[s * n + i].v.load(std::memory_order_relaxed);
-    snap.sum += sums_[s].v.load(std::memory_order_relaxed);
+    snap.sum += sums_[s].real.load(std::memory_order_relaxed);
+    integer_sum += sums_[s].integer.load(std::memory_order_relaxed);
   }
   uint64_t running = 0;
   for (uint64_t c : per) {
@@ -194,6 +202,7 @@ Histogram::Snapshot Histogram::snapshot() const {
     snap.cumulative.push_back(running);
   }
   snap.count = running;
+  snap.sum += static_cast<double>(integer_sum);
   return snap;
 }
 

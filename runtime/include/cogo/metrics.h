@@ -39,13 +39,27 @@ inline constexpr std::size_t kShards = 16;
 inline constexpr std::size_t kDefaultMaxSeries = 1000;
 
 namespace detail {
+// this_thread_shard is the calling thread's shard index, kShards until
+// choose_shard() picked it. Constant-initialised, so reading it is a plain
+// TLS load (no guard, no call).
+constinit inline thread_local std::size_t this_thread_shard = kShards;
+// choose_shard() picks the calling thread's shard (round robin) and returns it.
+std::size_t choose_shard() noexcept;
 // shard() is the calling thread's shard index, 0..kShards-1.
-std::size_t shard() noexcept;
+inline std::size_t shard() noexcept {
+  const std::size_t s = this_thread_shard;
+  if (s == kShards) [[unlikely]]
+    return choose_shard();
+  return s;
+}
 struct alignas(64) PaddedU64 {
   std::atomic<uint64_t> v{0};
 };
-struct alignas(64) PaddedF64 {
-  std::atomic<double> v{0};
+// PaddedSum: a histogram shard's sum, the double observations' and the
+// integer ones' (an atomic integer add needs no compare-and-swap loop).
+struct alignas(64) PaddedSum {
+  std::atomic<double> real{0};
+  std::atomic<uint64_t> integer{0};
 };
 }  // namespace detail
 
@@ -78,6 +92,10 @@ class Histogram {
  public:
   explicit Histogram(std::vector<double> bounds);
   void observe(double v) noexcept;
+  // observe_integer(n) is observe(n) for a whole number (bytes, items): the
+  // same bucket, but summed exactly in an integer (an atomic add where a
+  // double sum takes a compare-and-swap loop); a scrape adds the two sums.
+  void observe_integer(uint64_t n) noexcept;
   struct Snapshot {
     std::vector<uint64_t> cumulative;  // per bound, then +Inf (== count)
     double sum = 0;
@@ -90,7 +108,7 @@ class Histogram {
   std::vector<double> bounds_;
   // buckets_[shard * (bounds + 1) + i], padded per shard.
   std::unique_ptr<detail::PaddedU64[]> buckets_;
-  detail::PaddedF64 sums_[kShards];
+  detail::PaddedSum sums_[kShards];
 };
 
 // default_duration_buckets(): 0.5 ms .. 10 s, for request durations.
