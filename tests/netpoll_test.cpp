@@ -3,6 +3,7 @@
 // hand-off (await_readable), no CPU while idle, no fd leaks. Each goroutine
 // test runs with 1 and with 2 Ps.
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -552,6 +553,51 @@ TEST_P(Netpoll, AwaitReadableSpawnsOnDataAndHoldsNoGoroutine) {
   });
 }
 
+// Bytes that wait while a callback hands the connection back without reading
+// (its read failed before the syscall: an expired deadline) are still there
+// for the next arm: it must spawn the callback again, not wait for an edge
+// that came long ago. (Before the fix, an arm that found the pending edge
+// consumed it, and the second hand-back waited forever: a keep-alive
+// connection with a request in its socket and nobody serving it.)
+TEST_P(Netpoll, AwaitReadableKeepsWaitingBytesForACallbackThatDidNotRead) {
+  // Outlives the runtime: callbacks may still look at it while they exit.
+  cogo::net::IdleSet idle;
+  run([&] {
+    Listener ln = cogo::net::listen("127.0.0.1:0");
+    Pair p = tcp_pair(ln);
+    p.client.write_all("x", 1);
+    cogo::sleep_for(20ms);  // usually the poller takes the edge first, with nobody waiting
+    std::atomic<int> runs{0}, got{0};
+    struct FailTwiceThenRead {
+      Conn* c;
+      std::atomic<int>* runs;
+      std::atomic<int>* got;
+      cogo::net::IdleSet* idle;
+      void operator()() const {
+        char b = 0;
+        std::error_code ec;
+        if (runs->fetch_add(1) < 2) {
+          c->set_read_deadline(Clock::now() - 1ms);  // fails before the syscall
+          c->read(&b, 1, ec);
+          if (ec != errc::timeout) got->store(3);
+          c->set_read_deadline(cogo::net::kNoDeadline);
+          c->await_readable(*this, idle);
+          return;
+        }
+        got->store(c->read(&b, 1, ec) == 1 && b == 'x' ? 1 : 2);
+      }
+    };
+    p.server.await_readable(FailTwiceThenRead{&p.server, &runs, &got, &idle}, &idle);
+    EXPECT_TRUE(wait_until([&] { return got.load() != 0; }))
+        << "the waiting byte was not handed to the callback; runs " << runs.load() << ", idle " << idle.size();
+    EXPECT_EQ(got.load(), 1);
+    EXPECT_EQ(runs.load(), 3);
+    idle.close();  // a callback still armed (the failure above) runs now and exits
+    p.client.close();
+    EXPECT_TRUE(wait_until([] { return cogo::stats().goroutines == 1; }));
+  });
+}
+
 TEST_P(Netpoll, AwaitReadableWakesOnEofTimeoutCloseAndSetClose) {
   // Outlives the runtime: callbacks may still look at it while they exit.
   cogo::net::IdleSet idle;
@@ -655,13 +701,16 @@ TEST_P(Netpoll, IdleHandOffStress) {
     };
     for (auto& p : pairs) p.server.await_readable(Echo{&p.server, &runs, &idle}, &idle);
     std::atomic<int> clients{0};
+    std::vector<std::atomic<int>> progress(kConns);  // 2r+1 writing round r, 2r+2 done
     for (int i = 0; i < kConns; ++i) {
       cogo::go([&, i] {
         for (int r = 0; r < kRounds; ++r) {
+          progress[i].store(r * 2 + 1);
           unsigned char out[4], in[4];
           for (int k = 0; k < 4; ++k) out[k] = nettest::pattern_byte(i, r * 4 + k);
           pairs[i].client.write_all(out, 4);
           pairs[i].client.read_full(in, 4);
+          progress[i].store(r * 2 + 2);
           if (std::memcmp(in, out, 4) == 0) ++replies;
           if (r % 10 == 0) idle.wake_all();  // spurious wakes are harmless
         }
@@ -669,6 +718,25 @@ TEST_P(Netpoll, IdleHandOffStress) {
       });
     }
     if (!wait_until([&] { return clients.load() == kConns; }, std::chrono::minutes(3))) {
+      // Where each unfinished round stands: bytes waiting at the server
+      // with its callback armed is a lost edge (a wake_all then recovers
+      // it); bytes waiting at the client is a lost wake of the client.
+      auto report = [&](const char* when) {
+        std::fprintf(stderr, "hung %s: %zu callbacks armed, %d runs, %d replies, %d of %d clients done\n", when,
+                     idle.size(), runs.load(), replies.load(), clients.load(), kConns);
+        for (int i = 0; i < kConns; ++i) {
+          if (progress[i].load() == kRounds * 2) continue;
+          int client_in = -1, server_in = -1;
+          ioctl(pairs[i].client.native_handle(), FIONREAD, &client_in);
+          ioctl(pairs[i].server.native_handle(), FIONREAD, &server_in);
+          std::fprintf(stderr, "  pair %d at step %d: %d bytes waiting at the server, %d at the client\n", i,
+                       progress[i].load(), server_in, client_in);
+        }
+      };
+      report("at the guard");
+      std::fprintf(stderr, "wake_all woke %zu callbacks\n", idle.wake_all());
+      cogo::sleep_for(std::chrono::seconds(2));
+      report("2 s after a wake_all");
       std::fprintf(stderr, "%s\n", cogo::goroutine_dump().c_str());
       std::fflush(stderr);
       std::abort();  // goroutines still use `pairs`: do not unwind under them

@@ -47,7 +47,10 @@
 //             spawns idle_fn. The edge stays as kPdReady because the
 //             callback's first read may fail before its syscall (an expired
 //             deadline) and hand the connection back: the next arm must know
-//             bytes are waiting. A read that reaches its syscall consumes the
+//             bytes are waiting. For the same reason an arm that finds bytes
+//             waiting (a pending edge its peek confirms, or an edge during
+//             the arm) spawns the callback with kPdReady left in place.
+//             A read that reaches its syscall consumes the
 //             edge first (poll_consume_ready), so the usual hand-off after a
 //             request finds kPdNil and arms without a peek.
 // One goroutine per slot is enforced above this layer: FdMutex serialises
@@ -675,14 +678,22 @@ void poll_set_deadline(PollDesc* pd, int64_t when, bool read, bool write) {
   ww.run();
 }
 
+// Whenever it spawns the callback at once because bytes are waiting, it
+// leaves rg at kPdReady, as claim_idle() does: the callback's first read may
+// fail before its syscall (an expired deadline) and hand the connection back,
+// and the next arm must then peek, not wait for an edge that came long ago.
 void poll_arm_idle(PollDesc* pd, Task fn, IdleSetState* set) {
   std::atomic<uintptr_t>& rg = pd->rg;
   for (;;) {
     uintptr_t v = kPdReady;
     if (rg.compare_exchange_strong(v, kPdNil, std::memory_order_acq_rel)) {
       // An edge is pending — but edges are not consumed by successful reads,
-      // so it may be old news. Ask the socket.
-      if (peek_readable(pd->fd)) break;
+      // so it may be old news. Ask the socket (after clearing the slot, so
+      // that an edge arriving during the peek is not folded into the old one).
+      if (peek_readable(pd->fd)) {
+        rg.store(kPdReady, std::memory_order_release);  // a new edge may have set it too
+        break;
+      }
       continue;
     }
     v = kPdNil;
@@ -690,15 +701,21 @@ void poll_arm_idle(PollDesc* pd, Task fn, IdleSetState* set) {
       if (v != kPdReady) die("await_readable while another reader waits on the socket");
       continue;
     }
+    // Leaving kPdWait without arming: to kPdNil unless an edge came in
+    // meanwhile (then the CAS fails and kPdReady stays for the callback).
+    auto leave_wait = [&rg] {
+      uintptr_t wait = kPdWait;
+      rg.compare_exchange_strong(wait, kPdNil, std::memory_order_acq_rel);
+    };
     if (poll_check(pd, Mode::read) != 0) {  // closed or timed out already
-      rg.store(kPdNil, std::memory_order_release);
+      leave_wait();
       break;
     }
     IdleShard& sh = shard_of(pd);
     sh.lock.lock();
     if (set && set->closed.load(std::memory_order_acquire)) {
       sh.lock.unlock();
-      rg.store(kPdNil, std::memory_order_release);
+      leave_wait();
       break;
     }
     pd->idle_fn = std::move(fn);
@@ -718,7 +735,7 @@ void poll_arm_idle(PollDesc* pd, Task fn, IdleSetState* set) {
     if (set) set->count.fetch_sub(1, std::memory_order_relaxed);
     poller->waiter_count.fetch_sub(1, std::memory_order_relaxed);
     sh.lock.unlock();
-    if (rg.exchange(kPdNil, std::memory_order_acq_rel) == kPdReady) break;
+    if (rg.load(std::memory_order_acquire) == kPdReady) break;  // it stays for the callback
     // kPdNil: loop; poll_check sees the error (or a moved deadline re-arms).
   }
   cogo::go(std::move(fn));
