@@ -155,7 +155,7 @@ APT_PACKAGES=(podman buildah runc conmon netavark aardvark-dns iptables podman-c
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   log "installing ${missing[*]}"
@@ -280,11 +280,15 @@ steps=$(cat "$TMP"/build-*.log | grep -cE '^(\[[0-9]+/[0-9]+\] )?STEP [0-9]+/[0-
 cached=$(cat "$TMP"/build-*.log | grep -c '^--> Using cache')
 log "$steps build steps (four targets), $cached from the layer cache"
 # The images this build replaced, unless still in use: their untagged layers
-# go with them, the layers shared with the new ones stay.
+# go with them, the layers shared with the new ones stay. A build wholly from
+# the layer cache gives the same IDs again, and those stay. (No `| grep -q`
+# here: under pipefail, grep's early exit fails podman with EPIPE, and the
+# test once removed the images it had just built.)
+new_ids=$(podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" "$PROM_IMAGE") ||
+  fail "podman build succeeded but its images are not all tagged"
 for id in $old_ids; do
-  if ! podman image inspect --format '{{.Id}}' "$BUILD_IMAGE" "$IMAGE" "$LB_IMAGE" "$PROM_IMAGE" | grep -qx "$id"; then
-    podman rmi "$id" >/dev/null 2>&1 || log "kept replaced image ${id:0:12} (in use)"
-  fi
+  case $'\n'"$new_ids"$'\n' in *$'\n'"$id"$'\n'*) continue ;; esac
+  podman rmi "$id" >/dev/null 2>&1 || log "kept replaced image ${id:0:12} (in use)"
 done
 # Sources edited between the builds (a developer's tree) leave an
 # untagged second build stage behind: remove the dangling images this run made.
@@ -311,8 +315,12 @@ podman run -d --name "$NAME" --read-only --cap-drop=ALL --security-opt=no-new-pr
   -p 127.0.0.1::8080 -p 127.0.0.1::9000 "$IMAGE" >/dev/null 2>"$TMP/run.err" ||
   { cat "$TMP/run.err" >&2; fail "podman run $IMAGE failed"; }
 grep -v 'systemd connection to .* healthchecks' "$TMP/run.err" >&2 || true
-HTTP=$(podman port "$NAME" 8080/tcp | head -1)
-ECHO_PORT=$(podman port "$NAME" 9000/tcp | head -1)
+# The first mapping of each (whole output read: `| head -1` could fail podman
+# with EPIPE under pipefail).
+HTTP=$(podman port "$NAME" 8080/tcp)
+HTTP=${HTTP%%$'\n'*}
+ECHO_PORT=$(podman port "$NAME" 9000/tcp)
+ECHO_PORT=${ECHO_PORT%%$'\n'*}
 ECHO_PORT=${ECHO_PORT##*:}
 [ -n "$HTTP" ] && [ -n "$ECHO_PORT" ] || fail "no published ports: $(podman port "$NAME")"
 for i in $(seq 1 60); do

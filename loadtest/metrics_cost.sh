@@ -72,9 +72,9 @@ one_wrk() {
   t1=$(proc_cpu_ticks "$pid")
   # The metrics were (or were not) there: the admin port says so.
   if [[ $mode == on ]]; then
-    curl -fs "http://127.0.0.1:$admin/metrics" | grep -q '^cogo_http_requests_total{' || die "no request metrics with --admin-listen"
+    curl -fs "http://127.0.0.1:$admin/metrics" | grep '^cogo_http_requests_total{' >/dev/null || die "no request metrics with --admin-listen"
   else
-    ! curl -fs "http://127.0.0.1:$admin/metrics" | grep -q '^cogo_http_requests_total{' || die "request metrics despite --no-metrics"
+    ! curl -fs "http://127.0.0.1:$admin/metrics" | grep '^cogo_http_requests_total{' >/dev/null || die "request metrics despite --no-metrics"
   fi
   kill -TERM "$pid"
   wait "$pid" 2>/dev/null || true

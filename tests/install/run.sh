@@ -13,7 +13,7 @@ for f in bin/cogo-server bin/cogo-load include/cogo/http.h include/cogo/cogo.h \
          lib/cmake/cogo/cogoConfig.cmake lib/pkgconfig/cogo.pc; do
   [ -e "$work/prefix/$f" ] || { echo "run.sh: the install has no $f" >&2; exit 1; }
 done
-if find "$work/prefix/include" -path '*private*' -o -name 'conn_stream.h' | grep -q .; then
+if [ -n "$(find "$work/prefix/include" -path '*private*' -o -name 'conn_stream.h')" ]; then
   echo "run.sh: private headers were installed" >&2
   exit 1
 fi
