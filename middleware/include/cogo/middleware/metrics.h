@@ -27,9 +27,10 @@
 // request costs two clock reads, a compare with that last key (a hash
 // probe only when the key changed), four sharded relaxed atomic adds, one
 // compare-and-swap (the duration's double sum; the size's is an integer)
-// and two histogram bucket searches: ~240 instructions per request in all
-// (callgrind, GET / at c=50, 1 P), 4% of the server's ~6,000. A miss (a
-// thread's first request of a combination) takes the family's lock once. Every metrics() on one registry shares the same
+// and two histogram bucket searches: ~240 instructions per request in all,
+// 4% of the server's ~6,000 (GET / at c=50, 1 P: `loadtest/callgrind.sh
+// --metrics`). A miss (a thread's first request of a combination) takes the
+// family's lock once. Every metrics() on one registry shares the same
 // families; the first fixes their buckets.
 #pragma once
 
