@@ -119,8 +119,7 @@ PY
 # one_run SECONDS: prints "IR REQUESTS", and with --metrics "MW_IR MW_CALLS".
 one_run() {
   local secs=$1 port pid ir reqs
-  port=$(( 20000 + RANDOM % 20000 ))
-  while port_busy "$port"; do port=$(( 20000 + RANDOM % 20000 )); done
+  port=$(free_port)
   COGO_MAXPROCS=1 valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.$secs" \
     "$SERVER" --listen "127.0.0.1:$port" --log-level warn "${EXTRA[@]}" \
     >"$WORK/server.$secs.log" 2>&1 &

@@ -48,23 +48,19 @@ make_scratch cogo-metrics-cost
 snapshot_cogo_server
 note "cogo-server $GIT_REV (build id ${BUILD_ID:0:12}), $ROUNDS rounds of wrk -t1 -c$CONNS -d${SECS}s, $CG_ROUNDS callgrind rounds"
 
-free_port() {
-  local p=$((20000 + RANDOM % 40000))
-  while port_busy "$p"; do p=$((20000 + RANDOM % 40000)); done
-  echo "$p"
-}
-
 # one_wrk on|off: prints "rps cpu_us_per_req".
 one_wrk() {
   local mode=$1 port admin pid t0 t1 reqs extra=()
   port=$(free_port)
   admin=$(free_port)
+  while [[ $admin == "$port" ]]; do admin=$(free_port); done
   [[ $mode == off ]] && extra=(--no-metrics)
   taskset -c 0 "$COGO_SERVER" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
     --maxprocs 1 --log-level warn --shutdown-grace 1s "${extra[@]}" >"$WORK/server.$mode.log" 2>&1 &
   pid=$!
   STARTED+=("$pid")
   for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null || die "cogo-server exited: $(cat "$WORK/server.$mode.log")"
   wrk -t1 -c"$CONNS" -d1s "http://127.0.0.1:$port/" >/dev/null 2>&1 || true  # warm: connections, pages
   t0=$(proc_cpu_ticks "$pid")
   taskset -c 1 wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 10s "http://127.0.0.1:$port/" >"$WORK/wrk.$mode" 2>&1 ||

@@ -4,7 +4,7 @@
 #
 #   messages      die, note (prefixed with the script's name), usage (--help)
 #   preconditions need TOOL PACKAGE, need_cogo_server, raise_fd_limit N
-#   servers       wanted, drop_unless_installed, port_busy, children,
+#   servers       wanted, drop_unless_installed, port_busy, free_port, children,
 #                 start_server / stop_server (a fresh server on core 0)
 #   scratch       make_scratch (WORK, STARTED and the cleanup on exit),
 #                 snapshot_cogo_server, build_go_baseline
@@ -51,6 +51,16 @@ drop_unless_installed() {
 }
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1") ]]; }
+
+# free_port: a port in 20000-31999 that nothing listens on, below the
+# kernel's ephemeral range (32768-60999), where the machine's outgoing
+# connections take their ports: a port picked there can be taken (bind:
+# Address already in use) by a client of another run beside this one.
+free_port() {
+  local p=$((20000 + RANDOM % 12000))
+  while port_busy "$p"; do p=$((20000 + RANDOM % 12000)); done
+  echo "$p"
+}
 
 # children PID: PID and its child processes (nginx's master and worker).
 children() {
