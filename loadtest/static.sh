@@ -70,7 +70,12 @@ mkdir -p "$FILES"
 # Started as root, nginx's worker runs as www-data: it must reach the files
 # (mktemp -d makes the scratch directory 0700).
 chmod 755 "$WORK"
-head -c 4096 /dev/urandom | base64 -w 64 | head -c 4096 >"$FILES/4k.txt"
+# (No `| head -c` at the end of a pipeline: under pipefail base64 could die
+# of EPIPE and fail the script at random.)
+head -c 3072 /dev/urandom >"$FILES/4k.raw"
+base64 -w 64 "$FILES/4k.raw" >"$FILES/4k.b64"
+head -c 4096 "$FILES/4k.b64" >"$FILES/4k.txt"
+rm "$FILES/4k.raw" "$FILES/4k.b64"
 head -c $((1024 * 1024)) /dev/urandom >"$FILES/1m.bin"
 python3 - "$FILES/64k.json" <<'EOF'
 import json, random, sys
