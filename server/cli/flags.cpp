@@ -262,6 +262,9 @@ std::vector<Flag> flags() {
        [](Config& c, const std::string& v) { c.auth_file = v; },
        "basic auth on the admin listener (/debug/*, /metrics): users as name:crypt-hash lines "
        "(mkpasswd -m yescrypt)"},
+      {"crash-routes", false, false, [](Config& c, const std::string&) { c.crash_routes = true; },
+       "for fault tests only: GET /crash?how=exception|overflow kills the serving process (with "
+       "--procs N the parent starts a new one)"},
       {"max-header-bytes", true, false,
        [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
        "limit on request line + headers, else 431 (default 8K)"},

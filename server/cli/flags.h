@@ -38,6 +38,7 @@ struct Config {
   // The metrics middleware: on whenever the admin listener is (its /metrics
   // is where they are read), unless --no-metrics.
   bool no_metrics = false;
+  bool crash_routes = false;  // GET /crash (fault tests of --procs restarts)
   bool metrics() const { return !admin_listen.empty() && !no_metrics; }
   bool request_id = false;                    // request_id(): X-Request-Id
   bool recover = false;                       // recover(): an exception is a 500 and a line

@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -151,6 +154,7 @@ int serve_one(const Config& cfg, int index) {
                             cogo::middleware::serve_dir(cfg.static_dir, std::move(o)));
       }
       cogo::cli::add_websocket_routes(server.router(), cfg.ws);
+      if (cfg.crash_routes) cogo::cli::add_crash_routes(server.router());
       use_middlewares(cfg, index, server);
       server.listen();
       std::unique_ptr<cogo::http::AdminServer> admin;
@@ -211,12 +215,42 @@ int serve_one(const Config& cfg, int index) {
   });
 }
 
-std::vector<pid_t> g_children;
+// The --procs parent's children, by process index: written only with
+// SIGTERM/SIGINT blocked, read by forward_signal().
+constexpr int kMaxProcs = 256;
+pid_t g_children[kMaxProcs] = {};
+int g_procs = 0;
 volatile sig_atomic_t g_forwarded = 0;  // the stop signal passed to the children
 
 void forward_signal(int sig) {
   g_forwarded = sig;
-  for (pid_t p : g_children) kill(p, sig);
+  for (int i = 0; i < g_procs; i++) {
+    if (g_children[i] > 0) kill(g_children[i], sig);
+  }
+}
+
+// start_child() forks process `index` of cfg.procs; its pid, or -1.
+// Called with SIGTERM/SIGINT blocked (old: the mask to give the child back).
+pid_t start_child(const Config& cfg, int index, const sigset_t& old, pid_t parent) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &old, nullptr);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) std::_Exit(1);  // the parent died before PDEATHSIG was set
+    std::_Exit(serve_one(cfg, index));
+  }
+  return pid;
+}
+
+// describe_exit() is "exit status N" or "signal N (name)".
+std::string describe_exit(int status) {
+  if (WIFEXITED(status)) return "exit status " + std::to_string(WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) {
+    return "signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  }
+  return "status " + std::to_string(status);
 }
 
 }  // namespace
@@ -248,11 +282,17 @@ int main(int argc, char** argv) {
   if (cfg.procs <= 1) return serve_one(cfg, 0);
 
   // Several processes share each port with SO_REUSEPORT, each with its own
-  // runtime; the parent forwards SIGTERM/SIGINT and reports their exits.
-  // SIGTERM/SIGINT stay blocked in the parent until every child is known
-  // (one that arrives meanwhile is forwarded to all of them when unblocked),
-  // and each child starts with the default action and its own mask back:
-  // its server installs its own hook in listen().
+  // runtime; the parent forwards SIGTERM/SIGINT, and starts a new process
+  // in the place of one that dies while it is not stopping (a crash, a
+  // kill): the others keep serving meanwhile (nginx's master and workers).
+  // More than kMaxRestarts restarts within kRestartWindow is a crash loop:
+  // the parent stops the others and exits 1.
+  // SIGTERM/SIGINT stay blocked in the parent while it changes the set of
+  // children (one that arrives meanwhile is forwarded to all of them when
+  // unblocked), and each child starts with the default action and its own
+  // mask back: its server installs its own hook in listen().
+  constexpr int kMaxRestarts = 5;
+  constexpr auto kRestartWindow = std::chrono::seconds(10);
   signal(SIGTERM, forward_signal);
   signal(SIGINT, forward_signal);
   sigset_t term, old;
@@ -261,43 +301,74 @@ int main(int argc, char** argv) {
   sigaddset(&term, SIGINT);
   sigprocmask(SIG_BLOCK, &term, &old);
   const pid_t parent = getpid();
+  g_procs = cfg.procs;
   for (int i = 0; i < cfg.procs; i++) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      signal(SIGTERM, SIG_DFL);
-      signal(SIGINT, SIG_DFL);
-      sigprocmask(SIG_SETMASK, &old, nullptr);
-      prctl(PR_SET_PDEATHSIG, SIGTERM);
-      if (getppid() != parent) std::_Exit(1);  // the parent died before PDEATHSIG was set
-      std::_Exit(serve_one(cfg, i));
-    }
+    const pid_t pid = start_child(cfg, i, old, parent);
     if (pid < 0) {
       std::perror("cogo-server: fork");
       forward_signal(SIGTERM);
       sigprocmask(SIG_SETMASK, &old, nullptr);
       return 1;
     }
-    g_children.push_back(pid);
+    g_children[i] = pid;
   }
   sigprocmask(SIG_SETMASK, &old, nullptr);
   int code = 0;
-  for (size_t left = g_children.size(); left > 0;) {
+  std::vector<std::chrono::steady_clock::time_point> restarts;
+  for (int left = cfg.procs; left > 0;) {
     int status = 0;
-    pid_t p = waitpid(-1, &status, 0);
+    const pid_t p = waitpid(-1, &status, 0);
     if (p < 0) {
       if (errno == EINTR) continue;
       break;
     }
+    int index = -1;
+    for (int i = 0; i < g_procs; i++) {
+      if (g_children[i] == p) index = i;
+    }
+    if (index < 0) continue;  // not one of ours
+    sigprocmask(SIG_BLOCK, &term, nullptr);
+    g_children[index] = 0;
+    const bool stopping = g_forwarded != 0;
+    const bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    if (!stopping && failed) {
+      // Died while serving: start another in its place, unless it keeps dying.
+      const auto now = std::chrono::steady_clock::now();
+      std::erase_if(restarts, [&](auto t) { return now - t > kRestartWindow; });
+      if (static_cast<int>(restarts.size()) < kMaxRestarts) {
+        restarts.push_back(now);
+        const pid_t pid = start_child(cfg, index, old, parent);
+        if (pid > 0) {
+          g_children[index] = pid;
+          spdlog::error("process {} (pid {}) died ({}); started pid {} in its place", index + 1, p,
+                        describe_exit(status), pid);
+          sigprocmask(SIG_SETMASK, &old, nullptr);
+          continue;
+        }
+        spdlog::critical("process {} (pid {}) died ({}) and fork failed: {}", index + 1, p,
+                         describe_exit(status), std::strerror(errno));
+      } else {
+        spdlog::critical("process {} (pid {}) died ({}): {} restarts within {} s, a crash loop; "
+                         "stopping",
+                         index + 1, p, describe_exit(status), kMaxRestarts,
+                         std::chrono::duration_cast<std::chrono::seconds>(kRestartWindow).count());
+      }
+      code = 1;
+      forward_signal(SIGTERM);
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      left--;
+      continue;
+    }
+    sigprocmask(SIG_SETMASK, &old, nullptr);
     left--;
     // A child killed by the stop signal the parent passed on had not
     // installed its hook yet: it was still starting and served nothing.
     const bool stopped_while_starting =
-        WIFSIGNALED(status) && g_forwarded != 0 && WTERMSIG(status) == g_forwarded;
+        WIFSIGNALED(status) && stopping && WTERMSIG(status) == g_forwarded;
     if (stopped_while_starting) continue;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      if (WIFSIGNALED(status)) {
-        std::fprintf(stderr, "cogo-server: process %d killed by signal %d\n", p, WTERMSIG(status));
-      }
+    if (failed) {
+      std::fprintf(stderr, "cogo-server: process %d (pid %d) ended with %s\n", index + 1, p,
+                   describe_exit(status).c_str());
       code = 1;
     }
   }
