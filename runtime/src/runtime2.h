@@ -210,6 +210,8 @@ void wake_poller_for_timer(int64_t when);
 int64_t run_timers(P* p, int64_t now);  // returns the next timer's when, or 0
 int64_t nearest_timer();                // across all Ps; 0 = none
 void trim_free_stacks(uint32_t keep, uint32_t max_release);
+// scavenge_heap() gives free heap pages back after a burst (scavenge.cpp). sysmon only.
+void scavenge_heap(int64_t now);
 void sysmon_start();
 void sysmon_stop();
 int detect_gomaxprocs();

@@ -7,6 +7,8 @@
 //     4,096 warm ones release their pages (stack_release_memory, up to 4,096
 //     a round) and move to the cold list, so a burst of goroutines does not
 //     pin its memory after it is gone;
+//   - every 5 s, if 16 MiB or more sit free in the C heap's arenas after a
+//     burst, gives their pages back (scavenge.cpp);
 //   - prints the goroutine dump when SIGQUIT arrived.
 #include <linux/futex.h>
 #include <sys/syscall.h>
@@ -118,6 +120,7 @@ void sysmon_loop() {
     if (now - last_trim > kTrimIntervalNs) {
       last_trim = now;
       trim_free_stacks(kWarmStacks, 4096);
+      scavenge_heap(now);
     }
     if (retake(now) > 0) {
       idle = 0;
