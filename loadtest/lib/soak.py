@@ -1,0 +1,245 @@
+#!/usr/bin/python3
+"""soak.py: the mixed clients and the sampler of loadtest/soak.sh (run by it).
+
+Clients, each a thread at a steady pace (beside soak.sh's cogo-load, which
+holds keep-alive connections):
+  fresh      GET / on a new connection, 50/s
+  pipelined  16 GET / in one write on a keep-alive connection, 10 batches/s
+  upload     POST /echo of 256 KiB (streamed back), 4/s; the echo is checked
+  download   GET /bytes?n=4194304 (streamed, chunked), 2/s; the length is checked
+  tls        GET / over TLS, a new connection and 4 keep-alive requests, 5/s
+Every 10 s the sampler records, from the server's processes and its admin
+port: RSS, open fds, goroutines, the p99 of the request-duration histogram
+over those 10 s (the delta of cogo_http_request_duration_seconds: the
+handlers' time), the p99 of the fresh client's round trips (connect
+included), requests counted, and the clients' errors so far. At the end it fits a least-squares
+line to RSS, fds and goroutines over the samples after the warm-up and
+fails (exit 1) on any client error or a slope past the stated bounds:
+  RSS         2 MiB per minute (runs under 10 minutes: 4 — the server's
+              pools and heap still settle for ~5 minutes at this load;
+              4 MiB/min is ~55 bytes per request at 1,250 req/s)
+  fds         2 per minute
+  goroutines  5 per minute
+Writes the samples as TSV (for gnuplot) and a JSON summary.
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests", "faults"))
+import faultlib as F  # noqa: E402
+
+p = argparse.ArgumentParser()
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--tls-port", type=int, required=True)
+p.add_argument("--admin", type=int, required=True)
+p.add_argument("--pid", type=int, required=True)
+p.add_argument("--seconds", type=float, required=True)
+p.add_argument("--warmup", type=float, default=None,
+               help="seconds left out of the slopes (default: 45, or a fifth of a run of 10 minutes or more)")
+p.add_argument("--tsv", required=True)
+p.add_argument("--json", required=True)
+args = p.parse_args()
+
+LONG = args.seconds >= 600
+BOUNDS = {"rss_mib": 2.0 if LONG else 4.0, "fds": 2.0, "goroutines": 5.0}  # per minute
+if args.warmup is None:
+    args.warmup = args.seconds / 5 if LONG else 45
+stop = threading.Event()
+errors = {}
+counts = {}
+lock = threading.Lock()
+
+
+def tally(kind, ok, what=""):
+    with lock:
+        counts[kind] = counts.get(kind, 0) + 1
+        if not ok:
+            key = "%s: %s" % (kind, what)
+            errors[key] = errors.get(key, 0) + 1
+
+
+def paced(kind, rate, fn):
+    """paced() calls fn rate times a second until the end, each call's
+    outcome tallied under kind."""
+    def run():
+        period, nxt = 1.0 / rate, time.monotonic()
+        while not stop.is_set():
+            try:
+                ok, what = fn()
+            except Exception as e:  # a failure of the exchange, not of the test
+                ok, what = False, type(e).__name__
+            tally(kind, ok, what)
+            nxt += period
+            stop.wait(max(0, nxt - time.monotonic()))
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t
+
+
+fresh_latencies = []  # seconds, since the last sample (under lock)
+
+
+def fresh():
+    t = time.monotonic()
+    st, body = F.http_get(args.port, "/", timeout=10)
+    with lock:
+        fresh_latencies.append(time.monotonic() - t)
+    return st == 200 and body == "Hello, World!", "status %s" % st
+
+
+class Pipelined:
+    def __init__(self):
+        self.sock = None
+
+    def __call__(self):
+        if self.sock is None:
+            self.sock = socket.create_connection(("127.0.0.1", args.port), timeout=10)
+            self.reader = F.Reader(self.sock, 10)
+        self.sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n" * 16)
+        ok = sum(1 for _ in range(16) if self.reader.response() == (200, b"Hello, World!"))
+        if ok != 16:
+            self.sock.close()
+            self.sock = None
+        return ok == 16, "%d of 16 answered" % ok
+
+
+UPLOAD = os.urandom(256 * 1024)
+
+
+def upload():
+    # The echo streams back while the body goes out: read it meanwhile.
+    with socket.create_connection(("127.0.0.1", args.port), timeout=20) as s:
+        reader, out = F.Reader(s, 20), []
+        t = threading.Thread(target=lambda: out.append(reader.response()))
+        t.start()
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+                  % len(UPLOAD) + UPLOAD)
+        t.join()
+        st, body = out[0]
+        return st == 200 and body == UPLOAD, "status %s, %d bytes back" % (st, len(body))
+
+
+def download():
+    with socket.create_connection(("127.0.0.1", args.port), timeout=20) as s:
+        s.sendall(b"GET /bytes?n=4194304 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        st, body = F.Reader(s, 20).response()
+        return st == 200 and len(body) == 4194304, "status %s, %d bytes" % (st, len(body))
+
+
+TLS = ssl.create_default_context()
+TLS.check_hostname = False
+TLS.verify_mode = ssl.CERT_NONE
+
+
+def tls():
+    with socket.create_connection(("127.0.0.1", args.tls_port), timeout=10) as raw:
+        with TLS.wrap_socket(raw, server_hostname="localhost") as s:
+            reader = F.Reader(s, 10)
+            for _ in range(4):
+                s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+                st, body = reader.response()
+                if (st, body) != (200, b"Hello, World!"):
+                    return False, "status %s" % st
+    return True, ""
+
+
+def metrics():
+    st, text = F.http_get(args.admin, "/metrics", timeout=10)
+    if st != 200:
+        raise RuntimeError("/metrics answered %s" % st)
+    buckets, total = {}, 0.0
+    for line in text.splitlines():
+        m = re.match(r'cogo_http_request_duration_seconds_bucket\{.*le="([^"]+)"\} (\S+)', line)
+        if m:
+            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            buckets[le] = buckets.get(le, 0) + float(m.group(2))
+        m = re.match(r"cogo_http_requests_total\{.*\} (\S+)", line)
+        if m:
+            total += float(m.group(1))
+    return buckets, total
+
+
+def quantile(q, now, before):
+    """quantile() is histogram_quantile(q) over the delta of two scrapes."""
+    d = sorted((le, now.get(le, 0) - before.get(le, 0)) for le in now)
+    if not d or d[-1][1] <= 0:
+        return float("nan")
+    rank, lower, below = q * d[-1][1], 0.0, 0.0
+    for le, c in d:
+        if c >= rank:
+            if le == float("inf"):
+                return lower
+            return lower + (le - lower) * (rank - below) / (c - below) if c > below else le
+        lower, below = le, c
+    return lower
+
+
+def slope(xs, ys):
+    n = len(xs)
+    if n < 3:
+        return 0.0
+    mx, my = sum(xs) / n, sum(ys) / n
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / den if den else 0.0
+
+
+threads = [paced("fresh", 50, fresh), paced("pipelined", 10, Pipelined()), paced("upload", 4, upload),
+           paced("download", 2, download), paced("tls", 5, tls)]
+samples = []
+t0 = time.monotonic()
+prev_buckets, prev_total = metrics()
+with open(args.tsv, "w") as tsv:
+    tsv.write("# minutes rss_mib fds goroutines p99_ms requests_per_s client_errors client_p99_ms\n")
+    while time.monotonic() - t0 < args.seconds:
+        time.sleep(min(10, max(0, args.seconds - (time.monotonic() - t0))))
+        buckets, total = metrics()
+        v = json.loads(F.http_get(args.admin, "/debug/vars", timeout=10)[1])
+        minute = (time.monotonic() - t0) / 60
+        with lock:
+            n_err = sum(errors.values())
+            lat = sorted(fresh_latencies)
+            fresh_latencies.clear()
+        s = {"minutes": round(minute, 3), "rss_mib": F.proc_rss(args.pid) / 1048576.0,
+             "fds": F.proc_fds(args.pid), "goroutines": v["goroutines"],
+             "p99_ms": quantile(0.99, buckets, prev_buckets) * 1e3,
+             "requests_per_s": (total - prev_total) / 10.0, "client_errors": n_err,
+             "client_p99_ms": (lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan")) * 1e3}
+        prev_buckets, prev_total = buckets, total
+        samples.append(s)
+        tsv.write("%.3f %.2f %d %d %.3f %.1f %d %.3f\n" % tuple(s[k] for k in (
+            "minutes", "rss_mib", "fds", "goroutines", "p99_ms", "requests_per_s", "client_errors",
+            "client_p99_ms")))
+        tsv.flush()
+        print("soak: %5.1f min  RSS %6.1f MiB  fds %4d  goroutines %5d  p99 server %6.2f ms, client %7.2f ms"
+              "  %6.0f req/s  errors %d" % (minute, s["rss_mib"], s["fds"], s["goroutines"], s["p99_ms"],
+                                             s["client_p99_ms"], s["requests_per_s"], n_err), flush=True)
+stop.set()
+for t in threads:
+    t.join(30)
+
+steady = [s for s in samples if s["minutes"] * 60 >= args.warmup]
+slopes = {k: slope([s["minutes"] for s in steady], [s[k] for s in steady]) for k in BOUNDS}
+verdict = []
+if errors:
+    verdict.append("client errors: %s" % errors)
+for k, bound in BOUNDS.items():
+    if slopes[k] > bound:
+        verdict.append("%s grows %.2f per minute (bound %.1f)" % (k, slopes[k], bound))
+if len(steady) < 3:
+    verdict.append("only %d samples after the warm-up: run longer" % len(steady))
+summary = {"seconds": args.seconds, "warmup_seconds": args.warmup, "samples": samples,
+           "slopes_per_minute": slopes, "bounds_per_minute": BOUNDS, "requests": counts,
+           "errors": errors, "verdict": verdict or ["ok"]}
+json.dump(summary, open(args.json, "w"), indent=2)
+print("soak: exchanges %s" % counts)
+print("soak: slopes per minute after %.0f s: RSS %.3f MiB, fds %.3f, goroutines %.3f" % (
+    args.warmup, slopes["rss_mib"], slopes["fds"], slopes["goroutines"]))
+print("soak: %s" % ("; ".join(verdict) if verdict else "ok"))
+sys.exit(1 if verdict else 0)
