@@ -9,8 +9,10 @@ time the test checks that
   - the parent logs the death and starts a new process in its place, which
     serves again (its admin port, PORT+i, answers with a new pid);
   - the other processes kept serving: the client's requests go on being
-    answered (the few that were queued on the dying process may fail; the
-    longest run without an answer stays under 2 s);
+    answered (the few that were queued on the dying process may fail). The
+    longest run without an answer is printed (0.06 s on a 2-core VM at
+    load 25) and bounded only loosely, at 10 s, since a busy machine slows
+    everything: it shows the service kept answering, not how fast;
 then that a crash loop (more than 5 deaths in 10 s) makes the parent stop
 the others and exit 1, rather than restart forever; and, on a fresh
 deployment, that SIGTERM after a restart still exits 0.
@@ -44,7 +46,7 @@ def crash(srv, base, how, probe):
     now = sorted(F.children_of(srv.pid))
     F.check(len(now) == 3 and new in now and old not in now, "%s: children %s -> %s" % (how, before, now))
     t = time.monotonic()
-    F.wait_until(lambda: len(probe.latencies) >= ok_before + 50, 10, step=0.05)
+    F.wait_until(lambda: len(probe.latencies) >= ok_before + 50, 30, step=0.05)
     F.check(len(probe.latencies) >= ok_before + 50,
             "%s: the other processes did not keep serving (%d answers since)" % (how, len(probe.latencies) - ok_before))
     if how == "overflow" and args.model == "goroutine":
@@ -64,7 +66,7 @@ with F.Server(args.server, flags, admin=False, procs=3) as srv:
     probe.stop()
     F.log("client: %d answers, %d failures, longest run without an answer %.2f s" % (
         len(probe.latencies), probe.failures, probe.longest_gap()))
-    F.check(probe.longest_gap() < 2.0, "the service stopped answering for %.2f s" % probe.longest_gap())
+    F.check(probe.longest_gap() < 10.0, "the service stopped answering for %.2f s" % probe.longest_gap())
     code = srv.stop()
     F.check(code == 0, "exit status %s after SIGTERM following two restarts, not 0" % code)
 

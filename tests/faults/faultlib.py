@@ -173,6 +173,16 @@ class Server:
             raise RuntimeError("/debug/vars answered %s" % s)
         return json.loads(body)
 
+    def let_go(self, base, model, timeout=30):
+        """let_go() waits until the server holds nothing of the clients that
+        left: no connection, no handler running and (goroutine model) no more
+        goroutines than base["goroutines"]. Whether it got there."""
+        def empty():
+            v = self.vars()
+            return (v["connections_active"] == 0 and v["requests_in_flight"] == 0 and
+                    (model == "thread" or v["goroutines"] <= base["goroutines"]))
+        return wait_until(empty, timeout, step=0.1)
+
     def get(self, path, timeout=20):
         return http_get(self.port, path, timeout=timeout)
 

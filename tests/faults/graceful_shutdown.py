@@ -9,7 +9,9 @@ the server, so each must have reached wrk as a complete response. wrk
 counts complete responses only; the test requires
     complete responses counted by wrk == requests in the access log
 (not one accepted request cut off), exit status 0, and the exit within the
-grace period (a second of margin). Requests wrk sends after the listeners
+grace period (a margin of 5 s for a busy machine: the server is done in
+well under a second here, and one that ignored the grace would run on
+until wrk stops). Requests wrk sends after the listeners
 closed are refused, and do not count on either side.
 """
 import os
@@ -72,7 +74,7 @@ def run(kind):
                   kind, args.model, args.procs, args.c, args.after, code, took, completed,
                   errors.group(0) if errors else "no socket errors", logged, other))
         F.check(code == 0, "%s: exit status %s, not 0" % (kind, code))
-        F.check(took <= args.grace + 1, "%s: exit took %.1f s, past the %.0f s grace" % (kind, took, args.grace))
+        F.check(took <= args.grace + 5, "%s: exit took %.1f s, past the %.0f s grace" % (kind, took, args.grace))
         F.check(completed > 0, "%s: wrk completed nothing: %s" % (kind, out[-400:]))
         F.check(other == 0, "%s: %d requests logged with another status" % (kind, other))
         F.check(completed == logged, "%s: the server handled %d requests, wrk got %d complete responses" % (

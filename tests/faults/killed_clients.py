@@ -84,10 +84,7 @@ with F.Server(args.server, ["--model", args.model]) as srv:
         for pid, _ in procs:
             os.waitpid(pid, 0)
         t = time.monotonic()
-        settled = F.wait_until(
-            lambda: (lambda v: v["connections_active"] == 0 and v["requests_in_flight"] == 0 and
-                     (args.model == "thread" or v["goroutines"] <= base["goroutines"]))(srv.vars()),
-            30, step=0.1)
+        settled = srv.let_go(base, args.model, 30)
         v = srv.vars()
         F.log("killed; after %.2f s: %d connections, %d handlers, %d goroutines; cancelled %s" % (
             time.monotonic() - t, v["connections_active"], v["requests_in_flight"], v["goroutines"],

@@ -90,10 +90,7 @@ with F.Server(args.server, ["--model", args.model]) as srv:
     F.check(stats["crashed"] == 0, "%d client threads failed" % stats["crashed"])
     F.check(stats["batches"] == args.batches // args.threads * args.threads, "only %d batches ran" % stats["batches"])
     F.check(stats["bad"] == 0, "%d batches lost responses before the client reset" % stats["bad"])
-    settled = F.wait_until(
-        lambda: (lambda v: v["connections_active"] == 0 and v["requests_in_flight"] == 0 and
-                 (args.model == "thread" or v["goroutines"] <= base["goroutines"]))(srv.vars()),
-        30, step=0.1)
+    settled = srv.let_go(base, args.model, 30)
     v = srv.vars()
     F.log("after: %d connections, %d handlers, %d goroutines (before %d), accepted %d" % (
         v["connections_active"], v["requests_in_flight"], v["goroutines"], base["goroutines"], v["accepted"]))

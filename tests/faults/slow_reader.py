@@ -56,9 +56,7 @@ with F.Server(args.server, ["--model", args.model, "--write-timeout", "%gs" % ar
     F.log("normal client meanwhile: %d requests, %d failures, p99 %.1f ms" % (
         len(probe.latencies), probe.failures, probe.percentile(99) * 1e3))
     F.check(probe.failures == 0 and probe.latencies, "the normal client was not served meanwhile")
-    settled = F.wait_until(
-        lambda: (lambda v: v["connections_active"] == 0 and v["requests_in_flight"] == 0 and
-                 (args.model == "thread" or v["goroutines"] <= base["goroutines"]))(srv.vars()), 20, step=0.1)
+    settled = srv.let_go(base, args.model, 20)
     F.check(settled, "the server holds something after the slow readers: %s" % srv.vars())
     F.check(srv.stop() == 0, "cogo-server did not exit 0 on SIGTERM")
 F.finish()
