@@ -110,7 +110,7 @@ if [[ $server_rc != 0 ]]; then
 fi
 if grep -qE ' (error|critical) ' "$WORK/server.log"; then
   note "the server logged errors:"
-  grep -E ' (error|critical) ' "$WORK/server.log" | head -10 >&2
+  grep -m 10 -E ' (error|critical) ' "$WORK/server.log" >&2 || true
   rc=1
 fi
 

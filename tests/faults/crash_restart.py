@@ -9,10 +9,10 @@ time the test checks that
   - the parent logs the death and starts a new process in its place, which
     serves again (its admin port, PORT+i, answers with a new pid);
   - the other processes kept serving: the client's requests go on being
-    answered (the few that were queued on the dying process may fail). The
-    longest run without an answer is printed (0.06 s on a 2-core VM at
-    load 25) and bounded only loosely, at 10 s, since a busy machine slows
-    everything: it shows the service kept answering, not how fast;
+    answered (the few that were queued on the dying process may fail): 50
+    more answers after each crash. The longest run without an answer is
+    printed (0.06 s on a 2-core VM at load 25), not asserted: a busy
+    machine makes it what it likes;
 then that a crash loop (more than 5 deaths in 10 s) makes the parent stop
 the others and exit 1, rather than restart forever; and, on a fresh
 deployment, that SIGTERM after a restart still exits 0.
@@ -66,7 +66,6 @@ with F.Server(args.server, flags, admin=False, procs=3) as srv:
     probe.stop()
     F.log("client: %d answers, %d failures, longest run without an answer %.2f s" % (
         len(probe.latencies), probe.failures, probe.longest_gap()))
-    F.check(probe.longest_gap() < 10.0, "the service stopped answering for %.2f s" % probe.longest_gap())
     code = srv.stop()
     F.check(code == 0, "exit status %s after SIGTERM following two restarts, not 0" % code)
 

@@ -105,6 +105,36 @@ def proc_cpu(pid):
     return (int(rest[11]) + int(rest[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def sample_runnable(pids, seconds, samples=100, step=0.01):
+    """sample_runnable() reads the state of every thread of pids every step
+    seconds, for the given time or until it has taken that many samples
+    (with hundreds of threads a sample takes a while):
+    {(pid, tid): samples in which it was
+    runnable (R: running or waiting for a CPU)} and "samples": how many
+    were taken. A thread that spins is R in nearly every sample however
+    loaded the machine is; one that sleeps between events, in few."""
+    counts, n = {}, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and n < samples:
+        for pid in pids:
+            try:
+                tids = os.listdir("/proc/%d/task" % pid)
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                        state = f.read().rsplit(")", 1)[1].split()[0]
+                except OSError:
+                    continue
+                key = (pid, int(tid))
+                counts[key] = counts.get(key, 0) + (state == "R")
+        n += 1
+        time.sleep(step)
+    counts["samples"] = n
+    return counts
+
+
 def children_of(pid):
     try:
         with open("/proc/%d/task/%d/children" % (pid, pid)) as f:

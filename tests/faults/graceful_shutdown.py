@@ -8,10 +8,13 @@ line per request whose handler ran: each of those requests was accepted by
 the server, so each must have reached wrk as a complete response. wrk
 counts complete responses only; the test requires
     complete responses counted by wrk == requests in the access log
-(not one accepted request cut off), exit status 0, and the exit within the
-grace period (a margin of 5 s for a busy machine: the server is done in
-well under a second here, and one that ignored the grace would run on
-until wrk stops). Requests wrk sends after the listeners
+(not one accepted request cut off), and exit status 0 with wrk still
+running: wrk's run is far longer than the grace, and the test stops it
+only once the server has exited (or after grace + 60 s), so a server that
+ignored SIGTERM, or waited for its clients to leave, would still be
+running then. How long the exit took is printed (well under a
+second here), not asserted: a busy machine makes it what it likes.
+Requests wrk sends after the listeners
 closed are refused, and do not count on either side.
 """
 import os
@@ -49,17 +52,23 @@ def run(kind):
             f.write(UPLOAD)
             f.close()
             path, script = "/echo", ["-s", f.name]
-        wrk = subprocess.Popen(["wrk", "-t2", "-c%d" % args.c, "-d%ds" % int(args.after + args.grace + 4),
+        wrk = subprocess.Popen(["wrk", "-t2", "-c%d" % args.c, "-d%ds" % int(args.after + args.grace + 120),
                                 "--timeout", "%ds" % int(args.grace + 5)] + script +
                                ["http://127.0.0.1:%d%s" % (srv.port, path)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        time.sleep(args.after)
-        t = time.monotonic()
-        code = srv.stop(signal.SIGTERM, timeout=args.grace + 20)
-        took = time.monotonic() - t
-        time.sleep(1)
-        wrk.send_signal(signal.SIGINT)  # wrk stops and reports what it counted
-        out = wrk.communicate()[0].decode()
+        try:
+            time.sleep(args.after)
+            t = time.monotonic()
+            code = srv.stop(signal.SIGTERM, timeout=args.grace + 60)
+            took = time.monotonic() - t
+            loaded = wrk.poll() is None  # wrk was still sending when the server exited
+            time.sleep(1)
+            wrk.send_signal(signal.SIGINT)  # wrk stops and reports what it counted
+            out = wrk.communicate(timeout=60)[0].decode()
+        finally:
+            if wrk.poll() is None:
+                wrk.kill()
+                wrk.wait()
         if script:
             os.unlink(script[1])
         m = re.search(r"(\d+) requests in", out)
@@ -74,7 +83,7 @@ def run(kind):
                   kind, args.model, args.procs, args.c, args.after, code, took, completed,
                   errors.group(0) if errors else "no socket errors", logged, other))
         F.check(code == 0, "%s: exit status %s, not 0" % (kind, code))
-        F.check(took <= args.grace + 5, "%s: exit took %.1f s, past the %.0f s grace" % (kind, took, args.grace))
+        F.check(loaded, "%s: wrk had stopped before the server exited" % kind)
         F.check(completed > 0, "%s: wrk completed nothing: %s" % (kind, out[-400:]))
         F.check(other == 0, "%s: %d requests logged with another status" % (kind, other))
         F.check(completed == logged, "%s: the server handled %d requests, wrk got %d complete responses" % (

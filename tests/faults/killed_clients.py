@@ -12,6 +12,7 @@ all of it: no connection open, no handler running, as many goroutines as
 before; and it serves the next client. Twice: the RSS the first round
 leaves behind is bounded, and the second adds nothing to it (no leak).
 """
+import atexit
 import os
 import select
 import signal
@@ -44,6 +45,20 @@ def client(port, kind, ready_fd):
     time.sleep(3600)
 
 
+ALIVE = set()  # client processes not yet reaped
+
+
+@atexit.register
+def kill_alive():
+    """kill_alive() ends the clients left when the test stops early."""
+    for pid in ALIVE:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
+
+
 def spawn(port, kind):
     """spawn() forks a client; its pid and the read end of its ready pipe."""
     r, w = os.pipe()
@@ -55,6 +70,7 @@ def spawn(port, kind):
         finally:
             os._exit(0)
     os.close(w)
+    ALIVE.add(pid)
     return pid, r
 
 
@@ -83,6 +99,7 @@ with F.Server(args.server, ["--model", args.model]) as srv:
             os.kill(pid, signal.SIGKILL)
         for pid, _ in procs:
             os.waitpid(pid, 0)
+            ALIVE.discard(pid)
         t = time.monotonic()
         settled = srv.let_go(base, args.model, 30)
         v = srv.vars()

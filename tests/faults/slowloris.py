@@ -10,13 +10,20 @@ on a new connection each time. The test checks that
     after is printed, not asserted (a busy machine delays it): without the
     timeout a trickling head would last until it reached the header limit,
     over 12 minutes, so the test waits up to T + 60 s for all of them;
-  - the normal clients get every answer, and half of them within T: a
-    server that made them wait behind slow heads would make them wait the
-    timeout (their p50, p99 and max are printed: before and during the
-    attack);
+  - the normal clients get every answer, and are answered while slow heads
+    are held: meanwhile the test itself sends GET / on new connections
+    between two reads of /debug/vars; the connections active at the second
+    read less those accepted since the first (and the probers' own) were
+    open throughout that GET, and one GET answered 200 must have had a
+    tenth of the slow connections open throughout. A server that made
+    normal clients wait behind slow heads could only answer them once the
+    heads were cut off. (The normal clients' p50, p99 and max latency are
+    printed, before and during the attack, not asserted: a busy machine
+    makes them what it likes.)
   - afterwards the server holds no connection and no extra goroutine.
 """
 import multiprocessing
+import queue
 import selectors
 import socket
 import time
@@ -81,6 +88,11 @@ def attack(port, n, timeout, out):
     out.put((opened, list(closed.values())))
 
 
+# The most connections the two probers can have open at once, left out of
+# the slow ones held (the keep-alive one, and the new-connection one's
+# current and previous connection).
+PROBERS_OPEN = 3
+
 F.raise_nofile()
 
 flags = ["--model", args.model, "--read-header-timeout", "%gs" % args.timeout]
@@ -97,9 +109,26 @@ with F.Server(args.server, flags) as srv:
     keep.start()
     fresh.start()
     results = multiprocessing.Queue()
-    attacker = multiprocessing.Process(target=attack, args=(srv.port, args.n, args.timeout, results))
+    attacker = multiprocessing.Process(target=attack, args=(srv.port, args.n, args.timeout, results),
+                                       daemon=True)
     attacker.start()
-    opened, cut = results.get()
+    # Normal requests of the test's own while the attack runs (see the doc).
+    held_best, answered, got = -1, 0, None
+    while got is None:
+        v1 = srv.vars()
+        st, _ = srv.get("/")
+        v2 = srv.vars()
+        if st == 200:
+            answered += 1
+            held = v2["connections_active"] - (v2["accepted"] - v1["accepted"]) - PROBERS_OPEN
+            held_best = max(held_best, held)
+        else:
+            F.check(False, "a normal GET / during the attack answered %s" % st)
+        try:
+            got = results.get(timeout=0.05)
+        except queue.Empty:
+            pass
+    opened, cut = got
     attacker.join()
     F.log("%d slow connections opened in %.1fs" % (args.n, opened))
     keep.stop()
@@ -118,9 +147,11 @@ with F.Server(args.server, flags) as srv:
             max(pr.latencies or [0]) * 1e3))
         F.check(pr.failures == 0, "the %s client saw %d failures" % (name, pr.failures))
         F.check(len(pr.latencies) > 0, "the %s client made no request" % name)
-        F.check(pr.percentile(50) < args.timeout,
-                "the %s client's p50 %.2f s is not under the timeout: it waited behind slow heads" % (
-                    name, pr.percentile(50)))
+    F.log("%d normal GETs of the test's own answered during the attack; the most slow connections "
+          "open throughout one: %d" % (answered, held_best))
+    F.check(held_best >= args.n // 10,
+            "no normal GET was answered while a tenth of the slow connections were open (at most %d "
+            "throughout one of %d answered): normal clients wait behind slow heads" % (held_best, answered))
     settled = F.wait_until(lambda: srv.vars()["connections_active"] == 0, 20, step=0.2)
     v = srv.vars()
     F.check(settled, "connections_active is %d after the attack" % v["connections_active"])
