@@ -33,6 +33,10 @@ with F.Server(args.server, ["--model", args.model, "--write-timeout", "%gs" % ar
         c.connect(("127.0.0.1", srv.port))
         c.sendall(b"GET /bytes?n=1073741824 HTTP/1.1\r\nHost: t\r\n\r\n")
         clients.append(c)
+    # Their connections accepted first (and the prober's): until then the
+    # server holds none of them, which is not "dropped".
+    accepted = F.wait_until(lambda: srv.vars()["accepted"] - base["accepted"] >= args.n + 1, 30, step=0.05)
+    F.check(accepted, "the server did not accept the %d clients' connections" % args.n)
     peak = 0
     gone = False
     while time.monotonic() - t0 < args.timeout + 30:
