@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "cogo/detail/os.h"
 #include "cogo/detail/sched.h"
 #include "cogo/introspect.h"
 #include "cogo/runtime.h"
@@ -404,6 +405,47 @@ TEST(SchedulerOffRuntime, RaisesSoftFdLimitToHard) {
   rlimit seen{};
   cogo::run([&] { getrlimit(RLIMIT_NOFILE, &seen); });
   EXPECT_EQ(seen.rlim_cur, rl.rlim_max);
+}
+
+// The one SIGPIPE policy (runtime/private/cogo/detail/os.h): run() ignores
+// SIGPIPE while its disposition is the default — a write to a pipe whose
+// reader is gone is EPIPE, not death — and keeps a handler the program set.
+int g_sigpipes = 0;
+TEST(SchedulerOffRuntime, SigpipeIgnoredUnlessTheProgramHandlesIt) {
+  struct sigaction saved {};
+  sigaction(SIGPIPE, nullptr, &saved);
+  // Written to a pipe nobody reads from; returns write(2)'s errno.
+  auto write_to_widowed_pipe = [] {
+    int fds[2];
+    if (pipe(fds) != 0) return -1;
+    close(fds[0]);
+    errno = 0;
+    const ssize_t n = write(fds[1], "x", 1);
+    const int err = n < 0 ? errno : 0;
+    close(fds[1]);
+    return err;
+  };
+
+  signal(SIGPIPE, SIG_DFL);
+  int err = -1;
+  cogo::run([&] { err = write_to_widowed_pipe(); });
+  EXPECT_EQ(err, EPIPE);
+  struct sigaction now {};
+  sigaction(SIGPIPE, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, SIG_IGN);
+
+  struct sigaction mine {};
+  mine.sa_handler = [](int) { ++g_sigpipes; };
+  sigemptyset(&mine.sa_mask);
+  sigaction(SIGPIPE, &mine, nullptr);
+  g_sigpipes = 0;
+  cogo::run([&] { err = write_to_widowed_pipe(); });
+  EXPECT_EQ(err, EPIPE);
+  EXPECT_EQ(g_sigpipes, 1) << "the program's SIGPIPE handler was replaced";
+  sigaction(SIGPIPE, nullptr, &now);
+  EXPECT_EQ(now.sa_handler, mine.sa_handler);
+
+  sigaction(SIGPIPE, &saved, nullptr);
 }
 
 #pragma GCC diagnostic push

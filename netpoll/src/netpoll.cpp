@@ -495,16 +495,9 @@ bool peek_readable(int fd) {
 
 int init_poller() {
   if (int err = backend::init()) return err;
-  // MSG_NOSIGNAL covers our own writes; this covers libraries that write to
-  // our sockets with write(2) (OpenSSL). A handler the program set is kept.
-  struct sigaction old {};
-  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
-      !(old.sa_flags & SA_SIGINFO)) {
-    struct sigaction ign {};
-    ign.sa_handler = SIG_IGN;
-    sigemptyset(&ign.sa_mask);
-    sigaction(SIGPIPE, &ign, nullptr);
-  }
+  // Sockets may be used without a running runtime: the one SIGPIPE policy
+  // (os.h) applies from the first socket on, as it does from run().
+  cogo::detail::ignore_sigpipe();
   poller = new Poller;
   cogo::detail::install_poll_backend(poller);
   return 0;
@@ -594,7 +587,7 @@ int poll_check(PollDesc* pd, Mode mode) {
   // A deadline that passed before its timer fired (or with no runtime to
   // run timers at all) counts as well.
   int64_t d = (mode == Mode::read ? pd->rd : pd->wd).load(std::memory_order_acquire);
-  if (d > 0 && d <= monotonic_ns()) return kErrTimeout;
+  if (d > 0 && d <= cogo::detail::nanotime()) return kErrTimeout;
   return 0;
 }
 
@@ -647,7 +640,7 @@ int poll_wait(PollDesc* pd, Mode mode) {
 
 void poll_set_deadline(PollDesc* pd, int64_t when, bool read, bool write) {
   int64_t d = when;
-  if (d != 0 && d <= monotonic_ns()) d = -1;
+  if (d != 0 && d <= cogo::detail::nanotime()) d = -1;
   pd->timer_lock.lock();
   pd->lock.lock();
   if (pd->closing) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "cogo/detail/os.h"
 #include "cogo/detail/sched.h"
 #include "cogo/detail/spinlock.h"
 #include "cogo/detail/task.h"

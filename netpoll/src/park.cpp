@@ -1,41 +1,20 @@
 // park.cpp: Sema and Sleeper (see park.h).
 #include "park.h"
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
 #include <mutex>
+
+#include "cogo/detail/os.h"
 
 namespace cogo::net::detail {
 
 using cogo::detail::current_g;
+using cogo::detail::futex_sleep;
+using cogo::detail::futex_wake;
+using cogo::detail::nanotime;
 using cogo::detail::park;
 using cogo::detail::ready;
 using cogo::detail::Timer;
 using cogo::detail::WaitReason;
-
-int64_t monotonic_ns() noexcept {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-
-void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) noexcept {
-  timespec ts, *tsp = nullptr;
-  if (timeout_ns >= 0) {
-    ts.tv_sec = timeout_ns / 1'000'000'000;
-    ts.tv_nsec = timeout_ns % 1'000'000'000;
-    tsp = &ts;
-  }
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_PRIVATE, expected, tsp, nullptr,
-          0);
-}
-
-void futex_wake(std::atomic<uint32_t>* word, int n) noexcept {
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, n, nullptr, nullptr, 0);
-}
 
 namespace {
 // unlock_commit: the park commit that releases the queue's lock once the
@@ -66,7 +45,7 @@ void Sema::acquire(WaitReason reason) {
     return;  // release() handed us the unit
   }
   mu_.unlock();
-  while (w.done.load(std::memory_order_acquire) == 0) futex_wait(&w.done, 0, -1);
+  while (w.done.load(std::memory_order_acquire) == 0) futex_sleep(&w.done, 0, -1);
 }
 
 void Sema::release() {
@@ -188,12 +167,10 @@ bool Sleeper::sleep_until(int64_t when) {
   } else {
     for (;;) {
       if (n.state.load(std::memory_order_acquire) == Node::kWoken) break;
-      int64_t left = when - monotonic_ns();
-      if (left <= 0) {
+      if (!futex_sleep(&n.state, Node::kRunning, when) || nanotime() >= when) {
         n.wake();  // claim it ourselves; cancel() may have won meanwhile
         break;
       }
-      futex_wait(&n.state, Node::kRunning, left);
     }
   }
 

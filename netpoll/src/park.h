@@ -18,15 +18,6 @@ namespace cogo::net::detail {
 using cogo::detail::G;
 using cogo::detail::SpinLock;
 
-// monotonic_ns() reads CLOCK_MONOTONIC, the clock of cogo::detail::nanotime()
-// and of std::chrono::steady_clock; usable with no runtime running.
-int64_t monotonic_ns() noexcept;
-
-// futex_wait() sleeps while *word == expected, at most timeout_ns (-1: no
-// limit). May return spuriously. futex_wake() wakes up to n sleepers.
-void futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t timeout_ns) noexcept;
-void futex_wake(std::atomic<uint32_t>* word, int n) noexcept;
-
 // Sema: a counting semaphore for goroutines and threads. FIFO among waiters.
 class Sema {
  public:

@@ -6,7 +6,6 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -21,6 +20,7 @@
 #include "access.h"
 #include "address_parse.h"
 #include "cogo/cancel.h"
+#include "cogo/detail/os.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
 #include "errors.h"
@@ -454,7 +454,7 @@ Conn Listener::accept(std::error_code& ec) noexcept {
                          " (retrying with back-off from 5 ms to 1 s; existing connections "
                          "are still served)");
       }
-      if (!impl_->backoff.sleep_until(detail::monotonic_ns() + backoff)) {
+      if (!impl_->backoff.sleep_until(cogo::detail::nanotime() + backoff)) {
         ec = errc::closed;
         return {};
       }
@@ -633,7 +633,7 @@ Conn dial_impl(std::string_view address, const DialOptions& options, std::error_
                std::string& detail_msg) {
   ec.clear();
   int64_t deadline = 0;
-  if (options.timeout.count() > 0) deadline = detail::monotonic_ns() + options.timeout.count();
+  if (options.timeout.count() > 0) deadline = cogo::detail::nanotime() + options.timeout.count();
   Address local;
   if (!options.local_address.empty()) {
     std::string why;
@@ -661,7 +661,7 @@ Conn dial_impl(std::string_view address, const DialOptions& options, std::error_
   for (const Address& a : addrs) {
     if (!local.empty() && is_inet(local) != is_inet(a)) continue;
     if (!local.empty() && is_inet(a) && local.family() != a.family()) continue;
-    if (deadline && detail::monotonic_ns() >= deadline) {
+    if (deadline && cogo::detail::nanotime() >= deadline) {
       if (!first_err) first_err = detail::kErrTimeout;
       break;
     }
@@ -704,15 +704,6 @@ Conn dial(std::string_view address, const DialOptions& options) {
   return c;
 }
 
-uint64_t raise_fd_limit() noexcept {
-  rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return 0;
-  if (rl.rlim_cur < rl.rlim_max) {
-    rlimit want = rl;
-    want.rlim_cur = rl.rlim_max;
-    if (::setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
-  }
-  return rl.rlim_cur;
-}
+uint64_t raise_fd_limit() noexcept { return cogo::detail::raise_fd_limit(); }
 
 }  // namespace cogo::net

@@ -35,6 +35,7 @@
 #include <thread>
 #include <vector>
 
+#include "cogo/detail/os.h"
 #include "cogo/detail/waiter.h"
 
 namespace cogo::detail {

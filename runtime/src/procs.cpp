@@ -1,18 +1,11 @@
 // procs.cpp: what the runtime reads from its environment at start-up —
 // GOMAXPROCS (COGO_MAXPROCS, GOMAXPROCS, else the CPUs this process may use:
-// affinity mask and cgroup v2/v1 CPU quota), the goroutine stack size
-// (COGO_STACK_SIZE) and the open-files limit (soft raised to hard, as Go does).
-#include <sched.h>
-#include <sys/resource.h>
-
+// os.h's cpu_count(), affinity mask and cgroup CPU quota) and the goroutine
+// stack size (COGO_STACK_SIZE).
 #include <cerrno>
-#include <cmath>
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <string>
 
+#include "cogo/detail/os.h"
 #include "runtime2.h"
 
 namespace cogo::detail {
@@ -40,24 +33,6 @@ long long parse_positive(const char* s, bool sized) {
   return *end ? -1 : v;
 }
 
-int cgroup_cpu_limit() {
-  // cgroup v2: "max 100000" or "200000 100000"
-  std::ifstream v2("/sys/fs/cgroup/cpu.max");
-  std::string quota, period;
-  if (v2 >> quota >> period) {
-    if (quota == "max") return 0;
-    double q = std::atof(quota.c_str()), p = std::atof(period.c_str());
-    if (q > 0 && p > 0) return static_cast<int>(std::ceil(q / p));
-    return 0;
-  }
-  std::ifstream q1("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), p1("/sys/fs/cgroup/cpu/cpu.cfs_period_us");
-  long long q = 0, p = 0;
-  if ((q1 >> q) && (p1 >> p) && q > 0 && p > 0) {
-    return static_cast<int>(std::ceil(static_cast<double>(q) / static_cast<double>(p)));
-  }
-  return 0;
-}
-
 }  // namespace
 
 int detect_gomaxprocs() {
@@ -70,12 +45,7 @@ int detect_gomaxprocs() {
     }
     return static_cast<int>(v);
   }
-  int n = 1;
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0) n = CPU_COUNT(&set);
-  const int quota = cgroup_cpu_limit();
-  if (quota > 0 && quota < n) n = quota;
-  return n < 1 ? 1 : n;
+  return cpu_count();
 }
 
 size_t detect_stack_size() {
@@ -87,14 +57,6 @@ size_t detect_stack_size() {
           s);
   }
   return static_cast<size_t>(v);
-}
-
-void raise_fd_limit() {
-  rlimit rl;
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
 }
 
 }  // namespace cogo::detail

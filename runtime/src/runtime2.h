@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cogo/detail/cancel.h"
+#include "cogo/detail/os.h"
 #include "cogo/detail/sched.h"
 #include "cogo/detail/task.h"
 #include "context.h"
@@ -110,7 +111,8 @@ struct P {
   std::atomic<uint64_t> steals{0};
 };
 
-// Note: a one-shot sleep/wakeup for one thread (Go's note), on a futex.
+// Note: a one-shot sleep/wakeup for one thread (Go's note), on a futex
+// (os.h).
 struct Note {
   std::atomic<uint32_t> key{0};
   void sleep();             // until wakeup(); then clears
@@ -214,9 +216,11 @@ void trim_free_stacks(uint32_t keep, uint32_t max_release);
 void scavenge_heap(int64_t now);
 void sysmon_start();
 void sysmon_stop();
+// sysmon_request_dump() asks sysmon to print the goroutine dump (SIGQUIT).
+// Async-signal safe.
+void sysmon_request_dump();
 int detect_gomaxprocs();
 size_t detect_stack_size();
-void raise_fd_limit();
 void signals_install();
 void signals_uninstall();
 void signals_thread_init(M* m);

@@ -40,9 +40,6 @@
 // on without a P. Rejected: signal-based async preemption (unsafe without
 // compiler-known safe points) and a separate event-loop thread (an extra
 // hand-off per readiness event; Go polls from the scheduler, so do we).
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cxxabi.h>
@@ -83,10 +80,6 @@ constexpr uint32_t kGFreeLocalMax = 64;
 constexpr int64_t kSpinNs = 50'000;  // how long a spinning M looks for work before sleeping
 constexpr uint32_t kRunnextStreakMax = 16;
 
-long futex(std::atomic<uint32_t>* addr, int op, uint32_t val, const timespec* ts) {
-  return syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), op, val, ts, nullptr, 0);
-}
-
 // NullBackend: the poll backend of a runtime with no netpoller: an idle M
 // sleeps on a futex until the nearest timer.
 class NullBackend final : public PollBackend {
@@ -94,18 +87,12 @@ class NullBackend final : public PollBackend {
   void poll(int64_t timeout_ns, GList&) override {
     if (timeout_ns == 0) return;
     if (key_.exchange(0, std::memory_order_acq_rel) != 0) return;
-    if (timeout_ns < 0) {
-      futex(&key_, FUTEX_WAIT_PRIVATE, 0, nullptr);
-    } else {
-      timespec ts{static_cast<time_t>(timeout_ns / 1000000000),
-                  static_cast<long>(timeout_ns % 1000000000)};
-      futex(&key_, FUTEX_WAIT_PRIVATE, 0, &ts);
-    }
+    futex_sleep(&key_, 0, timeout_ns < 0 ? -1 : nanotime() + timeout_ns);
     key_.store(0, std::memory_order_release);
   }
   void wake() override {
     key_.store(1, std::memory_order_release);
-    futex(&key_, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr);
+    futex_wake(&key_, INT_MAX);
   }
   bool waiters() const override { return false; }
 
@@ -948,15 +935,13 @@ void trim_free_stacks(uint32_t keep, uint32_t max_release) {
 }
 
 void Note::sleep() {
-  while (key.load(std::memory_order_acquire) == 0) {
-    futex(&key, FUTEX_WAIT_PRIVATE, 0, nullptr);
-  }
+  while (key.load(std::memory_order_acquire) == 0) futex_sleep(&key, 0, -1);
   key.store(0, std::memory_order_relaxed);
 }
 
 void Note::wakeup() {
   key.store(1, std::memory_order_release);
-  futex(&key, FUTEX_WAKE_PRIVATE, 1, nullptr);
+  futex_wake(&key, 1);
 }
 
 void runqput(P* p, G* g, bool next) {
@@ -1065,12 +1050,6 @@ G* current_g() {
 }
 
 uint64_t goroutine_id(G* g) { return g ? g->id : 0; }
-
-int64_t nanotime() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 void park(ParkCommit commit, void* arg, WaitReason reason) {
   M* m = getm();

@@ -4,23 +4,18 @@
 //     (the faulting stack has no room left), then abort. Other faults go to
 //     the previous handler.
 //   SIGQUIT: ask sysmon to print the goroutine dump; the process keeps running.
-//   SIGPIPE: ignored (a write to a closed socket is an error, not a death).
-#include <linux/futex.h>
+//   SIGPIPE: os.h's one policy (ignore_sigpipe: ignored unless the program
+//     set its own disposition; a write to a closed socket is an error, not
+//     a death).
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <climits>
 #include <cstdlib>
 #include <cstring>
 
 #include "runtime2.h"
 
 namespace cogo::detail {
-
-extern std::atomic<uint32_t> g_sysmon_key;
-extern std::atomic<int> g_dump_requested;
 
 namespace {
 
@@ -79,10 +74,7 @@ void on_fault(int sig, siginfo_t* info, void* uctx) {
 }
 
 void on_quit(int, siginfo_t*, void*) {
-  g_dump_requested.store(1, std::memory_order_release);
-  g_sysmon_key.fetch_add(1, std::memory_order_acq_rel);
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_sysmon_key), FUTEX_WAKE_PRIVATE, INT_MAX,
-          nullptr, nullptr, 0);
+  sysmon_request_dump();
 }
 
 }  // namespace
@@ -98,7 +90,7 @@ void signals_install() {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   sa.sa_sigaction = on_quit;
   sigaction(SIGQUIT, &sa, &g_old_quit);
-  signal(SIGPIPE, SIG_IGN);
+  ignore_sigpipe();
   g_installed = true;
 }
 

@@ -10,22 +10,17 @@
 //   - every 5 s, if 16 MiB or more sit free in the C heap's arenas after a
 //     burst, gives their pages back (scavenge.cpp);
 //   - prints the goroutine dump when SIGQUIT arrived.
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <atomic>
-#include <climits>
 #include <thread>
 
 #include "runtime2.h"
 
 namespace cogo::detail {
 
-std::atomic<uint32_t> g_sysmon_key{0};    // futex: sysmon's sleep; bumped to wake it
-std::atomic<int> g_dump_requested{0};     // set by the SIGQUIT handler
-
 namespace {
+
+std::atomic<uint32_t> g_sysmon_key{0};  // futex: sysmon's sleep; bumped to wake it
+std::atomic<int> g_dump_requested{0};   // set by sysmon_request_dump() (SIGQUIT)
 
 constexpr int64_t kForcePreemptNs = 10'000'000;  // Go's forcePreemptNS
 constexpr int64_t kPollIntervalNs = 10'000'000;
@@ -36,11 +31,15 @@ std::thread g_sysmon;
 std::atomic<bool> g_sysmon_stop{false};
 
 void sysmon_sleep(int64_t us) {
-  timespec ts{static_cast<time_t>(us / 1000000), static_cast<long>(us % 1000000) * 1000};
-  uint32_t seen = g_sysmon_key.load(std::memory_order_acquire);
+  const uint32_t seen = g_sysmon_key.load(std::memory_order_acquire);
   if (g_sysmon_stop.load(std::memory_order_acquire)) return;
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_sysmon_key), FUTEX_WAIT_PRIVATE, seen, &ts,
-          nullptr, 0);
+  futex_sleep(&g_sysmon_key, seen, nanotime() + us * 1000);
+}
+
+// sysmon_wake() cuts sysmon's sleep short. Async-signal safe.
+void sysmon_wake() {
+  g_sysmon_key.fetch_add(1, std::memory_order_acq_rel);
+  futex_wake(&g_sysmon_key, 1);
 }
 
 bool work_waiting(P* p) {
@@ -139,10 +138,13 @@ void sysmon_start() {
 
 void sysmon_stop() {
   g_sysmon_stop.store(true, std::memory_order_release);
-  g_sysmon_key.fetch_add(1, std::memory_order_acq_rel);
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_sysmon_key), FUTEX_WAKE_PRIVATE, INT_MAX,
-          nullptr, nullptr, 0);
+  sysmon_wake();
   if (g_sysmon.joinable()) g_sysmon.join();
+}
+
+void sysmon_request_dump() {
+  g_dump_requested.store(1, std::memory_order_release);
+  sysmon_wake();
 }
 
 }  // namespace cogo::detail

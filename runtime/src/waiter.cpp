@@ -1,5 +1,6 @@
 // waiter.cpp: Waiter, WaitQueue and spin_yield_thread — how channels and the
-// sync primitives block a goroutine (park/ready) or a plain thread (futex).
+// sync primitives block a goroutine (park/ready) or a plain thread (futex,
+// os.h).
 //
 // Why the goroutine path arms its timeout timer inside the park commit and
 // not before park(): a timer that fired before the switch would ready() a
@@ -17,62 +18,15 @@
 // ready(), the commit by returning false (resume at once).
 #include "cogo/detail/waiter.h"
 
-#include <linux/futex.h>
-#include <sched.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <climits>
-#include <cstdio>
-#include <cstdlib>
+#include "cogo/detail/os.h"
 
 namespace cogo::detail {
 
 void spin_yield_thread() {
-  sched_yield();
+  osyield();
 }
 
 namespace {
-
-[[noreturn]] void fatal(const char* what) {
-  std::fprintf(stderr, "cogo runtime: %s\n", what);
-  std::abort();
-}
-
-// futex_wait() sleeps while *word == expected, until a FUTEX_WAKE, a signal
-// or the absolute CLOCK_MONOTONIC deadline (deadline < 0: none). Returns false
-// only on timeout. Spurious returns are fine: every caller loops on *word.
-bool futex_wait(std::atomic<uint32_t>* word, uint32_t expected, int64_t deadline) {
-  timespec ts;
-  timespec* tsp = nullptr;
-  if (deadline >= 0) {
-    ts.tv_sec = deadline / 1000000000;
-    ts.tv_nsec = deadline % 1000000000;
-    tsp = &ts;
-  }
-  // FUTEX_WAIT_BITSET takes an absolute deadline on CLOCK_MONOTONIC, the
-  // nanotime clock, so a spurious wake-up does not stretch the wait.
-  long r = syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAIT_BITSET_PRIVATE,
-                   expected, tsp, nullptr, FUTEX_BITSET_MATCH_ANY);
-  if (r == -1 && errno == ETIMEDOUT) return false;
-  if (r == -1 && errno != EAGAIN && errno != EINTR) fatal("futex wait failed");
-  return true;
-}
-
-void futex_wake(std::atomic<uint32_t>* word) {
-  // The waiter may already have seen woken == 1 and returned: the word may be
-  // stale stack memory by now. A wake there is harmless (futex waiters all
-  // loop on their word), and an unmapped address only yields EFAULT.
-  syscall(SYS_futex, reinterpret_cast<uint32_t*>(word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-}
-
-int64_t monotonic_now() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // ParkArgs travels to the park commit on the parking goroutine's stack. The
 // commit must not touch it after its hand-off (park_commit): a waker may then ready the goroutine,
@@ -164,7 +118,7 @@ bool Waiter::wait(Unlock unlock, void* arg, WaitReason reason) {
     return false;
   }
   unlock(arg);
-  while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
+  while (woken.load(std::memory_order_acquire) == 0) futex_sleep(&woken, 0, -1);
   if (registered) unregister_hook(cancel, &hook);
   return fired != kCancelled;
 }
@@ -190,7 +144,7 @@ bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t dea
   unlock(arg);
   bool ok = true;
   while (woken.load(std::memory_order_acquire) == 0) {
-    if (futex_wait(&woken, 0, deadline) || monotonic_now() < deadline) continue;
+    if (futex_sleep(&woken, 0, deadline) || nanotime() < deadline) continue;
     if (claim()) {
       fired = kTimedOut;
       ok = false;
@@ -198,7 +152,7 @@ bool Waiter::wait_until(Unlock unlock, void* arg, WaitReason reason, int64_t dea
     }
     // A waker (or the context) claimed us first and is about to call wake();
     // it may still be writing our slots, so wait for it without a deadline.
-    while (woken.load(std::memory_order_acquire) == 0) futex_wait(&woken, 0, -1);
+    while (woken.load(std::memory_order_acquire) == 0) futex_sleep(&woken, 0, -1);
   }
   if (registered) unregister_hook(cancel, &hook);
   return ok && fired != kCancelled;
@@ -211,7 +165,7 @@ void Waiter::wake() {
     return;
   }
   woken.store(1, std::memory_order_release);
-  futex_wake(&woken);
+  futex_wake(&woken, 1);  // the waiter may be gone already: see os.h
 }
 
 void WaitQueue::push(WaitLink* l) {

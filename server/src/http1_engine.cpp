@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "coarse_clock.h"
+#include "cogo/detail/os.h"
 #include "cogo/http/error.h"
 #include "file_io.h"
 #include "http_date.h"

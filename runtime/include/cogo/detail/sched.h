@@ -49,11 +49,9 @@ void park(ParkCommit commit, void* arg, WaitReason reason);
 // exactly one ready.
 void ready(G* g);
 
-// nanotime() is the runtime's monotonic clock (CLOCK_MONOTONIC), in ns.
-int64_t nanotime();
-
 // Timer: a one-shot runtime timer. fn(arg, seq) runs on a scheduler stack
-// (never on a goroutine): it must not block; it may call ready(). Timers live
+// (never on a goroutine): it must not block; it may call ready(). Times are
+// nanotime() ns (cogo/detail/os.h). Timers live
 // in per-P heaps; the nearest one bounds how long an idle M sleeps.
 struct Timer {
   void (*fn)(void* arg, uintptr_t seq) = nullptr;
