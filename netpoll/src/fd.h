@@ -15,7 +15,6 @@
 #include "cogo/net.h"
 #include "fd_mutex.h"
 #include "netpoll.h"
-#include "park.h"
 
 namespace cogo::net::detail {
 

@@ -7,9 +7,11 @@
 #include <atomic>
 #include <cstdint>
 
-#include "park.h"
+#include "cogo/detail/sema.h"
 
 namespace cogo::net::detail {
+
+using cogo::detail::Sema;
 
 class FdMutex {
  public:

@@ -131,7 +131,6 @@
 #include "backend.h"
 #include "cogo/detail/cancel.h"
 #include "cogo/runtime.h"
-#include "park.h"
 
 namespace cogo::net::detail {
 
@@ -369,7 +368,6 @@ void Poller::runtime_stopped() {
     if (pd->owner) owners.push_back(pd->owner);
   }
   waiter_count.store(0, std::memory_order_release);
-  Sleeper::drop_all_goroutines();
   for (void* owner : owners) fd_runtime_stopped(owner);
   dropped.clear();
 }

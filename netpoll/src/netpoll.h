@@ -13,6 +13,7 @@
 
 namespace cogo::net::detail {
 
+using cogo::detail::G;
 using cogo::detail::SpinLock;
 using cogo::detail::Task;
 using cogo::detail::Timer;

@@ -21,11 +21,11 @@
 #include "address_parse.h"
 #include "cogo/cancel.h"
 #include "cogo/detail/os.h"
+#include "cogo/net/listener_policy.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
 #include "errors.h"
 #include "fd.h"
-#include "park.h"
 
 namespace cogo::net {
 
@@ -383,9 +383,8 @@ struct ListenerImpl {
   FD* fd = nullptr;
   Address address;          // as bound (the real port for ":0")
   std::string unlink_path;  // a Unix socket file we created
-  Sleeper backoff;          // the EMFILE back-off; close() cancels it
+  AcceptBackoff backoff;    // out of descriptors (listener_policy.h); close() cancels it
   std::atomic<bool> closed{false};
-  std::atomic<bool> exhausted{false};  // logged "out of fds", not yet recovered
 };
 }  // namespace detail
 
@@ -422,19 +421,13 @@ Conn Listener::accept(std::error_code& ec) noexcept {
     ec = errc::closed;
     return {};
   }
-  constexpr int64_t kFirstBackoff = 5'000'000;    // 5 ms
-  constexpr int64_t kMaxBackoff = 1'000'000'000;  // 1 s
-  int64_t backoff = 0;
   for (;;) {
     sockaddr_storage ss;
     socklen_t len = sizeof ss;
     int err = 0;
     int s = impl_->fd->accept(reinterpret_cast<sockaddr*>(&ss), &len, err);
     if (s >= 0) {
-      if (impl_->exhausted.exchange(false, std::memory_order_relaxed)) {
-        detail::log_line("accept " + impl_->address.to_string() +
-                         ": file descriptors available again, accepting");
-      }
+      impl_->backoff.accepted();
       Address remote = Address::from_sockaddr(&ss, len);
       if (is_inet(remote)) set_nodelay(s);
       FD* fd = FD::open(s, err);
@@ -445,20 +438,19 @@ Conn Listener::accept(std::error_code& ec) noexcept {
       fd->remote = remote;
       return detail::Access::make_conn(fd);
     }
-    if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
-      // Out of fds (or memory): the pending connection stays in the backlog.
-      // Back off instead of spinning on a listener that stays readable.
-      backoff = backoff ? std::min(backoff * 2, kMaxBackoff) : kFirstBackoff;
-      if (!impl_->exhausted.exchange(true, std::memory_order_relaxed)) {
-        detail::log_line(detail::describe_errno("accept", impl_->address.to_string(), err) +
-                         " (retrying with back-off from 5 ms to 1 s; existing connections "
-                         "are still served)");
+    if (detail::AcceptBackoff::out_of_resources(err)) {
+      // The pending connection stays in the backlog: back off instead of
+      // spinning on a listener that stays readable.
+      switch (impl_->backoff.wait(err)) {
+        case cogo::detail::Sleeper::Woken::deadline:
+          continue;
+        case cogo::detail::Sleeper::Woken::cancelled:
+          ec = errc::closed;
+          return {};
+        case cogo::detail::Sleeper::Woken::context:
+          ec = to_error_code(detail::kErrCancelled);
+          return {};
       }
-      if (!impl_->backoff.sleep_until(cogo::detail::nanotime() + backoff)) {
-        ec = errc::closed;
-        return {};
-      }
-      continue;
     }
     ec = to_error_code(err);
     return {};
@@ -526,6 +518,7 @@ int open_listener(const Address& a, const ListenOptions& opt, detail::ListenerIm
   auto* impl = new detail::ListenerImpl;
   impl->fd = fd;
   if (fd->sockname(impl->address, false) != 0) impl->address = a;
+  impl->backoff.set_address(impl->address.to_string());
   if (a.family() == Address::Family::unix_path) {
     std::string path = a.host();
     if (!path.empty() && path[0] != '@') impl->unlink_path = path;

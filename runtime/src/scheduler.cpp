@@ -54,6 +54,7 @@
 
 #include "cogo/introspect.h"
 #include "cogo/runtime.h"
+#include "cogo/detail/sleeper.h"
 #include "cogo/detail/spinlock.h"
 #include "cogo/detail/waiter.h"
 #include "runtime2.h"
@@ -1198,6 +1199,7 @@ void run_main(Task main_fn) {
     m->thread.join();
   }
   poll_backend()->runtime_stopped();
+  Sleeper::drop_all_goroutines();
   // Timers of goroutines that will never run again.
   for (P* p : sched.allp) {
     std::lock_guard<std::mutex> lk(p->timers.lock);

@@ -12,10 +12,11 @@
 // the unlock — and a waker may claim it after the first. Such a waker must
 // not ready the goroutine yet: the commit still writes its ParkArgs and arms
 // the timer, both on the goroutine's stack, which would then be running (or
-// gone) on another M. So the goroutine path hands off through `woken`, like
-// the Sleeper's kRunning/kParked word: wake() and the end of the commit each
-// add one, and whichever comes second resumes the goroutine — wake() by
-// ready(), the commit by returning false (resume at once).
+// gone) on another M. So the goroutine path hands off through `woken`:
+// wake() and the end of the commit each add one, and whichever comes second
+// resumes the goroutine — wake() by ready(), the commit by returning false
+// (resume at once). Everything built on Waiter (channels, sync, Sema,
+// Sleeper) wakes through wake(), never ready() on the waiter's g.
 #include "cogo/detail/waiter.h"
 
 #include "cogo/detail/os.h"
@@ -219,6 +220,14 @@ WaitLink* WaitQueue::pop_all_claimed() {
     chain = next;
   }
   return fifo;
+}
+
+void WaitQueue::drop_goroutines() {
+  for (WaitLink* l = head; l != nullptr;) {
+    WaitLink* next = l->next;
+    if (l->waiter->g != nullptr) remove(l);
+    l = next;
+  }
 }
 
 void wake_chain(WaitLink* l) {

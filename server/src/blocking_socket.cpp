@@ -7,16 +7,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <memory>
-#include <system_error>
-#include <thread>
 
 #include "cogo/net.h"
-#include "spdlog/spdlog.h"
+#include "cogo/net/listener_policy.h"
 
 namespace cogo::http {
 
@@ -27,7 +22,7 @@ int blocking_listen(const std::string& address, bool reuse_port) {
                      : a.family() == net::Address::Family::ipv4 ? AF_INET
                                                                 : AF_UNIX;
   int fd = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw std::system_error(errno, std::generic_category(), "listen " + address);
+  if (fd < 0) throw net::detail::listen_error(address, errno);
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
@@ -35,10 +30,7 @@ int blocking_listen(const std::string& address, bool reuse_port) {
       ::listen(fd, SOMAXCONN) != 0) {
     const int err = errno;
     ::close(fd);
-    std::string hint;
-    if (err == EACCES) hint = " — use a port above 1024 or run with CAP_NET_BIND_SERVICE";
-    if (err == EADDRINUSE) hint = " — another process listens there; pick another port";
-    throw std::system_error(err, std::generic_category(), "listen " + address + hint);
+    throw net::detail::listen_error(address, err);
   }
   return fd;
 }
@@ -82,27 +74,20 @@ bool spawn_thread(std::size_t stack_bytes, std::function<void()> fn) {
 }
 
 void thread_accept_loop(int lfd, const std::atomic<bool>& stopping,
+                        net::detail::AcceptBackoff& backoff,
                         const std::function<void(int)>& on_conn) {
-  std::chrono::milliseconds backoff{5};
-  bool logged = false;
   while (!stopping.load()) {
     int fd = ::accept4(lfd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) {
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-        if (!logged) {
-          spdlog::error("accept: {} — serving existing connections, retrying with back-off",
-                        std::strerror(errno));
-          logged = true;
-        }
-        std::this_thread::sleep_for(backoff);
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
-        continue;
+      const int err = errno;
+      if (err == EINTR || err == ECONNABORTED) continue;
+      if (net::detail::AcceptBackoff::out_of_resources(err)) {
+        if (backoff.wait(err) == cogo::detail::Sleeper::Woken::deadline) continue;
+        return;  // stop_accepting() (or the thread's context) ended the wait
       }
       return;  // EINVAL after shutdown(), or a real error
     }
-    backoff = std::chrono::milliseconds(5);
-    logged = false;
+    backoff.accepted();
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     on_conn(fd);

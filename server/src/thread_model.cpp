@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "blocking_socket.h"
+#include "cogo/net/listener_policy.h"
 #include "cogo/runtime.h"
 #include "shutdown.h"
 #include "spdlog/spdlog.h"
@@ -22,15 +23,19 @@ ThreadModel::~ThreadModel() {
 std::string ThreadModel::listen(const std::string& address, bool reuse_port) {
   const int fd = http::blocking_listen(address, reuse_port);
   listen_fds_.push_back(fd);
-  return http::local_address_of(fd);
+  std::string where = http::local_address_of(fd);
+  backoffs_.push_back(std::make_unique<net::detail::AcceptBackoff>());
+  backoffs_.back()->set_address(where);
+  return where;
 }
 
 void ThreadModel::start(Serve serve, Shutdown& shutdown, std::size_t stack_bytes) {
   serve_ = std::move(serve);
   for (std::size_t i = 0; i < listen_fds_.size(); i++) {
     const int lfd = listen_fds_[i];
-    acceptors_.emplace_back([this, lfd, i, &shutdown, stack_bytes] {
-      http::thread_accept_loop(lfd, stopping_, [this, i, &shutdown, stack_bytes](int fd) {
+    net::detail::AcceptBackoff* backoff = backoffs_[i].get();
+    acceptors_.emplace_back([this, lfd, backoff, i, &shutdown, stack_bytes] {
+      http::thread_accept_loop(lfd, stopping_, *backoff, [this, i, &shutdown, stack_bytes](int fd) {
         shutdown.connection_opened();
         {
           // In the set before the thread exists: a shutdown_live() right
@@ -69,6 +74,7 @@ void ThreadModel::run_connection(int fd, std::size_t listener, Shutdown& shutdow
 void ThreadModel::stop_accepting() {
   stopping_.store(true);
   for (int fd : listen_fds_) ::shutdown(fd, SHUT_RDWR);
+  for (auto& b : backoffs_) b->cancel();
 }
 
 void ThreadModel::join_acceptors() {

@@ -14,11 +14,14 @@
 #include <atomic>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_set>
 #include <vector>
+
+#include "cogo/net/listener_policy.h"
 
 namespace cogo::server_detail {
 
@@ -66,6 +69,9 @@ class ThreadModel {
   void run_connection(int fd, std::size_t listener, Shutdown& shutdown);
 
   std::vector<int> listen_fds_;  // written by listen() before start(); then read-only
+  // One per listener (the netpoller's listener policy): out of descriptors,
+  // an accept thread backs off; stop_accepting() cuts the sleep short.
+  std::vector<std::unique_ptr<net::detail::AcceptBackoff>> backoffs_;  // as listen_fds_
   std::vector<std::thread> acceptors_;  // owned by the thread calling start()/join_acceptors()
   std::atomic<bool> stopping_{false};
   Serve serve_;  // set by start() before any thread runs it

@@ -132,6 +132,10 @@ struct WaitQueue {
   // pop_all_claimed() empties the queue and returns every link it claimed,
   // chained through WaitLink::next, for wake_chain() after unlocking.
   WaitLink* pop_all_claimed();
+  // drop_goroutines() unlinks every goroutine's link, keeping the threads'.
+  // Only for a run() that ended: its goroutines will never run again, and
+  // their stacks (where the links live) are about to go.
+  void drop_goroutines();
 };
 
 // wake_chain() wakes every waiter of a chain built by pop_all_claimed (or by
