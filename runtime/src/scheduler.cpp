@@ -7,15 +7,19 @@
 //   P - a processor token, GOMAXPROCS of them, each with a local run queue,
 //       a runnext slot, a timer heap and a cache of free Gs.
 //
-// Finding work (find_runnable), in order: expired timers; every 61st
-// schedule the global queue (fairness); runnext and the local queue; the
-// global queue; a non-blocking netpoll; stealing half of a random victim's
-// queue; while another P runs, up to 50 us (kSpinNs) of spinning over the
-// queues, timers and network (with no other P busy, work can only come from
-// the poller, so the M blocks there at once). Nothing found: the M releases
-// its P and sleeps on its note; one idle
-// M instead blocks in the poll backend with a timeout equal to the nearest
-// timer. Readying a G wakes an idle M only if there is an idle P and no M is
+// Finding work (find_runnable) has three stages, each starting over when it
+// sees that work may have appeared:
+//   find_ready     one look, in order: expired timers; every 61st schedule
+//                  the global queue (fairness); runnext and the local queue;
+//                  the global queue; a non-blocking netpoll.
+//   spin_for_work  stealing half of a random victim's queue; while another P
+//                  runs, up to 50 us (kSpinNs) of spinning over the queues,
+//                  timers and network (with no other P busy, work can only
+//                  come from the poller, so the M blocks there at once).
+//   wait_for_work  the M releases its P and sleeps on its note; one idle M
+//                  instead blocks in the poll backend (block_in_poller) with
+//                  a timeout equal to the nearest timer of any P.
+// Readying a G wakes an idle M only if there is an idle P and no M is
 // already spinning (wakep); a spinning M that finds work wakes the next one,
 // so parallelism ramps up without a thundering herd.
 //
@@ -44,6 +48,7 @@
 
 #include <cxxabi.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstdarg>
 #include <cstdio>
@@ -584,14 +589,35 @@ void run_all_timers() {
   }
 }
 
-// find_runnable() returns a G to run on m, blocking until there is one.
-// Returns nullptr when the runtime exits. m holds a P on entry and on return.
-G* find_runnable(M* m) {
-top:
-  if (sched.exiting.load(std::memory_order_acquire)) return nullptr;
+// Search: how one stage of the search for work ended.
+//   found    - *g is the G to run; the M holds a P.
+//   recheck  - work may have appeared where find_ready() looks (the global
+//              queue, an expired timer, a P taken back): start over. The M
+//              holds a P.
+//   nothing  - this stage found no work; go on to the next one.
+//   exit     - the runtime exits.
+enum class Search : uint8_t { found, recheck, nothing, exit };
+
+// poll_ready() polls the network without blocking, unless an M is blocked
+// in the poller (it will deliver what is ready) or nothing is registered.
+// Returns a readied G to run and queues the others.
+G* poll_ready(M* m) {
+  PollBackend* be = poll_backend();
+  if (!be->waiters() || sched.lastpoll.load(std::memory_order_relaxed) == 0) return nullptr;
+  GList list;
+  be->poll(0, list);
+  G* g = glist_pop(list);
+  if (g != nullptr) inject(m, list);
+  return g;
+}
+
+// find_ready() is one look everywhere work waits, without stealing and
+// without waiting (Go's findRunnable, top part): expired timers of every P;
+// every 61st schedule the global queue first (fairness); runnext and the
+// local queue; the global queue; the network.
+G* find_ready(M* m) {
   P* p = m->p;
   run_all_timers();
-
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0) {
     std::lock_guard<std::mutex> lk(sched.lock);
@@ -602,135 +628,167 @@ top:
     std::lock_guard<std::mutex> lk(sched.lock);
     if (G* g = globrunqget(p, 0)) return g;
   }
-  PollBackend* be = poll_backend();
-  if (be->waiters() && sched.lastpoll.load(std::memory_order_relaxed) != 0) {
-    GList list;
-    be->poll(0, list);
-    if (G* g = glist_pop(list)) {
-      inject(m, list);
-      return g;
-    }
-  }
-  const int procs = sched.gomaxprocs;
-  if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_relaxed) <
-                         procs - sched.npidle.load(std::memory_order_relaxed)) {
-    if (!m->spinning) {
-      m->spinning = true;
-      sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-    }
-    if (G* g = steal_work(m, p)) return g;
-    // Waking a sleeping thread costs tens of microseconds on these VMs; a
-    // spinning M that waits a little for work saves both sides a futex call.
-    // Only while another P runs: work comes from running goroutines or from
-    // the poller, and with no other P busy this M would spin alone where
-    // blocking in the poller is both cheaper and as quick (with one P, the
-    // common server set-up, it would burn up to 50 us of its core per idle
-    // moment). The spin also polls the network, without blocking.
-    if (procs - sched.npidle.load(std::memory_order_relaxed) > 1) {
-      const int64_t spin_until = nanotime() + kSpinNs;
-      for (uint32_t iter = 1;
-           nanotime() < spin_until && !sched.exiting.load(std::memory_order_relaxed); iter++) {
-        for (int i = 0; i < 32; i++) COGO_CPU_RELAX();
-        if (sched.runqsize.load(std::memory_order_relaxed) > 0) goto top;
-        if (G* g = runqget(p)) return g;
-        if (G* g = steal_work(m, p)) return g;
-        if (p->timers.when0.load(std::memory_order_relaxed) != 0 &&
-            p->timers.when0.load(std::memory_order_relaxed) <= nanotime()) {
-          goto top;
-        }
-        if (iter % 8 == 0 && be->waiters() &&
-            sched.lastpoll.load(std::memory_order_relaxed) != 0) {
-          GList list;
-          be->poll(0, list);
-          if (G* g = glist_pop(list)) {
-            inject(m, list);
-            return g;
-          }
-        }
-      }
-    }
-  }
+  return poll_ready(m);
+}
 
-  // Nothing to do: give the P back.
+// spin_for_work() is the spinning part (marl's spinForWork): steal from the
+// other Ps and, while another P runs, keep looking for up to kSpinNs before
+// giving up. An M spins (counted in nmspinning, so that wakep() wakes no
+// other) only while fewer than half the busy Ps have a spinning M (Go's
+// rule), so idle moments do not turn into every M burning its core.
+//
+// Why spin at all: waking a sleeping thread costs tens of microseconds on
+// these VMs, and a spinning M that finds work saves both sides a futex call.
+// Why only while another P runs: work then comes from running goroutines or
+// from the poller; with no other P busy this M would spin alone where
+// blocking in the poller is both cheaper and as quick (with one P, the
+// common server set-up, it would burn up to 50 us of its core per idle
+// moment). The spin also polls the network, without blocking.
+Search spin_for_work(M* m, G*& g) {
+  P* p = m->p;
+  const int procs = sched.gomaxprocs;
+  if (!m->spinning) {
+    if (2 * sched.nmspinning.load(std::memory_order_relaxed) >=
+        procs - sched.npidle.load(std::memory_order_relaxed)) {
+      return Search::nothing;
+    }
+    m->spinning = true;
+    sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  }
+  if ((g = steal_work(m, p)) != nullptr) return Search::found;
+  if (procs - sched.npidle.load(std::memory_order_relaxed) <= 1) return Search::nothing;
+  const int64_t spin_until = nanotime() + kSpinNs;
+  for (uint32_t iter = 1; nanotime() < spin_until && !sched.exiting.load(std::memory_order_relaxed);
+       iter++) {
+    for (int i = 0; i < 32; i++) COGO_CPU_RELAX();
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0) return Search::recheck;
+    if ((g = runqget(p)) != nullptr) return Search::found;
+    if ((g = steal_work(m, p)) != nullptr) return Search::found;
+    const int64_t when = p->timers.when0.load(std::memory_order_relaxed);
+    if (when != 0 && when <= nanotime()) return Search::recheck;
+    if (iter % 8 == 0 && (g = poll_ready(m)) != nullptr) return Search::found;
+  }
+  return Search::nothing;
+}
+
+// reacquire_p() takes an idle P for m, if there is one.
+bool reacquire_p(M* m) {
+  P* p;
   {
     std::lock_guard<std::mutex> lk(sched.lock);
-    if (sched.exiting.load(std::memory_order_acquire)) return nullptr;
-    if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
-      if (G* g = globrunqget(p, 0)) return g;
-    }
-    if (!p->runq.empty()) goto top;  // a timer callback readied something
-    releasep(m);
-    pidleput(p);
+    p = pidleget();
   }
-  {
-    const bool was_spinning = m->spinning;
-    if (m->spinning) {
-      m->spinning = false;
-      if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
-        fatal("negative nmspinning");
-      }
-      // Producers publish work and then look for a spinning M; we stopped
-      // spinning and now look for work: one of us sees the other.
-      bool work = sched.runqsize.load(std::memory_order_seq_cst) > 0;
-      for (P* q : sched.allp) work = work || !q->runq.empty();
-      if (work) {
-        P* pp;
-        {
-          std::lock_guard<std::mutex> lk(sched.lock);
-          pp = pidleget();
-        }
-        if (pp != nullptr) {
-          acquirep(m, pp);
-          m->spinning = true;
-          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-          goto top;
-        }
-      }
-    }
+  if (p == nullptr) return false;
+  acquirep(m, p);
+  return true;
+}
 
-    int64_t until = nearest_timer();
-    be = poll_backend();
-    if ((be->waiters() || until != 0) &&
-        sched.lastpoll.exchange(0, std::memory_order_seq_cst) != 0) {
-      // This M is the poller: block until readiness or the nearest timer.
-      until = nearest_timer();
-      sched.poll_until.store(until, std::memory_order_seq_cst);
-      int64_t delay = -1;
-      if (until != 0) {
-        delay = until - nanotime();
-        if (delay < 0) delay = 0;
-      }
-      GList list;
-      if (!sched.exiting.load(std::memory_order_acquire)) be->poll(delay, list);
-      sched.poll_until.store(0, std::memory_order_seq_cst);
-      sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
-      P* pp;
-      {
-        std::lock_guard<std::mutex> lk(sched.lock);
-        pp = pidleget();
-      }
-      if (pp == nullptr) {
-        inject(m, list);
-      } else {
-        acquirep(m, pp);
-        if (G* g = glist_pop(list)) {
-          inject(m, list);
-          return g;
-        }
-        if (was_spinning) {
-          m->spinning = true;
-          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
-        }
-        goto top;
-      }
-    } else if (until != 0) {
+// start_spinning() counts m as spinning again: it took a P back to look for
+// work it knows of (or that may come).
+void start_spinning(M* m) {
+  m->spinning = true;
+  sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+}
+
+// block_in_poller() makes m the M that waits in the poll backend, if none is
+// (Go's "poll network until next timer"): it blocks until a socket is ready
+// or the nearest timer of any P is due, whichever comes first — a timer
+// armed meanwhile with an earlier deadline wakes it (wake_poller_for_timer).
+// Precondition: m holds no P. Returns found or recheck with a P taken back,
+// or nothing when m should sleep (another M polls, or no P was free: the Gs
+// it got are queued for the Ps that run).
+Search block_in_poller(M* m, bool was_spinning, G*& g) {
+  PollBackend* be = poll_backend();
+  int64_t until = nearest_timer();
+  if ((!be->waiters() && until == 0) ||
+      sched.lastpoll.exchange(0, std::memory_order_seq_cst) == 0) {
+    // Another M polls: make sure it wakes for the nearest timer.
+    if (until != 0) {
       const int64_t pu = sched.poll_until.load(std::memory_order_seq_cst);
       if (pu == 0 || pu > until) be->wake();
     }
+    return Search::nothing;
   }
+  until = nearest_timer();  // armed since the look above: it saw lastpoll != 0 and woke nobody
+  sched.poll_until.store(until, std::memory_order_seq_cst);
+  int64_t delay = -1;
+  if (until != 0) delay = std::max<int64_t>(until - nanotime(), 0);
+  GList list;
+  if (!sched.exiting.load(std::memory_order_acquire)) be->poll(delay, list);
+  sched.poll_until.store(0, std::memory_order_seq_cst);
+  sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
+  if (!reacquire_p(m)) {
+    inject(m, list);
+    return Search::nothing;
+  }
+  if ((g = glist_pop(list)) != nullptr) {
+    inject(m, list);
+    return Search::found;
+  }
+  if (was_spinning) start_spinning(m);
+  return Search::recheck;  // a timer is due, or the poller was woken
+}
+
+// wait_for_work() is the blocking part (marl's waitForWork, Go's
+// findRunnable from "drop P" on): m gives its P back, re-checks what a
+// producer relies on it to see, then blocks — in the poll backend if no
+// other M does, else on its note until startm() hands it a P. Returns found
+// or recheck with a P, or exit.
+Search wait_for_work(M* m, G*& g) {
+  P* p = m->p;
+  {
+    std::lock_guard<std::mutex> lk(sched.lock);
+    if (sched.exiting.load(std::memory_order_acquire)) return Search::exit;
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0 && (g = globrunqget(p, 0)) != nullptr) {
+      return Search::found;
+    }
+    if (!p->runq.empty()) return Search::recheck;  // a timer callback readied something
+    releasep(m);
+    pidleput(p);
+  }
+  const bool was_spinning = m->spinning;
+  if (m->spinning) {
+    m->spinning = false;
+    if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+      fatal("negative nmspinning");
+    }
+    // The delicate dance: producers publish work and then look for a
+    // spinning M; we stopped spinning and now look for work. With seq_cst on
+    // both sides one of us sees the other.
+    bool work = sched.runqsize.load(std::memory_order_seq_cst) > 0;
+    for (P* q : sched.allp) work = work || !q->runq.empty();
+    if (work && reacquire_p(m)) {
+      start_spinning(m);
+      return Search::recheck;
+    }
+  }
+  if (Search s = block_in_poller(m, was_spinning, g); s != Search::nothing) return s;
   stopm(m);
-  if (m->p == nullptr) return nullptr;  // woken for exit
-  goto top;
+  return m->p == nullptr ? Search::exit : Search::recheck;  // no P: woken for exit
+}
+
+// find_runnable() returns a G to run on m, blocking until there is one:
+// one look everywhere (find_ready), then spinning (spin_for_work), then
+// blocking (wait_for_work), starting over whenever a stage says work may
+// have appeared. Returns nullptr when the runtime exits. m holds a P on
+// entry and on return.
+G* find_runnable(M* m) {
+  for (;;) {
+    if (sched.exiting.load(std::memory_order_acquire)) return nullptr;
+    if (G* g = find_ready(m)) return g;
+    G* found = nullptr;
+    Search s = spin_for_work(m, found);
+    if (s == Search::nothing) s = wait_for_work(m, found);
+    switch (s) {
+      case Search::found:
+        return found;
+      case Search::exit:
+        return nullptr;
+      case Search::recheck:
+      case Search::nothing:
+        break;
+    }
+  }
 }
 
 // ---- switching ----
