@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cogo/detail/sched.h"
@@ -117,6 +118,28 @@ inline int run_child(const std::string& test, const std::vector<std::string>& en
   while (waitpid(pid, &status, 0) < 0) {
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// EmfileLogs: the netpoller's two messages about descriptors (listener
+// policy): "... Too many open files ... back-off" when accept runs out, and
+// "... available again" when it recovers, counted from the log hook that
+// watch_emfile_logs() installs (for the EMFILE tests of both models).
+struct EmfileLogs {
+  std::atomic<int> exhausted{0};
+  std::atomic<int> recovered{0};
+};
+
+inline EmfileLogs& watch_emfile_logs() {
+  static EmfileLogs logs;
+  cogo::net::set_log_hook([](std::string_view line) {
+    if (line.find("Too many open files") != std::string_view::npos &&
+        line.find("back-off") != std::string_view::npos) {
+      ++logs.exhausted;
+    } else if (line.find("available again") != std::string_view::npos) {
+      ++logs.recovered;
+    }
+  });
+  return logs;
 }
 
 // Gate: goroutines wait() until open() (a one-shot barrier that parks

@@ -417,15 +417,7 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
     EXPECT_EQ(nettest::run_child("TcpEmfile.AcceptBacksOffAndRecovers"), 0);
     return;
   }
-  static std::atomic<int> exhausted_logs{0}, recovered_logs{0};
-  cogo::net::set_log_hook([](std::string_view line) {
-    if (line.find("Too many open files") != std::string_view::npos &&
-        line.find("back-off") != std::string_view::npos) {
-      ++exhausted_logs;
-    } else if (line.find("available again") != std::string_view::npos) {
-      ++recovered_logs;
-    }
-  });
+  static nettest::EmfileLogs& logs = nettest::watch_emfile_logs();
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = 64;
@@ -471,7 +463,7 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
     cogo::sleep_for(600ms);
     double cpu = nettest::cpu_seconds() - cpu0;
     EXPECT_EQ(served.load(), 0);
-    EXPECT_EQ(exhausted_logs.load(), 1);
+    EXPECT_EQ(logs.exhausted.load(), 1);
     // A spinning accept would take most of a core for the 600 ms (0.4 s or
     // more even beside two CPU hogs); the bound leaves room for a sanitizer
     // build on a loaded machine. The back-off itself shows in the one log line.
@@ -485,7 +477,7 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
       EXPECT_EQ(std::string(buf, 4), "ping");
     }
     EXPECT_TRUE(wait_until([&] { return served.load() == kClients; }));
-    EXPECT_EQ(recovered_logs.load(), 1);
+    EXPECT_EQ(logs.recovered.load(), 1);
     ln.close();
   });
   EXPECT_EQ(rc, 0);

@@ -173,15 +173,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     EXPECT_EQ(nettest::run_child("ThreadModelEmfile.AcceptBacksOffRecoversAndStops"), 0);
     return;
   }
-  static std::atomic<int> exhausted_logs{0}, recovered_logs{0};
-  cogo::net::set_log_hook([](std::string_view line) {
-    if (line.find("Too many open files") != std::string_view::npos &&
-        line.find("back-off") != std::string_view::npos) {
-      ++exhausted_logs;
-    } else if (line.find("available again") != std::string_view::npos) {
-      ++recovered_logs;
-    }
-  });
+  static nettest::EmfileLogs& logs = nettest::watch_emfile_logs();
   setenv("COGO_MAXPROCS", "1", 1);
   cogo::run([] {
     rlimit r{};
@@ -215,7 +207,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
         },
         shutdown, 64 * 1024);
     // accept() fails with EMFILE: one log line, and a back-off, not a spin.
-    EXPECT_TRUE(nettest::wait_until([] { return exhausted_logs.load() == 1; }));
+    EXPECT_TRUE(nettest::wait_until([] { return logs.exhausted.load() == 1; }));
     const double cpu0 = nettest::cpu_seconds();
     cogo::sleep_for(std::chrono::milliseconds(600));
     // A spinning accept thread takes most of a core in 600 ms (0.4 s or
@@ -223,7 +215,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     // back-off, with room for a loaded machine.
     EXPECT_LT(nettest::cpu_seconds() - cpu0, 0.2) << "accept spun while out of descriptors";
     EXPECT_EQ(served.load(), 0);
-    EXPECT_EQ(exhausted_logs.load(), 1);
+    EXPECT_EQ(logs.exhausted.load(), 1);
     // Descriptors back: the waiting connections are accepted and served.
     for (int fd : hog) close(fd);
     hog.clear();
@@ -234,7 +226,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
       close(c);
     }
     EXPECT_TRUE(nettest::wait_until([&] { return served.load() == kClients; }));
-    EXPECT_EQ(recovered_logs.load(), 1);
+    EXPECT_EQ(logs.recovered.load(), 1);
     // Out of descriptors again, with a connection waiting: the accept thread
     // backs off once more, and stop_accepting() ends that wait, so the
     // accept thread is joined. (It would also end by itself within the 1 s
@@ -244,7 +236,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     hog.pop_back();
     const int late = cogo_test::connect_to(port);
     ASSERT_GE(late, 0);
-    EXPECT_TRUE(nettest::wait_until([] { return exhausted_logs.load() == 2; }));
+    EXPECT_TRUE(nettest::wait_until([] { return logs.exhausted.load() == 2; }));
     shutdown.request();
     model.stop_accepting();
     model.join_acceptors();
