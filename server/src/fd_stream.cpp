@@ -14,6 +14,7 @@
 #include <cstddef>
 
 #include "cogo/detail/cancel.h"
+#include "cogo/detail/os.h"
 #include "file_io.h"
 
 namespace cogo::http {
@@ -192,17 +193,10 @@ void FdStream::writev_all(std::span<const ConstBuffer> buffers) {
 
 void FdStream::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
   // sendfile(2) has no MSG_NOSIGNAL: a peer gone mid-file would raise
-  // SIGPIPE. Ignore it as the netpoller does, unless the program set a
-  // handler (the thread model may run without a runtime).
+  // SIGPIPE. The one SIGPIPE policy (os.h) covers it, once: the thread model
+  // may run without a runtime that applied it.
   static const bool sigpipe_ignored = [] {
-    struct sigaction old {};
-    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL &&
-        !(old.sa_flags & SA_SIGINFO)) {
-      struct sigaction ign {};
-      ign.sa_handler = SIG_IGN;
-      sigemptyset(&ign.sa_mask);
-      ::sigaction(SIGPIPE, &ign, nullptr);
-    }
+    cogo::detail::ignore_sigpipe();
     return true;
   }();
   (void)sigpipe_ignored;
