@@ -49,10 +49,10 @@
 //             deadline) and hand the connection back: the next arm must know
 //             bytes are waiting. For the same reason an arm that finds bytes
 //             waiting (a pending edge its peek confirms, or an edge during
-//             the arm) spawns the callback with kPdReady left in place.
-//             A read that reaches its syscall consumes the
-//             edge first (poll_consume_ready), so the usual hand-off after a
-//             request finds kPdNil and arms without a peek.
+//             the arm) spawns the callback with kPdReady left in place. A
+//             read that reaches its syscall consumes the edge first
+//             (poll_consume_ready), so the usual hand-off after a request
+//             finds kPdNil and arms without a peek.
 // One goroutine per slot is enforced above this layer: FdMutex serialises
 // readers (and writers), so "double wait" is a broken invariant and aborts.
 //
@@ -669,10 +669,12 @@ void poll_set_deadline(PollDesc* pd, int64_t when, bool read, bool write) {
   ww.run();
 }
 
-// Whenever it spawns the callback at once because bytes are waiting, it
-// leaves rg at kPdReady, as claim_idle() does: the callback's first read may
-// fail before its syscall (an expired deadline) and hand the connection back,
-// and the next arm must then peek, not wait for an edge that came long ago.
+// poll_arm_idle() arms fn as the descriptor's idle callback, or spawns it at
+// once when bytes are waiting (or the fd is closed or timed out). When it
+// spawns it because bytes are waiting it leaves rg at kPdReady, as
+// claim_idle() does: the callback's first read may fail before its syscall
+// (an expired deadline) and hand the connection back, and the next arm must
+// then peek, not wait for an edge that came long ago.
 void poll_arm_idle(PollDesc* pd, Task fn, IdleSetState* set) {
   std::atomic<uintptr_t>& rg = pd->rg;
   for (;;) {
