@@ -129,6 +129,14 @@ TEST_P(CliMiddleware, AuthFileGuardsTheAdminListenerOnly) {
   std::free(data);
   const fs::path users = dir.path / "users";
   std::ofstream(users) << "ops:" << hash << "\n";
+  // A salted SHA-256 user, made as middleware/README.md says.
+  int made = 0;
+  run_command("cd " + dir.path.string() +
+                  " && openssl rand 16 > salt && { printf %s 'm0n pw'; cat salt; } | openssl dgst "
+                  "-sha256 -binary > digest && echo \"mon:{SSHA256}$(cat digest salt | base64 "
+                  "-w0)\" >> users",
+              &made);
+  ASSERT_EQ(made, 0);
   ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--admin-listen",
                    "127.0.0.1:0", "--auth-file", users.string()});
   for (const char* path : {"/metrics", "/debug/vars", "/debug/goroutines"}) {
@@ -139,10 +147,13 @@ TEST_P(CliMiddleware, AuthFileGuardsTheAdminListenerOnly) {
         << h;
     EXPECT_EQ(head_of(url(s, 1, path), "-u ops:wrong").rfind("HTTP/1.1 401", 0), 0u);
     EXPECT_EQ(head_of(url(s, 1, path), "-u ops:s3cret").rfind("HTTP/1.1 200", 0), 0u) << path;
+    EXPECT_EQ(head_of(url(s, 1, path), "-u 'mon:m0n pw'").rfind("HTTP/1.1 200", 0), 0u) << path;
+    EXPECT_EQ(head_of(url(s, 1, path), "-u 'mon:m0n px'").rfind("HTTP/1.1 401", 0), 0u) << path;
   }
   EXPECT_EQ(run_command("curl -sS " + url(s)), "Hello, World!");  // the public port is open
   EXPECT_EQ(s.stop(), 0);
   EXPECT_EQ(s.output().find("s3cret"), std::string::npos);  // never logged
+  EXPECT_EQ(s.output().find("m0n"), std::string::npos);
 }
 
 TEST(CliMiddlewareEnvironment, VariablesSwitchThemOn) {
@@ -161,6 +172,8 @@ TEST(CliMiddlewareFlags, BadValuesAreNamed) {
   cogo_test::TempDir dir{"cogo_cli_mw"};
   const std::string bad_users = (dir.path / "users").string();
   std::ofstream(bad_users) << "ops:$1$abc$defghijklmnopqrstuvwxy\n";
+  const std::string bad_salted = (dir.path / "salted").string();
+  std::ofstream(bad_salted) << "# admins\nops:{SSHA256}c2hvcnQ=\n";
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"--rate-limit abc", "--rate-limit: 'abc' is not a rate"},
       {"--rate-limit 10/d", "--rate-limit: '10/d' is not a rate"},
@@ -178,6 +191,9 @@ TEST(CliMiddlewareFlags, BadValuesAreNamed) {
       {"--admin-listen 127.0.0.1:0 --auth-file /nonexistent/users",
        "--auth-file: basic_auth: cannot read"},
       {"--admin-listen 127.0.0.1:0 --auth-file " + bad_users, "user ops has a legacy hash"},
+      {"--admin-listen 127.0.0.1:0 --auth-file " + bad_salted,
+       "--auth-file: basic_auth: " + bad_salted +
+           ":2: user ops has {SSHA256}: the value is 5 bytes"},
   };
   for (const auto& [flags, message] : cases) {
     int st = 0;

@@ -1,8 +1,10 @@
-// middleware::basic_auth through a real Server in every model, with curl
-// and raw sockets: RFC 7617's challenge and credentials, hashes of every
-// method the file takes (made by libxcrypt and by `openssl passwd`), the
-// 400s, the cache of passed checks, that a slow check never holds the P,
-// and the errors of a bad users file.
+// middleware::basic_auth through a real Server in every model, with curl,
+// Python's http.client and raw sockets: RFC 7617's challenge and
+// credentials, hashes of every method the file takes (made by libxcrypt,
+// by `openssl passwd`, and {SSHA256} by openssl rand + dgst), RFC 8265's
+// PRECIS profiles on user-ids and passwords (RFC 7617 2.1), the 400s, the
+// cache of passed checks, that a slow check never holds the P, and the
+// errors of a bad users file.
 #include "cogo/middleware/basic_auth.h"
 
 #include <crypt.h>
@@ -36,6 +38,58 @@ std::string hash(const std::string& password, const char* prefix, unsigned long 
   return out;
 }
 
+// ssha256() is "{SSHA256}base64(SHA-256(password + salt) + salt)" made
+// with the shell commands middleware/README.md gives (openssl, base64).
+std::string ssha256(const std::string& password) {
+  int st = 0;
+  std::string out = cogo_test::sh(
+      "d=$(mktemp -d) && openssl rand 16 > $d/salt && "
+      "{ printf %s '" +
+          password +
+          "'; cat $d/salt; } | openssl dgst -sha256 -binary > $d/digest && "
+          "printf '{SSHA256}%s' \"$(cat $d/digest $d/salt | base64 -w0)\"; rm -r $d",
+      &st);
+  EXPECT_EQ(st, 0) << out;
+  return out;
+}
+
+// py_get() sends GET /private/ from Python's http.client, one connection
+// per credential, with "Authorization: Basic " and the base64 of each
+// user_pass's bytes as given (curl -u cannot send every byte string), and
+// returns "status body" for each, in order. One interpreter for them all:
+// Python's start takes seconds on a loaded machine.
+std::vector<std::string> py_get(int port, const std::vector<std::string>& user_passes) {
+  static const char hex[] = "0123456789abcdef";
+  std::string args;
+  for (const std::string& user_pass : user_passes) {
+    args += " x";  // an empty user_pass is still an argument
+    for (unsigned char c : user_pass) {
+      args.push_back(hex[c >> 4]);
+      args.push_back(hex[c & 15]);
+    }
+  }
+  const std::string out = cogo_test::sh(
+      "python3 -c 'import base64, http.client, sys\n"
+      "for arg in sys.argv[2:]:\n"
+      "    c = http.client.HTTPConnection(\"127.0.0.1\", int(sys.argv[1]), timeout=60)\n"
+      "    c.putrequest(\"GET\", \"/private/\")\n"
+      "    c.putheader(\"Authorization\", \"Basic \" + "
+      "base64.b64encode(bytes.fromhex(arg[1:])).decode())\n"
+      "    c.endheaders()\n"
+      "    r = c.getresponse()\n"
+      "    sys.stdout.write(\"%d %s\\x1e\" % (r.status, r.read().decode()))\n"
+      "    c.close()' " +
+      std::to_string(port) + args);
+  std::vector<std::string> results;
+  for (std::size_t start = 0, end; (end = out.find('\x1e', start)) != std::string::npos;
+       start = end + 1) {
+    results.push_back(out.substr(start, end - start));
+  }
+  EXPECT_EQ(results.size(), user_passes.size()) << out;
+  results.resize(user_passes.size());
+  return results;
+}
+
 struct UsersFile {
   fs::path dir;
   fs::path path;
@@ -67,7 +121,16 @@ const UsersFile& users() {
         hash("caf\xC3\xA9", "$6$") +
         "\r\n"
         "dee:" +
-        openssl + "\n");
+        openssl +
+        "\n"
+        // {SSHA256}: salted SHA-256, from openssl rand and dgst.
+        "eve:" +
+        ssha256("e v=e") +
+        "\n"
+        // RFC 8265 3.4.2: the name written decomposed (e, U+0301), the
+        // hash of the password's enforced (NFC) form.
+        "jose\xCC\x81:" +
+        ssha256("p\xC3\xA2t\xC3\xA9") + "\n");
   }();
   return file;
 }
@@ -233,6 +296,113 @@ TEST_P(BasicAuthTest, ASlowCheckDoesNotHoldTheP) {
   EXPECT_EQ(slow.read_response(false, 60000).body, "hello slow");
 }
 
+// {SSHA256} entries: the right password passes, a wrong one or another
+// user's is refused.
+TEST_P(BasicAuthTest, SaltedSha256EntriesPassAndRefuse) {
+  auto auth = make_auth();
+  ServedServer s(GetParam(), routes(auth));
+  int st = 0;
+  EXPECT_EQ(cogo_test::sh("curl -sS -u 'eve:e v=e' " + s.url + "/private/", &st), "hello eve");
+  EXPECT_EQ(
+      cogo_test::sh("curl -sS -o /dev/null -w '%{http_code}' -u 'eve:e v=x' " + s.url + "/private/",
+                    &st),
+      "401");
+  EXPECT_EQ(cogo_test::sh("curl -sS -o /dev/null -w '%{http_code}' -u \"eve:ann's secret\" " +
+                              s.url + "/private/",
+                          &st),
+            "401");
+  EXPECT_EQ(auth->checks(), 3u);
+  EXPECT_EQ(cogo_test::sh("curl -sS -u 'eve:e v=e' " + s.url + "/private/", &st), "hello eve");
+  EXPECT_EQ(auth->checks(), 3u);  // a passed check is cached for {SSHA256} too
+}
+
+// RFC 7617 2.1, RFC 8265 3.4.2 and 4.2.2 (NFC): the file's decomposed
+// name (jose + U+0301) and a client's composed one (jos + U+00E9) are one
+// user, and the password matches composed or decomposed.
+TEST_P(BasicAuthTest, Rfc8265NfcAndNfdNamesAndPasswordsAreOne) {
+  auto auth = make_auth(std::chrono::seconds(0));
+  ServedServer s(GetParam(), routes(auth));
+  const std::string nfc_name = "jos\xC3\xA9";
+  const std::string nfd_name = "jose\xCC\x81";
+  const std::string nfc_password = "p\xC3\xA2t\xC3\xA9";
+  const std::string nfd_password = "pa\xCC\x82te\xCC\x81";
+  const auto got = py_get(s.port, {nfc_name + ":" + nfc_password, nfc_name + ":" + nfd_password,
+                                   nfd_name + ":" + nfc_password, nfd_name + ":" + nfd_password,
+                                   nfc_name + ":pate", nfd_name + ":pate"});
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(got[i], "200 hello " + nfc_name) << i;
+  for (int i = 4; i < 6; ++i) EXPECT_EQ(got[i], "401 Unauthorized\n") << i;
+  int st = 0;  // curl sends the bytes it is given: both decomposed here
+  EXPECT_EQ(cogo_test::sh(
+                "curl -sS -u '" + nfd_name + ":" + nfd_password + "' " + s.url + "/private/", &st),
+            "hello " + nfc_name);
+}
+
+// RFC 8265 3.4.2 rule 1 (width mapping): fullwidth letters in a user-id
+// are their ASCII letters; OpaqueString (4.2.2) has no width mapping, so a
+// fullwidth letter in a password is another password, but a non-ASCII
+// space (U+00A0, U+3000) in one is U+0020.
+TEST_P(BasicAuthTest, Rfc8265FullwidthUserIdIsMapped) {
+  auto auth = make_auth();
+  ServedServer s(GetParam(), routes(auth));
+  const std::string fullwidth_ann = "\xEF\xBD\x81\xEF\xBD\x8E\xEF\xBD\x8E";  // U+FF41 U+FF4E U+FF4E
+  const auto got = py_get(s.port, {fullwidth_ann + ":ann's secret",
+                                   "eve:\xEF\xBD\x85 v=e",  // U+FF45, fullwidth e
+                                   "eve:e\xC2\xA0v=e", "eve:e\xE3\x80\x80v=e"});
+  EXPECT_EQ(got[0], "200 hello ann");
+  EXPECT_EQ(got[1], "401 Unauthorized\n");
+  EXPECT_EQ(got[2], "200 hello eve");
+  EXPECT_EQ(got[3], "200 hello eve");
+}
+
+// RFC 8264 4.2, 4.3, 8 and RFC 5893 2 through RFC 8265 3.4.2 and 4.2.2:
+// what a profile disallows is a 401 naming the rule (never the
+// credentials, never a 500), and no hash runs.
+TEST_P(BasicAuthTest, Rfc8265DisallowedCredentialsAre401) {
+  auto auth = make_auth();
+  ServedServer s(GetParam(), routes(auth));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // A C1 control (U+0085) in a password: FreeformClass's Controls (RFC 8264 9.12).
+      {"eve:e\xC2\x85v", "the password (RFC 8265 4.2): a code point the FreeformClass disallows"},
+      // A noncharacter (U+FDD0) in a password (RFC 8264 9.13).
+      {"eve:x\xEF\xB7\x90",
+       "the password (RFC 8265 4.2): a code point the FreeformClass disallows"},
+      // A symbol (U+2603) in a user-id: FREE_PVAL, not in IdentifierClass (RFC 8264 4.2).
+      {"a\xE2\x98\x83:x", "the user-id (RFC 8265 3.4): a code point the IdentifierClass disallows"},
+      // An unassigned code point (U+0378) (RFC 8264 9.10).
+      {"a\xCD\xB8:x", "the user-id (RFC 8265 3.4): an unassigned code point"},
+      // ZERO WIDTH JOINER with no virama before it (RFC 5892 A.2).
+      {"a\xE2\x80\x8D"
+       "b:x",
+       "the user-id (RFC 8265 3.4): a contextual code point out of its context"},
+      // Hebrew after a Latin letter: the Bidi Rule's first condition (RFC 5893 2).
+      {"a\xD7\x90:x", "the user-id (RFC 8265 3.4): fails the Bidi Rule"},
+      // Empty user-id, empty password, an empty userpart (RFC 8265 3.4.2, 4.2.2, 3.5).
+      {":x", "the user-id (RFC 8265 3.4): empty"},
+      {"eve:", "the password (RFC 8265 4.2): empty"},
+      {"ann  bob:x", "the user-id (RFC 8265 3.4): an empty userpart"},
+      // Not UTF-8 (RFC 7617 2.1): an encoded surrogate, an overlong '/'.
+      {"eve:\xED\xA0\x80", "not UTF-8 (RFC 7617 2.1)"},
+      {"e\xC0\xAFve:x", "not UTF-8 (RFC 7617 2.1)"},
+      // Neither is an error: a right-to-left user-id that keeps the Bidi
+      // Rule, and a space between userparts (RFC 8265 3.5): unknown users,
+      // checked like any other.
+      {"\xD7\x90\xD7\x91:x", ""},
+      {"ann bob:x", ""},
+  };
+  std::vector<std::string> user_passes;
+  for (const auto& c : cases) user_passes.push_back(c.first);
+  const auto got = py_get(s.port, user_passes);
+  for (std::size_t i = 0; i < cases.size(); ++i) {
+    if (cases[i].second.empty()) {
+      EXPECT_EQ(got[i], "401 Unauthorized\n") << i;
+      continue;
+    }
+    EXPECT_EQ(got[i].rfind("401 Unauthorized: malformed Basic credentials: ", 0), 0u) << got[i];
+    EXPECT_NE(got[i].find(cases[i].second), std::string::npos) << got[i];
+  }
+  EXPECT_EQ(auth->checks(), 2u);
+}
+
 TEST(BasicAuthFile, BadEntriesAreNamedWithTheirLine) {
   auto error_of = [](const std::string& text) -> std::string {
     UsersFile f(text);
@@ -258,6 +428,37 @@ TEST(BasicAuthFile, BadEntriesAreNamedWithTheirLine) {
   EXPECT_NE(error_of(good + "bob:plain\n").find("users:2: user bob has a legacy hash"),
             std::string::npos);
   EXPECT_NE(error_of(good + good).find("users:2: user ann appears twice"), std::string::npos);
+  // {SSHA256} and the other RFC 2307-style schemes.
+  const std::string salted = ssha256("x");
+  EXPECT_EQ(error_of(good + "bob:" + salted + "\n"), "no error");
+  EXPECT_NE(error_of(good + "bob:{SSHA256}!!!!\n")
+                .find("users:2: user bob has {SSHA256}: the value is not base64"),
+            std::string::npos);
+  // 32 bytes of digest and 4 of salt: too short a salt.
+  EXPECT_NE(error_of(good + "bob:{SSHA256}" + std::string(48, 'A') + "\n")
+                .find("users:2: user bob has {SSHA256}: the value is 36 bytes"),
+            std::string::npos);
+  EXPECT_NE(error_of(good + "bob:{SHA256}" + std::string(44, 'A') + "\n")
+                .find("users:2: user bob has {SHA256}: an unsalted digest, refused"),
+            std::string::npos);
+  EXPECT_NE(error_of(good + "bob:{SSHA}" + std::string(32, 'A') + "\n")
+                .find("users:2: user bob has {SSHA}: a salted SHA-1 or MD5 digest, refused"),
+            std::string::npos);
+  EXPECT_NE(error_of(good + "bob:{PLAIN}secret\n")
+                .find("users:2: user bob has {PLAIN}: a plain-text password, refused"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of(good + "bob:{ARGON9}x\n").find("users:2: user bob has {ARGON9}: an unknown scheme"),
+      std::string::npos);
+  // RFC 8265 3.4.2 at load: a name the profile refuses, and two names
+  // that are one after NFC.
+  EXPECT_NE(error_of(good + "a\xE2\x98\x83:" + salted + "\n")
+                .find("users:2: the user name is not a UsernameCasePreserved string (RFC 8265 "
+                      "3.4): a code point the IdentifierClass disallows"),
+            std::string::npos);
+  EXPECT_NE(error_of("jos\xC3\xA9:" + salted + "\n# x\njose\xCC\x81:" + salted + "\n")
+                .find("users:3: user jos\xC3\xA9 appears twice"),
+            std::string::npos);
   EXPECT_NE(error_of("# nobody\n").find("no users"), std::string::npos);
   BasicAuthOptions o;
   o.users_file = "/nonexistent/users";

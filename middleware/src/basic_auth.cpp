@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -23,17 +24,28 @@
 #include "cogo/http/response.h"
 #include "cogo/runtime.h"
 #include "permits.h"
+#include "precis.h"
 #include "utf8.h"
 
 namespace cogo::middleware {
 namespace {
 
-constexpr std::size_t kDigest = 32;  // HMAC-SHA-256
+constexpr std::size_t kDigest = 32;       // HMAC-SHA-256, SHA-256
+constexpr std::size_t kMinSaltBytes = 8;  // {SSHA256}: slappasswd's pw-sha2 draws 8
+
+// Scheme: how a user's password is checked.
+enum class Scheme {
+  kCrypt,    // crypt(3) through libxcrypt; slow on purpose, in cogo::blocking()
+  kSsha256,  // {SSHA256}: SHA-256(password + salt), compared in constant time
+};
 
 // User: one line of the users file and what a passed check left behind.
 struct User {
-  std::string name;
-  std::string hash;
+  std::string name;  // as RFC 8265 3.4.2 enforced it
+  std::string hash;  // kCrypt: crypt(3)'s output
+  Scheme scheme = Scheme::kCrypt;
+  std::string salt;          // kSsha256
+  std::string sha256;        // kSsha256: SHA-256(password + salt), 32 bytes
   mutable std::mutex mutex;  // guards the cache below; never held across a wait
   mutable unsigned char digest[kDigest] = {};
   mutable std::int64_t expires_ns = 0;  // 0: nothing cached
@@ -63,8 +75,8 @@ bool decode_base64(std::string_view in, std::string& out) {
     if (c == '/') return 63;
     return -1;
   };
-  if (in.empty() || in.size() % 4 != 0) return false;
   out.clear();
+  if (in.empty() || in.size() % 4 != 0) return false;
   for (std::size_t i = 0; i < in.size(); i += 4) {
     const bool last = i + 4 == in.size();
     int v[4];
@@ -97,6 +109,11 @@ bool has_control(std::string_view s) {
   return false;
 }
 
+// bad_entry() throws the error of a bad users entry, naming where it is.
+[[noreturn]] void bad_entry(const std::string& where, const std::string& what) {
+  throw std::invalid_argument("basic_auth: " + where + ": " + what);
+}
+
 // quoted() is s as an RFC 9110 quoted-string.
 std::string quoted(std::string_view s) {
   std::string q = "\"";
@@ -127,12 +144,17 @@ class BasicAuth::Authenticator {
       throw std::invalid_argument("basic_auth: no users (give users_file or users)");
     if (getrandom(key_, sizeof key_, 0) != static_cast<ssize_t>(sizeof key_))
       throw std::runtime_error("basic_auth: getrandom failed; no key for the credential cache");
-    dummy_hash_ = users_.begin()->second->hash;
+    // An unknown user costs the check of a known one, a crypt(3) one if
+    // there is any (timing does not tell which names exist, unless the
+    // file mixes methods of different cost).
+    for (const auto& [name, u] : users_) {
+      if (dummy_ == nullptr || u->scheme == Scheme::kCrypt) dummy_ = u.get();
+    }
   }
 
-  // check() tells whether user and password are right; may wait (a
-  // cancellation point) and block its thread in crypt(3) inside
-  // cogo::blocking().
+  // check() tells whether user and password (both enforced by the PRECIS
+  // profiles of RFC 8265) are right; may wait (a cancellation point) and
+  // block its thread in crypt(3) inside cogo::blocking().
   const User* check(std::string_view user, std::string_view password) {
     auto it = users_.find(user);
     const User* u = it != users_.end() ? it->second.get() : nullptr;
@@ -144,25 +166,9 @@ class BasicAuth::Authenticator {
     }
     // A password with a NUL would reach crypt(3) cut short: never right.
     const bool nul = password.find('\0') != std::string_view::npos;
-    const std::string& setting = u != nullptr ? u->hash : dummy_hash_;
-    const std::string phrase(password);
-    checks_.acquire();
-    struct Release {
-      Authenticator& a;
-      ~Release() {
-        a.in_flight_.fetch_sub(1, std::memory_order_relaxed);
-        a.checks_.release();
-      }
-    } release{*this};
-    in_flight_.fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    const bool ok = cogo::blocking([&] {
-      auto data = std::make_unique<crypt_data>();
-      const char* out = crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof *data);
-      const bool match = out != nullptr && equal_constant_time(out, setting);
-      OPENSSL_cleanse(data.get(), sizeof *data);
-      return match;
-    });
+    const User& against = u != nullptr ? *u : *dummy_;
+    const bool ok = against.scheme == Scheme::kSsha256 ? ssha256_matches(against, password)
+                                                       : crypt_matches(against, password);
     if (!ok || nul || u == nullptr) return nullptr;
     if (ttl_ns_ > 0) {
       std::lock_guard lock(u->mutex);
@@ -188,6 +194,46 @@ class BasicAuth::Authenticator {
     OPENSSL_cleanse(msg.data(), msg.size());
   }
 
+  // crypt_matches() runs crypt(3) with u's hash as the setting, in
+  // cogo::blocking() and at most max_concurrent_checks at once.
+  bool crypt_matches(const User& u, std::string_view password) {
+    const std::string phrase(password);
+    checks_.acquire();
+    struct Release {
+      Authenticator& a;
+      ~Release() {
+        a.in_flight_.fetch_sub(1, std::memory_order_relaxed);
+        a.checks_.release();
+      }
+    } release{*this};
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    return cogo::blocking([&] {
+      auto data = std::make_unique<crypt_data>();
+      const char* out = crypt_rn(phrase.c_str(), u.hash.c_str(), data.get(), sizeof *data);
+      const bool match = out != nullptr && equal_constant_time(out, u.hash);
+      OPENSSL_cleanse(data.get(), sizeof *data);
+      return match;
+    });
+  }
+
+  // ssha256_matches() compares SHA-256(password + salt) with u's digest in
+  // constant time (CRYPTO_memcmp); a microsecond, so on the goroutine.
+  bool ssha256_matches(const User& u, std::string_view password) {
+    count_.fetch_add(1, std::memory_order_relaxed);
+    unsigned char md[kDigest];
+    unsigned int len = 0;
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    const bool hashed = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) == 1 &&
+                        EVP_DigestUpdate(ctx, password.data(), password.size()) == 1 &&
+                        EVP_DigestUpdate(ctx, u.salt.data(), u.salt.size()) == 1 &&
+                        EVP_DigestFinal_ex(ctx, md, &len) == 1 && len == kDigest;
+    EVP_MD_CTX_free(ctx);
+    const bool match = hashed && CRYPTO_memcmp(md, u.sha256.data(), kDigest) == 0;
+    OPENSSL_cleanse(md, sizeof md);
+    return match;
+  }
+
   void read_file(const std::string& path) {
     std::ifstream in(path);
     if (!in) throw std::invalid_argument("basic_auth: cannot read the users file " + path);
@@ -203,37 +249,75 @@ class BasicAuth::Authenticator {
     }
   }
 
-  void add(const std::string& name, const std::string& hash, const std::string& where) {
-    if (name.empty() || name.find(':') != std::string::npos)
-      throw std::invalid_argument("basic_auth: " + where +
-                                  ": a user name is not empty and has no ':'");
-    switch (crypt_checksalt(hash.c_str())) {
-      case CRYPT_SALT_OK:
-        break;
-      case CRYPT_SALT_METHOD_LEGACY:
-        throw std::invalid_argument("basic_auth: " + where + ": user " + name +
-                                    " has a legacy hash (DES or md5crypt); use yescrypt, bcrypt or "
-                                    "sha512crypt (mkpasswd -m yescrypt, htpasswd -nB)");
-      default:
-        throw std::invalid_argument("basic_auth: " + where + ": user " + name +
-                                    " has no crypt(3) hash this libxcrypt supports (" +
-                                    (hash.rfind("$apr1$", 0) == 0
-                                         ? std::string("Apache's $apr1$ is not one")
-                                         : "yescrypt $y$, bcrypt $2b$, "
-                                           "sha512crypt $6$ ...") +
-                                    ")");
-    }
+  // add() takes one user: the name enforced as the clients' are (RFC 8265
+  // 3.4.2, so a file written with a decomposed name matches a client
+  // sending the composed one), the hash parsed; throws naming where.
+  void add(const std::string& raw_name, const std::string& hash, const std::string& where) {
+    auto fail = [&](const std::string& what) { bad_entry(where, what); };
+    if (raw_name.empty() || raw_name.find(':') != std::string::npos)
+      fail("a user name is not empty and has no ':'");
     auto u = std::make_unique<User>();
-    u->name = name;
-    u->hash = hash;
+    if (const char* why = detail::enforce_username(raw_name, u->name))
+      fail(std::string("the user name is not a UsernameCasePreserved string (RFC 8265 3.4): ") +
+           why);
+    const std::string& name = u->name;
+    if (!hash.empty() && hash.front() == '{') {
+      parse_scheme(*u, hash, where);
+    } else {
+      switch (crypt_checksalt(hash.c_str())) {
+        case CRYPT_SALT_OK:
+          break;
+        case CRYPT_SALT_METHOD_LEGACY:
+          bad_entry(where, "user " + name +
+                               " has a legacy hash (DES or md5crypt); use yescrypt, bcrypt or "
+                               "sha512crypt (mkpasswd -m yescrypt, htpasswd -nB) or {SSHA256}");
+        default:
+          fail("user " + name + " has no crypt(3) hash this libxcrypt supports (" +
+               (hash.rfind("$apr1$", 0) == 0 ? std::string("Apache's $apr1$ is not one")
+                                             : "yescrypt $y$, bcrypt $2b$, sha512crypt $6$ ...") +
+               ") and no {SSHA256}");
+      }
+      u->hash = hash;
+    }
+    if (users_.count(name) != 0)
+      fail("user " + name + " appears twice (names compare after RFC 8265 3.4.2)");
     const std::string_view key = u->name;
-    if (!users_.emplace(key, std::move(u)).second)
-      throw std::invalid_argument("basic_auth: " + where + ": user " + name + " appears twice");
+    users_.emplace(key, std::move(u));
+  }
+
+  // parse_scheme() reads an RFC 2307-style "{SCHEME}value" hash: only
+  // {SSHA256} = base64(SHA-256(password + salt) + salt), salt of at least
+  // kMinSaltBytes; the unsalted and weak ones are refused by name.
+  static void parse_scheme(User& u, const std::string& hash, const std::string& where) {
+    auto fail = [&](const std::string& what) { bad_entry(where, what); };
+    const std::size_t close = hash.find('}');
+    if (close == std::string::npos) fail("user " + u.name + ": a '{' with no scheme name");
+    std::string scheme = hash.substr(1, close - 1);
+    for (char& c : scheme) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string value = hash.substr(close + 1);
+    const std::string is = "user " + u.name + " has {" + scheme + "}: ";
+    if (scheme == "SHA256" || scheme == "SHA" || scheme == "SHA512" || scheme == "MD5")
+      fail(is + "an unsalted digest, refused; use {SSHA256} or a crypt(3) hash");
+    if (scheme == "SSHA" || scheme == "SMD5")
+      fail(is + "a salted SHA-1 or MD5 digest, refused; use {SSHA256} or a crypt(3) hash");
+    if (scheme == "PLAIN" || scheme == "CLEARTEXT")
+      fail(is + "a plain-text password, refused; use {SSHA256} or a crypt(3) hash");
+    if (scheme != "SSHA256")
+      fail(is + "an unknown scheme; the file takes {SSHA256} and crypt(3) hashes");
+    std::string raw;
+    if (!decode_base64(value, raw)) fail(is + "the value is not base64 (RFC 4648 4)");
+    if (raw.size() < kDigest + kMinSaltBytes)
+      fail(is + "the value is " + std::to_string(raw.size()) +
+           " bytes; it is a 32-byte SHA-256 digest then a salt of at least " +
+           std::to_string(kMinSaltBytes) + " bytes");
+    u.scheme = Scheme::kSsha256;
+    u.sha256 = raw.substr(0, kDigest);
+    u.salt = raw.substr(kDigest);
   }
 
   std::unordered_map<std::string_view, std::unique_ptr<User>> users_;  // keys view the Users
   std::string challenge_;
-  std::string dummy_hash_;  // for unknown users: the same work as a known one
+  const User* dummy_ = nullptr;  // for unknown users: the same work as a known one
   unsigned char key_[32];
   std::int64_t ttl_ns_;
   detail::Semaphore checks_;
@@ -297,8 +381,25 @@ http::Middleware BasicAuth::middleware() const {
       OPENSSL_cleanse(decoded.data(), decoded.size());
       return refuse(std::string("malformed Basic credentials: ") + bad);
     }
-    const User* user = auth->check(user_pass.substr(0, colon), user_pass.substr(colon + 1));
+    // RFC 7617 2.1: charset="UTF-8" offered, the user-id is compared as
+    // RFC 8265 3.4's UsernameCasePreserved enforces it, the password as
+    // 4.2's OpaqueString does (the users file's names went the same way).
+    std::string name;
+    std::string password;
+    const char* bad_name = detail::enforce_username(user_pass.substr(0, colon), name);
+    const char* bad_password =
+        bad_name != nullptr ? nullptr
+                            : detail::enforce_password(user_pass.substr(colon + 1), password);
     OPENSSL_cleanse(decoded.data(), decoded.size());
+    if (bad_name != nullptr || bad_password != nullptr) {
+      OPENSSL_cleanse(password.data(), password.size());
+      return refuse(std::string("malformed Basic credentials: ") +
+                    (bad_name != nullptr
+                         ? "the user-id (RFC 8265 3.4): " + std::string(bad_name)
+                         : "the password (RFC 8265 4.2): " + std::string(bad_password)));
+    }
+    const User* user = auth->check(name, password);
+    OPENSSL_cleanse(password.data(), password.size());
     if (user == nullptr) return refuse();
     req.set_value<AuthenticatedUser>(AuthenticatedUser{user->name});
     next(req, res);

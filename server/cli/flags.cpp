@@ -260,8 +260,9 @@ std::vector<Flag> flags() {
        "how long one may wait (default 1s)"},
       {"auth-file", true, false,
        [](Config& c, const std::string& v) { c.auth_file = v; },
-       "basic auth on the admin listener (/debug/*, /metrics): users as name:crypt-hash lines "
-       "(mkpasswd -m yescrypt)"},
+       "basic auth on the admin listener (/debug/*, /metrics): users as name:hash lines, the "
+       "hash crypt(3)'s (mkpasswd -m yescrypt, htpasswd -nB) or {SSHA256}base64(sha256(password"
+       "+salt)+salt), salt >= 8 bytes (middleware/README.md)"},
       {"crash-routes", false, false, [](Config& c, const std::string&) { c.crash_routes = true; },
        "for fault tests only: GET /crash?how=exception|overflow kills the serving process (with "
        "--procs N the parent starts a new one)"},

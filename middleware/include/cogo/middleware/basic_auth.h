@@ -1,5 +1,5 @@
 // cogo/middleware/basic_auth.h: HTTP Basic authentication (RFC 7617)
-// against a file of crypt(3) password hashes.
+// against a file of password hashes (crypt(3), or salted SHA-256).
 //
 //   cogo::middleware::BasicAuthOptions o;
 //   o.realm = "admin";
@@ -10,12 +10,23 @@
 //   });
 //
 // The users file: one "name:hash" a line (htpasswd's shape), blank lines
-// and lines starting with '#' ignored. The hash is crypt(3)'s, checked by
-// libxcrypt: yescrypt ($y$), bcrypt ($2b$, $2y$, $2a$), sha512crypt ($6$),
-// sha256crypt ($5$), scrypt ($7$), gost-yescrypt ($gy$). Make one with
-// `mkpasswd -m yescrypt` (Debian's whois package), `htpasswd -nB name`
-// (bcrypt) or `openssl passwd -6`. Legacy methods (DES, md5crypt $1$,
-// Apache's $apr1$) are refused when the file is read.
+// and lines starting with '#' ignored. The hash is either
+// - crypt(3)'s, checked by libxcrypt: yescrypt ($y$), bcrypt ($2b$, $2y$,
+//   $2a$), sha512crypt ($6$), sha256crypt ($5$), scrypt ($7$),
+//   gost-yescrypt ($gy$). Make one with `mkpasswd -m yescrypt` (Debian's
+//   whois package), `htpasswd -nB name` (bcrypt) or `openssl passwd -6`;
+// - or salted SHA-256 as OpenLDAP's slappasswd writes it (RFC 2307's
+//   {SCHEME} prefix): {SSHA256}base64(SHA-256(password + salt) + salt),
+//   the salt 8 bytes or more. With openssl and coreutils:
+//     openssl rand 16 > salt
+//     { printf %s "$pw"; cat salt; } | openssl dgst -sha256 -binary > digest
+//     echo "ann:{SSHA256}$(cat digest salt | base64 -w0)"
+// Refused when the file is read, naming file and line: legacy crypt
+// methods (DES, md5crypt $1$, Apache's $apr1$), unsalted or weak digests
+// ({SHA256}, {SHA}, {SSHA}, {MD5}, {SMD5}), plain text ({PLAIN},
+// {CLEARTEXT}), an unknown {SCHEME}, bad base64, a {SSHA256} value shorter
+// than digest + 8 bytes of salt, a name the UsernameCasePreserved profile
+// refuses, a name twice (after that profile).
 //
 // What it answers:
 // - No Authorization field, another scheme, an unknown user or a wrong
@@ -26,18 +37,29 @@
 //   same 401, the body naming what is wrong ("Unauthorized: malformed
 //   Basic credentials: ..."): not base64, no ':' after the user-id, a
 //   control character (RFC 7617 2 forbids them), not UTF-8 (the charset
-//   offered, 2.1). None of these runs crypt(3).
+//   offered, 2.1), or a user-id or password the PRECIS profile of 2.1
+//   refuses (below). None of these runs a hash.
 // - More than one Authorization field: 400 Bad Request (it is no list).
 // - Right ones: the request goes on with an AuthenticatedUser value
 //   (cogo/middleware/authenticated_user.h; the access log's "user").
-// Credentials are never logged or echoed. User-ids are compared byte for
-// byte (no NFC / PRECIS normalization: a client that follows 2.1 sends
-// NFC, and the hash in the file must be of the NFC form), passwords
-// through crypt(3) and a
-// constant-time comparison; an unknown user costs a hash computation too,
-// so timing does not tell which users exist.
+// Credentials are never logged or echoed.
 //
-// Cost. crypt(3) is slow on purpose (bcrypt at cost 10 and yescrypt take
+// PRECIS (RFC 7617 2.1): the user-id is enforced by RFC 8265 3.4's
+// UsernameCasePreserved profile (each space-separated userpart: fullwidth
+// and halfwidth forms to their decompositions, NFC, the Bidi Rule,
+// IdentifierClass), the password by 4.2's OpaqueString (non-ASCII spaces
+// to U+0020, NFC, FreeformClass), with ICU's Unicode data; the file's
+// names go through the same profile when it is read, so "jose\u0301" in
+// the file is the client's "jos\u00e9". A hash in the file is of the
+// password as OpaqueString leaves it (NFC; what keyboards type). Names
+// are then compared byte for byte; passwords through the hash and a
+// constant-time comparison (CRYPTO_memcmp); an unknown user costs a hash
+// computation too (a crypt(3) one if the file has any), so timing does
+// not tell which users exist.
+//
+// Cost. {SSHA256} costs one SHA-256 (a microsecond, on the goroutine;
+// fast hashes are cheap to guess offline too: prefer yescrypt or bcrypt
+// where the file may leak). crypt(3) is slow on purpose (bcrypt at cost 10 and yescrypt take
 // 50-100 ms of CPU): it runs in cogo::blocking(), so it never holds a P,
 // and at most max_concurrent_checks at once (the rest wait in line, a
 // cancellation point), so a flood of guesses cannot spawn a thread each.
@@ -64,7 +86,7 @@ namespace cogo::middleware {
 struct BasicAuthOptions {
   std::string realm = "restricted";  // visible ASCII and spaces
   std::string users_file;            // read once, by basic_auth()
-  // More users (name, crypt hash), beside the file's.
+  // More users (name, hash as in the file), beside the file's.
   std::vector<std::pair<std::string, std::string>> users;
   std::chrono::seconds cache_ttl{300};
   std::size_t max_concurrent_checks = 0;  // 0: the CPUs this process may use
@@ -80,8 +102,8 @@ class BasicAuth {
   explicit BasicAuth(BasicAuthOptions options);
   ~BasicAuth();
   http::Middleware middleware() const;
-  // checks() counts crypt(3) runs so far; checks_in_flight() those
-  // running now.
+  // checks() counts password hashes computed so far (crypt(3) and
+  // SHA-256); checks_in_flight() the crypt(3) runs running now.
   std::uint64_t checks() const noexcept;
   std::size_t checks_in_flight() const noexcept;
 
