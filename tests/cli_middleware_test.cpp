@@ -3,9 +3,14 @@
 // (the file and stdout), --rate-limit/--rate-burst, --max-in-flight,
 // --auth-file on the admin listener; their COGO_* variables; and a
 // message naming the flag for each bad value.
+#include <arpa/inet.h>
 #include <crypt.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -84,6 +89,7 @@ TEST_P(CliMiddleware, CombinedAccessLogToStdout) {
 TEST_P(CliMiddleware, RateLimitAndBurst) {
   ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--rate-limit", "1/m",
                    "--rate-burst", "2"});
+  const auto first = std::chrono::steady_clock::now();
   for (int i = 0; i < 2; ++i) {
     const std::string h = head_of(url(s));
     EXPECT_EQ(h.rfind("HTTP/1.1 200", 0), 0u) << h;
@@ -92,29 +98,67 @@ TEST_P(CliMiddleware, RateLimitAndBurst) {
         << h;
   }
   const std::string h = head_of(url(s));
+  const auto elapsed = std::chrono::ceil<std::chrono::seconds>(std::chrono::steady_clock::now() -
+                                                               first);
   EXPECT_EQ(h.rfind("HTTP/1.1 429", 0), 0u) << h;
-  EXPECT_TRUE(std::regex_search(h, std::regex("Retry-After: (59|60)\r\n"))) << h;
+  // The next token comes a minute after the bucket was last full, which was
+  // no earlier than the first request: Retry-After counts down from 60 by
+  // the time the three requests took (seconds on a loaded machine), never
+  // below what is left of that minute, never above it.
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(h, m, std::regex("Retry-After: (\\d+)\r\n"))) << h;
+  const long retry = std::stol(m[1]);
+  EXPECT_LE(retry, 60) << h;
+  EXPECT_GE(retry, 60 - elapsed.count() - 1) << h << "after " << elapsed.count() << " s";
   EXPECT_NE(h.find("RateLimit-Remaining: 0\r\n"), std::string::npos) << h;
   EXPECT_TRUE(std::regex_search(h, std::regex("RateLimit-Reset: \\d+\r\n"))) << h;
   EXPECT_EQ(s.stop(), 0);
 }
 
+// in_flight() is the server's requests_in_flight from /debug/vars on the
+// admin listener (listener 1), or -1 if it cannot be read.
+int in_flight(const ServerProcess& s) {
+  const std::string vars = run_command("curl -sS " + url(s, 1, "/debug/vars"));
+  const auto j = nlohmann::json::parse(vars, nullptr, false);
+  if (j.is_discarded() || !j.contains("requests_in_flight")) return -1;
+  return j.at("requests_in_flight").get<int>();
+}
+
 TEST_P(CliMiddleware, MaxInFlight) {
   ServerProcess s({"--listen", "127.0.0.1:0", "--model", GetParam(), "--max-in-flight", "1",
                    "--max-in-flight-backlog", "0", "--admin-listen", "127.0.0.1:0"});
-  std::thread slow([&] { run_command("curl -sS '" + url(s, 0, "/sleep?ms=3000") + "'"); });
+  // The one request allowed in flight: a handler that sleeps for ten minutes
+  // on a connection of the test's own, until the test closes it (a client
+  // gone cancels the handler) — however slow the machine, it is still in
+  // flight when the probe comes.
+  const int slow = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(slow, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(s.port(0)));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  const std::string get = "GET /sleep?ms=600000 HTTP/1.1\r\nHost: t\r\n\r\n";
+  ASSERT_EQ(::send(slow, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
   // Until the admin endpoint shows the sleeping request in its handler.
   bool inside = false;
   for (int i = 0; i < 400 && !inside; ++i) {
-    const std::string vars = run_command("curl -sS " + url(s, 1, "/debug/vars"));
-    inside = vars.find("\"requests_in_flight\": 1") != std::string::npos;
+    inside = in_flight(s) == 1;
     if (!inside) std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ASSERT_TRUE(inside);
   const std::string h = head_of(url(s));
   EXPECT_EQ(h.rfind("HTTP/1.1 503", 0), 0u) << h;
   EXPECT_NE(h.find("Retry-After: 1\r\n"), std::string::npos) << h;
-  slow.join();
+  ::close(slow);
+  // The slow request's client is gone: its handler is cancelled, the slot
+  // is free again and the next request is served.
+  bool drained = false;
+  for (int i = 0; i < 2000 && !drained; ++i) {
+    drained = in_flight(s) == 0;
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ASSERT_TRUE(drained) << "the sleeping handler was still in flight after its client closed";
   EXPECT_EQ(head_of(url(s)).rfind("HTTP/1.1 200", 0), 0u);
   EXPECT_EQ(s.stop(), 0);
 }
