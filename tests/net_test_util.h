@@ -1,7 +1,8 @@
 // net_test_util.h: helpers shared by the network tests (netpoll_test.cpp,
-// tcp_test.cpp; tls_test.cpp uses wait_until): fd counts, a runtime with N
-// Ps and the ProcsTest fixture over it, wait_until, CPU time, re-running one
-// test in a child process, a parking Gate, and a byte pattern.
+// tcp_test.cpp, thread_model_test.cpp; tls_test.cpp uses wait_until): fd
+// counts, running out of descriptors on purpose, a runtime with N Ps and the
+// ProcsTest fixture over it, wait_until, CPU time, re-running one test in a
+// child process, a parking Gate, and a byte pattern.
 #pragma once
 
 #include <dirent.h>
@@ -11,8 +12,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -41,6 +44,37 @@ inline int count_open_fds() {
     --n;  // the directory stream itself
   }
   return n;
+}
+
+// hog_descriptors() lowers this process's soft RLIMIT_NOFILE to `limit`,
+// opens descriptors (dup(0)) until there is none left (EMFILE), then closes
+// `spare` of them: afterwards exactly `spare` descriptors are free. It
+// returns the ones it holds; release_descriptors() closes them. Call it
+// inside cogo::run (the runtime raises the soft limit when it starts), and in
+// a child process (run_child): the limit stays lowered.
+inline std::vector<int> hog_descriptors(rlim_t limit, int spare) {
+  std::vector<int> hog;
+  rlimit r{};
+  getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = limit;
+  if (setrlimit(RLIMIT_NOFILE, &r) != 0) {
+    ADD_FAILURE() << "setrlimit(RLIMIT_NOFILE, " << limit << "): " << std::strerror(errno);
+    return hog;
+  }
+  for (int fd; (fd = dup(0)) >= 0;) hog.push_back(fd);
+  EXPECT_EQ(errno, EMFILE) << "dup(0) failed with " << std::strerror(errno)
+                           << ", not for want of descriptors";
+  for (int i = 0; i < spare && !hog.empty(); ++i) {
+    close(hog.back());
+    hog.pop_back();
+  }
+  return hog;
+}
+
+// release_descriptors() closes what hog_descriptors() holds.
+inline void release_descriptors(std::vector<int>& hog) {
+  for (int fd : hog) close(fd);
+  hog.clear();
 }
 
 // warm_up_poller() makes the netpoller create its own descriptors (epoll,

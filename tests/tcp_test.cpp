@@ -5,7 +5,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -418,29 +417,15 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
     return;
   }
   static nettest::EmfileLogs& logs = nettest::watch_emfile_logs();
-  rlimit rl{};
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rl.rlim_cur = 64;
-  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &rl), 0);
   setenv("COGO_MAXPROCS", "1", 1);
   int rc = cogo::run([] {
-    // (The runtime raises the soft limit at start; lower it again here.)
-    rlimit r{};
-    getrlimit(RLIMIT_NOFILE, &r);
-    r.rlim_cur = 64;
-    setrlimit(RLIMIT_NOFILE, &r);
     Listener ln = cogo::net::listen("127.0.0.1:0");
     std::string addr = ln.address().to_string();
     std::atomic<int> served{0};
     // Use up every descriptor but the ones the clients need.
     constexpr int kClients = 3;
-    std::vector<int> hog;
-    for (int fd; (fd = dup(0)) >= 0;) hog.push_back(fd);
-    ASSERT_EQ(errno, EMFILE);
-    for (int i = 0; i < kClients; ++i) {
-      close(hog.back());
-      hog.pop_back();
-    }
+    std::vector<int> hog = nettest::hog_descriptors(64, kClients);
+    ASSERT_FALSE(::testing::Test::HasFailure());
     std::vector<Conn> clients;
     for (int i = 0; i < kClients; ++i) {
       clients.push_back(cogo::net::dial(addr));  // completes in the backlog
@@ -469,8 +454,7 @@ TEST(TcpEmfile, AcceptBacksOffAndRecovers) {
     // build on a loaded machine. The back-off itself shows in the one log line.
     EXPECT_LT(cpu, 0.2) << "accept spun while out of descriptors";
     // Free descriptors: the listener accepts again (within the 1 s cap).
-    for (int fd : hog) close(fd);
-    hog.clear();
+    nettest::release_descriptors(hog);
     for (auto& c : clients) {
       char buf[4];
       c.read_full(buf, 4);

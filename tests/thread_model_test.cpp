@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -176,21 +175,12 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
   static nettest::EmfileLogs& logs = nettest::watch_emfile_logs();
   setenv("COGO_MAXPROCS", "1", 1);
   cogo::run([] {
-    rlimit r{};
-    getrlimit(RLIMIT_NOFILE, &r);
-    r.rlim_cur = 64;
-    ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &r), 0);
     Shutdown shutdown;
     ThreadModel model;
     const int port = port_of(model.listen("127.0.0.1:0", false));
     constexpr int kClients = 3;
-    std::vector<int> hog;
-    for (int fd; (fd = dup(0)) >= 0;) hog.push_back(fd);
-    ASSERT_EQ(errno, EMFILE);
-    for (int i = 0; i < kClients; ++i) {
-      close(hog.back());
-      hog.pop_back();
-    }
+    std::vector<int> hog = nettest::hog_descriptors(64, kClients);
+    ASSERT_FALSE(::testing::Test::HasFailure());
     std::vector<int> clients;
     for (int i = 0; i < kClients; ++i) {
       clients.push_back(cogo_test::connect_to(port));  // completes in the backlog
@@ -217,8 +207,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     EXPECT_EQ(served.load(), 0);
     EXPECT_EQ(logs.exhausted.load(), 1);
     // Descriptors back: the waiting connections are accepted and served.
-    for (int fd : hog) close(fd);
-    hog.clear();
+    nettest::release_descriptors(hog);
     for (int c : clients) {
       char buf[4];
       ASSERT_EQ(recv(c, buf, 4, MSG_WAITALL), 4);
@@ -235,9 +224,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     // backs off once more, and stop_accepting() ends that wait, so the
     // accept thread is joined. (It would also end by itself within the 1 s
     // cap: what is asserted is that the thread ends, not how fast.)
-    for (int fd; (fd = dup(0)) >= 0;) hog.push_back(fd);
-    close(hog.back());
-    hog.pop_back();
+    hog = nettest::hog_descriptors(64, 1);
     const int late = cogo_test::connect_to(port);
     ASSERT_GE(late, 0);
     EXPECT_TRUE(nettest::wait_until([] { return logs.exhausted.load() == 2; }));
@@ -246,7 +233,7 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     model.join_acceptors();
     EXPECT_EQ(served.load(), kClients);
     close(late);
-    for (int fd : hog) close(fd);
+    nettest::release_descriptors(hog);
     EXPECT_TRUE(shutdown.wait_connections(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
   });
   _exit(::testing::Test::HasFailure() ? 1 : 0);
