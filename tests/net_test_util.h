@@ -1,8 +1,8 @@
 // net_test_util.h: helpers shared by the network tests (netpoll_test.cpp,
 // tcp_test.cpp, thread_model_test.cpp; tls_test.cpp uses wait_until): fd
 // counts, running out of descriptors on purpose, a runtime with N Ps and the
-// ProcsTest fixture over it, wait_until, CPU time, re-running one test in a
-// child process, a parking Gate, and a byte pattern.
+// ProcsTest fixture over it, wait_until, re-running one test in a child
+// process, a parking Gate, and a byte pattern.
 #pragma once
 
 #include <dirent.h>
@@ -117,14 +117,6 @@ inline bool wait_until(const std::function<bool()>& cond,
     cogo::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
-}
-
-// cpu_seconds() is this process's user+system CPU time.
-inline double cpu_seconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 // Child processes: a test that needs a fresh process (its own fd limit, its
