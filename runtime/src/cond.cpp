@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cogo/detail/waiter.h"
+
 namespace cogo {
 
 void Cond::wait(std::unique_lock<Mutex>& lk) {

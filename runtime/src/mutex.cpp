@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cogo/detail/waiter.h"
 #include "cogo/runtime.h"
+#include "cpu_relax.h"
 
 namespace cogo {
 

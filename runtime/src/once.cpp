@@ -1,6 +1,8 @@
 // once.cpp: the slow path of cogo::Once.
 #include "cogo/once.h"
 
+#include "cogo/detail/waiter.h"
+
 namespace cogo {
 
 void Once::call_slow(void (*invoke)(void*), void* fn) {

@@ -62,6 +62,7 @@
 #include "cogo/detail/sleeper.h"
 #include "cogo/detail/spinlock.h"
 #include "cogo/detail/waiter.h"
+#include "cpu_relax.h"
 #include "runtime2.h"
 
 // COGO_OPAQUE: a function the optimiser may neither inline nor reason about

@@ -8,6 +8,8 @@
 
 #include <stdexcept>
 
+#include "cogo/detail/waiter.h"
+
 namespace cogo {
 
 void WaitGroup::add(int32_t n) {

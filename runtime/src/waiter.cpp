@@ -1,6 +1,5 @@
-// waiter.cpp: Waiter, WaitQueue and spin_yield_thread — how channels and the
-// sync primitives block a goroutine (park/ready) or a plain thread (futex,
-// os.h).
+// waiter.cpp: Waiter and WaitQueue — how channels and the sync primitives
+// block a goroutine (park/ready) or a plain thread (futex, os.h).
 //
 // Why the goroutine path arms its timeout timer inside the park commit and
 // not before park(): a timer that fired before the switch would ready() a
@@ -22,10 +21,6 @@
 #include "cogo/detail/os.h"
 
 namespace cogo::detail {
-
-void spin_yield_thread() {
-  osyield();
-}
 
 namespace {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 
 #include "cogo/detail/spinlock.h"
-#include "cogo/detail/waiter.h"
+#include "cogo/detail/wait_queue.h"
 #include "cogo/mutex.h"
 
 namespace cogo {

@@ -9,7 +9,7 @@
 #include <type_traits>
 
 #include "cogo/detail/spinlock.h"
-#include "cogo/detail/waiter.h"
+#include "cogo/detail/wait_queue.h"
 
 namespace cogo {
 

@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "cogo/detail/spinlock.h"
-#include "cogo/detail/waiter.h"
+#include "cogo/detail/wait_queue.h"
 
 namespace cogo {
 

@@ -1,39 +1,31 @@
-// cogo/detail/spinlock.h: a tiny lock for short critical sections inside the
-// runtime (channel and mutex state). Never held across a park: Waiter::wait
-// releases it after the switch.
+// cogo/detail/spinlock.h: SpinLock, a tiny lock for short critical sections
+// inside the runtime (channel and sync state). Never held across a park:
+// Waiter::wait releases it after the switch.
+//
+// Public only because Mutex, Cond, Once and WaitGroup hold one by value, so
+// a user's compiler must know its size; nothing here is for a user to call.
+// The uncontended lock() stays inline (one exchange); the spinning, with its
+// CPU pause and yield, lives in src/spinlock.cpp.
 #pragma once
 
 #include <atomic>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define COGO_CPU_RELAX() _mm_pause()
-#else
-#define COGO_CPU_RELAX() ((void)0)
-#endif
-
 namespace cogo::detail {
-
-void spin_yield_thread();
 
 class SpinLock {
  public:
   void lock() {
-    for (int spins = 0;; ++spins) {
-      if (!flag_.exchange(true, std::memory_order_acquire)) return;
-      while (flag_.load(std::memory_order_relaxed)) {
-        if (spins++ < 64) {
-          COGO_CPU_RELAX();
-        } else {
-          spin_yield_thread();
-        }
-      }
-    }
+    if (!flag_.exchange(true, std::memory_order_acquire)) return;
+    lock_contended();
   }
   bool try_lock() { return !flag_.exchange(true, std::memory_order_acquire); }
   void unlock() { flag_.store(false, std::memory_order_release); }
 
  private:
+  // lock_contended() spins (pausing the CPU, then yielding the thread) until
+  // it takes the lock.
+  void lock_contended();
+
   std::atomic<bool> flag_{false};
 };
 

@@ -1,5 +1,9 @@
-// Task: a move-only, type-erased `void()` callable with inline storage, so
-// that spawning a goroutine whose closure is small allocates nothing.
+// cogo/detail/task.h: Task, a move-only, type-erased `void()` callable with
+// inline storage, so that spawning a goroutine whose closure is small
+// allocates nothing.
+//
+// Public because cogo::go(), cogo::run() and Conn::await_readable are
+// templates that build a Task in the caller's code; not for a user to name.
 #pragma once
 
 #include <cstddef>

@@ -8,9 +8,10 @@
 //    the wakers: each of them must claim() first, and only the one that wins
 //    may touch the waiter's value slots and call wake(). This is Go's
 //    selectDone CAS, used for every wait so that one protocol covers all.
-//  - WaitLink: the waiter's place in one wait queue, with the value slot for
-//    a channel hand-off. A plain wait uses the link embedded in its Waiter; a
-//    select uses one link per case, all pointing at the same Waiter.
+//  - WaitLink: the waiter's place in one wait queue (WaitQueue,
+//    cogo/detail/wait_queue.h), with the value slot for a channel hand-off. A
+//    plain wait uses the link embedded in its Waiter; a select uses one link
+//    per case, all pointing at the same Waiter.
 //
 // Lifetime: both live on the waiting goroutine's (or thread's) stack. The
 // waiter cannot return before wake(), so a claimer may use the waiter and its
@@ -23,6 +24,7 @@
 #include "cogo/detail/cancel.h"
 #include "cogo/detail/sched.h"
 #include "cogo/detail/spinlock.h"
+#include "cogo/detail/wait_queue.h"
 
 namespace cogo::detail {
 
@@ -112,30 +114,6 @@ struct Waiter {
   void wake();
 
   static void unlock_spinlock(void* lock) { static_cast<SpinLock*>(lock)->unlock(); }
-};
-
-// WaitQueue: FIFO of wait links, guarded by the owner's lock.
-struct WaitQueue {
-  WaitLink* head = nullptr;
-  WaitLink* tail = nullptr;
-
-  bool empty() const { return head == nullptr; }
-  // push() appends l. Precondition: l is not queued.
-  void push(WaitLink* l);
-  // remove() unlinks l. Precondition: l->queued and l is in this queue.
-  void remove(WaitLink* l);
-  // pop_claimed() removes links from the front until it claims one's waiter
-  // and returns that link, or nullptr when the queue runs out. Links whose
-  // waiter was claimed elsewhere (a select that fired on another case, a
-  // timeout) are dropped: their waiter no longer wants them.
-  WaitLink* pop_claimed();
-  // pop_all_claimed() empties the queue and returns every link it claimed,
-  // chained through WaitLink::next, for wake_chain() after unlocking.
-  WaitLink* pop_all_claimed();
-  // drop_goroutines() unlinks every goroutine's link, keeping the threads'.
-  // Only for a run() that ended: its goroutines will never run again, and
-  // their stacks (where the links live) are about to go.
-  void drop_goroutines();
 };
 
 // wake_chain() wakes every waiter of a chain built by pop_all_claimed (or by
