@@ -1,4 +1,5 @@
-// options.cpp: flag parsing, the process split and the source-address plan.
+// options.cpp: cogo-load's flags as one cogo::FlagSet table (cogo/flag_set.h,
+// shared with cogo-server), the process split and the source-address plan.
 #include "loadtest/options.h"
 
 #include <algorithm>
@@ -93,7 +94,155 @@ std::string format_duration(std::chrono::nanoseconds d) {
 // ---------------------------------------------------------------------------
 // Flags
 
+namespace {
+
+// at_least_1() is parse_count() for a flag that counts `what`s.
+int64_t at_least_1(const std::string& flag, const std::string& text, const char* what) {
+  const int64_t v = parse_count(flag, text);
+  if (v <= 0) throw FlagError(flag + ": must be at least 1 " + what);
+  return v;
+}
+
+// positive() is parse_duration() for a flag that cannot be 0.
+std::chrono::nanoseconds positive(const std::string& flag, const std::string& text) {
+  const auto d = parse_duration(flag, text);
+  if (d <= 0ns) throw FlagError(flag + ": must be more than 0");
+  return d;
+}
+
+// flags() is cogo-load's table: each flag's setter writes into o;
+// have_connections records that -c (or --worker) gave the count.
+std::vector<Flag> flags(Options& o, bool& have_connections) {
+  return {
+      {"connections", "N",
+       [&](auto& f, auto& v) {
+         o.connections = at_least_1(f, v, "connection");
+         have_connections = true;
+       },
+       "connections (hold default 1000, load default 50; 100k = 100000)", Flag::one_value, 'c'},
+      {"duration", "D", [&](auto& f, auto& v) { o.duration = parse_duration(f, v); },
+       "hold time / measuring time (default 10s; 30s, 500ms, 2m)", Flag::one_value, 'd'},
+      {"interval", "D", [&](auto& f, auto& v) { o.interval = positive(f, v); },
+       "hold: time between requests on a connection (default 5s)"},
+      {"pipeline", "N",
+       [&](auto& f, auto& v) {
+         const int64_t n = at_least_1(f, v, "request");
+         if (n > 1024) throw FlagError(f + ": at most 1024");
+         o.pipeline = static_cast<int>(n);
+       },
+       "load: requests written per batch (default 1)"},
+      {"timeout", "D", [&](auto& f, auto& v) { o.timeout = positive(f, v); },
+       "limit on each connect and each response (default 10s)"},
+      {"method", "M",
+       [&](auto& f, auto& v) {
+         if (v.empty() || v.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
+           throw FlagError(f + ": \"" + v + "\" is not a method (GET, POST, HEAD, ...)");
+         }
+         o.method = v;
+       },
+       "request method (default GET)"},
+      {"body", "TEXT", [&](auto&, auto& v) { o.body = v; },
+       "request body (sent with Content-Length)"},
+      {"header", "\"K: V\"",
+       [&](auto& f, auto& v) {
+         const size_t colon = v.find(':');
+         if (colon == std::string::npos || colon == 0 ||
+             v.find_first_of("\r\n") != std::string::npos) {
+           throw FlagError(f + ": \"" + v + "\" is not a header (expected \"Name: value\")");
+         }
+         o.headers.push_back(v);
+       },
+       "extra request header (repeatable)", Flag::one_value, 'H'},
+      {"size", "N",
+       [&](auto& f, auto& v) {
+         const uint64_t n = cogo::parse_size(f, v);
+         if (n > (64u << 20)) throw FlagError(f + ": from 1 byte to 64M");
+         o.message_size = static_cast<std::size_t>(n);
+       },
+       "ws: bytes per message (default 32; 4K, 1M)"},
+      {"binary", "", [&](auto&, auto&) { o.binary = true; }, "ws: binary messages (default text)"},
+      {"deflate", "", [&](auto&, auto&) { o.deflate = true; },
+       "ws: offer permessage-deflate (RFC 7692)"},
+      {"ws-send", "ping|message",
+       [&](auto& f, auto& v) {
+         if (v != "ping" && v != "message") {
+           throw FlagError(f + ": \"" + v + "\" is not ping or message");
+         }
+         o.ws_ping = v == "ping";
+       },
+       "hold with ws://: what each interval sends (default ping)"},
+      {"dial-concurrency", "N",
+       [&](auto& f, auto& v) {
+         o.dial_concurrency =
+             static_cast<int>(std::min<int64_t>(at_least_1(f, v, "connect"), 1 << 20));
+       },
+       "connects in flight per process (default 256)"},
+      {"source", "ADDR",
+       [&](auto& f, auto& v) {
+         if (v.find(':') != std::string::npos && v.front() != '[') {
+           throw FlagError(f + ": \"" + v + "\" must be an address without a port (127.0.0.2)");
+         }
+         o.sources.push_back(v);
+       },
+       "local source address to bind, e.g. 127.0.0.2 (repeatable,\n"
+       "used round-robin; default: automatic, see below)"},
+      {"per-process", "N",
+       [&](auto& f, auto& v) { o.per_process = at_least_1(f, v, "connection"); },
+       "connections per process (default: RLIMIT_NOFILE - 100)"},
+      {"json", "FILE",
+       [&](auto& f, auto& v) {
+         if (v.empty()) throw FlagError(f + ": needs a file name");
+         o.json_path = v;
+       },
+       "write every figure as JSON to FILE"},
+      {"server-metrics", "URL",
+       [&](auto& f, auto& v) {
+         Target t;
+         try {
+           t = parse_url(v);
+         } catch (const FlagError& e) {
+           throw FlagError(f + ": " + e.what());
+         }
+         if (t.websocket) {
+           throw FlagError(f + ": URL \"" + v + "\": /metrics is served over http://, not ws://");
+         }
+         o.server_metrics.push_back(t);
+       },
+       "the server's Prometheus /metrics (cogo-server --admin-listen:\n"
+       "http://127.0.0.1:9090/metrics), read before and after the run:\n"
+       "prints what the server counted (requests by status, its own\n"
+       "p50/p90/p99 from the duration histogram, CPU per request,\n"
+       "accepted, cancelled, listen overflows); repeatable, one per\n"
+       "--procs process, summed"},
+      {"progress", "", [&](auto&, auto&) { o.progress = Progress::on; },
+       "a progress line every second (default: when stdout is a terminal)"},
+      {"no-progress", "", [&](auto&, auto&) { o.progress = Progress::off; }, "no progress line"},
+      {"help", "", [&](auto&, auto&) { o.help = true; }, "this help", Flag::one_value, 'h'},
+      // --worker FIRST,COUNT,TOTAL,FD: set by a parent cogo-load (no help:
+      // not for users).
+      {"worker", "FIRST,COUNT,TOTAL,FD",
+       [&](auto& f, auto& v) {
+         long long a = 0, b = 0, c = 0;
+         int fd = -1;
+         if (std::sscanf(v.c_str(), "%lld,%lld,%lld,%d", &a, &b, &c, &fd) != 4 || a < 0 || b <= 0 ||
+             c < a + b || fd < 0) {
+           throw FlagError(f + ": \"" + v + "\" is not FIRST,COUNT,TOTAL,FD (internal flag)");
+         }
+         o.worker = true;
+         o.first = a;
+         o.connections = b;
+         o.total = c;
+         o.control_fd = fd;
+         have_connections = true;
+       }},
+  };
+}
+
+}  // namespace
+
 std::string usage() {
+  Options scratch;
+  bool have_connections = false;
   return R"(usage: cogo-load hold|load|ws [flags] URL
 
   hold   open N connections (-c), send one request on each every --interval,
@@ -112,33 +261,8 @@ std::string usage() {
          WebSockets ws://HOST:PORT/PATH (e.g. ws://127.0.0.1:8080/ws/echo)
 
 flags:
-  -c, --connections N     connections (hold default 1000, load default 50; 100k = 100000)
-  -d, --duration D        hold time / measuring time (default 10s; 30s, 500ms, 2m)
-  --interval D            hold: time between requests on a connection (default 5s)
-  --pipeline N            load: requests written per batch (default 1)
-  --timeout D             limit on each connect and each response (default 10s)
-  --method M              request method (default GET)
-  --body TEXT             request body (sent with Content-Length)
-  -H, --header "K: V"     extra request header (repeatable)
-  --size N                ws: bytes per message (default 32; 4K, 1M)
-  --binary                ws: binary messages (default text)
-  --deflate               ws: offer permessage-deflate (RFC 7692)
-  --ws-send ping|message  hold with ws://: what each interval sends (default ping)
-  --dial-concurrency N    connects in flight per process (default 256)
-  --source ADDR           local source address to bind, e.g. 127.0.0.2 (repeatable,
-                          used round-robin; default: automatic, see below)
-  --per-process N         connections per process (default: RLIMIT_NOFILE - 100)
-  --json FILE             write every figure as JSON to FILE
-  --server-metrics URL    the server's Prometheus /metrics (cogo-server --admin-listen:
-                          http://127.0.0.1:9090/metrics), read before and after the run:
-                          prints what the server counted (requests by status, its own
-                          p50/p90/p99 from the duration histogram, CPU per request,
-                          accepted, cancelled, listen overflows); repeatable, one per
-                          --procs process, summed
-  --progress / --no-progress
-                          a progress line every second (default: when stdout is a terminal)
-  -h, --help              this help
-
+)" + FlagSet(flags(scratch, have_connections)).help(26) +
+         R"(
 More connections than one process may open are split over worker
 processes (cogo-load runs itself again), whose reports are summed; each
 worker gets COGO_MAXPROCS = CPUs / workers (at least 1) unless it is set. More
@@ -155,134 +279,22 @@ server cannot be reached; 2 for bad flags.
 Options parse_options(int argc, const char* const* argv) {
   Options o;
   bool have_mode = false, have_url = false, have_connections = false;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (size_t i = 0; i < args.size(); i++) {
-    std::string arg = args[i];
-    std::string value;
-    bool has_inline = false;
-    if (arg.starts_with("--")) {
-      const size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
-        value = arg.substr(eq + 1);
-        arg = arg.substr(0, eq);
-        has_inline = true;
-      }
-    }
-    auto next = [&]() -> std::string {
-      if (has_inline) return value;
-      if (i + 1 >= args.size()) throw FlagError(arg + ": missing value (see --help)");
-      return args[++i];
-    };
-    auto positive = [&](int64_t v, const std::string& what) {
-      if (v <= 0) throw FlagError(arg + ": must be at least 1 " + what);
-      return v;
-    };
-    if (arg == "-h" || arg == "--help") {
-      o.help = true;
-    } else if (arg == "-c" || arg == "--connections") {
-      o.connections = positive(parse_count(arg, next()), "connection");
-      have_connections = true;
-    } else if (arg == "-d" || arg == "--duration") {
-      o.duration = parse_duration(arg, next());
-    } else if (arg == "--interval") {
-      o.interval = parse_duration(arg, next());
-      if (o.interval <= 0ns) throw FlagError("--interval: must be more than 0");
-    } else if (arg == "--pipeline") {
-      const int64_t v = positive(parse_count(arg, next()), "request");
-      if (v > 1024) throw FlagError("--pipeline: at most 1024");
-      o.pipeline = static_cast<int>(v);
-    } else if (arg == "--timeout") {
-      o.timeout = parse_duration(arg, next());
-      if (o.timeout <= 0ns) throw FlagError("--timeout: must be more than 0");
-    } else if (arg == "--method") {
-      o.method = next();
-      if (o.method.empty() ||
-          o.method.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ") != std::string::npos) {
-        throw FlagError("--method: \"" + o.method + "\" is not a method (GET, POST, HEAD, ...)");
-      }
-    } else if (arg == "--body") {
-      o.body = next();
-    } else if (arg == "-H" || arg == "--header") {
-      std::string h = next();
-      const size_t colon = h.find(':');
-      if (colon == std::string::npos || colon == 0 ||
-          h.find_first_of("\r\n") != std::string::npos) {
-        throw FlagError(arg + ": \"" + h + "\" is not a header (expected \"Name: value\")");
-      }
-      o.headers.push_back(h);
-    } else if (arg == "--size") {
-      const uint64_t v = cogo::parse_size(arg, next());
-      if (v == 0 || v > (64u << 20)) throw FlagError("--size: from 1 byte to 64M");
-      o.message_size = static_cast<std::size_t>(v);
-    } else if (arg == "--binary") {
-      o.binary = true;
-    } else if (arg == "--deflate") {
-      o.deflate = true;
-    } else if (arg == "--ws-send") {
-      const std::string v = next();
-      if (v != "ping" && v != "message") throw FlagError("--ws-send: \"" + v + "\" is not ping or message");
-      o.ws_ping = v == "ping";
-    } else if (arg == "--dial-concurrency") {
-      o.dial_concurrency = static_cast<int>(
-          std::min<int64_t>(positive(parse_count(arg, next()), "connect"), 1 << 20));
-    } else if (arg == "--source") {
-      std::string s = next();
-      if (s.find(':') != std::string::npos && s.front() != '[') {
-        throw FlagError("--source: \"" + s + "\" must be an address without a port (127.0.0.2)");
-      }
-      o.sources.push_back(s);
-    } else if (arg == "--per-process") {
-      o.per_process = positive(parse_count(arg, next()), "connection");
-    } else if (arg == "--json") {
-      o.json_path = next();
-      if (o.json_path.empty()) throw FlagError("--json: needs a file name");
-    } else if (arg == "--server-metrics") {
-      const std::string v = next();
-      Target t;
-      try {
-        t = parse_url(v);
-      } catch (const FlagError& e) {
-        throw FlagError(std::string("--server-metrics: ") + e.what());
-      }
-      if (t.websocket) {
-        throw FlagError("--server-metrics: URL \"" + v +
-                        "\": /metrics is served over http://, not ws://");
-      }
-      o.server_metrics.push_back(t);
-    } else if (arg == "--progress") {
-      o.progress = Progress::on;
-    } else if (arg == "--no-progress") {
-      o.progress = Progress::off;
-    } else if (arg == "--worker") {
-      // --worker FIRST,COUNT,TOTAL,FD: set by a parent cogo-load.
-      const std::string v = next();
-      long long a = 0, b = 0, c = 0;
-      int fd = -1;
-      if (std::sscanf(v.c_str(), "%lld,%lld,%lld,%d", &a, &b, &c, &fd) != 4 || a < 0 || b <= 0 ||
-          c < a + b || fd < 0) {
-        throw FlagError("--worker: \"" + v + "\" is not FIRST,COUNT,TOTAL,FD (internal flag)");
-      }
-      o.worker = true;
-      o.first = a;
-      o.connections = b;
-      o.total = c;
-      o.control_fd = fd;
-      have_connections = true;
-    } else if (arg == "hold" || arg == "load" || arg == "ws") {
+  const auto positional = [&](const std::string& arg) {
+    if (arg == "hold" || arg == "load" || arg == "ws") {
       if (have_mode) throw FlagError("mode given twice: \"" + arg + "\"");
       o.mode = arg == "hold" ? Mode::hold : arg == "load" ? Mode::load : Mode::ws;
       have_mode = true;
-    } else if (arg.starts_with("-")) {
-      throw FlagError("unknown flag " + arg + " (see --help)");
-    } else {
-      if (!have_mode) {
-        throw FlagError("the first argument must be the mode, hold, load or ws, not \"" + arg + "\"");
-      }
-      if (have_url) throw FlagError("more than one URL: \"" + arg + "\"");
-      o.target = parse_url(arg);
-      have_url = true;
+      return;
     }
-  }
+    if (!have_mode) {
+      throw FlagError("the first argument must be the mode, hold, load or ws, not \"" + arg + "\"");
+    }
+    if (have_url) throw FlagError("more than one URL: \"" + arg + "\"");
+    o.target = parse_url(arg);
+    have_url = true;
+  };
+  FlagSet(flags(o, have_connections))
+      .parse({argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0)}, {}, positional);
   if (o.help) return o;
   if (!have_mode) throw FlagError("missing the mode: hold, load or ws (see --help)");
   if (!have_url) throw FlagError("missing the URL to load, e.g. http://127.0.0.1:8080/");

@@ -9,13 +9,17 @@
 #include <string>
 #include <vector>
 
+#include "cogo/flag_set.h"
 #include "cogo/flag_value.h"
 
 namespace cogo::load {
 
 // FlagError: a bad flag or value; what() names the flag and what it expects.
-// Durations and counts follow cogo/flag_value.h, shared with cogo-server.
+// The command line is a cogo::FlagSet and its values follow
+// cogo/flag_value.h, both shared with cogo-server.
+using cogo::Flag;
 using cogo::FlagError;
+using cogo::FlagSet;
 using cogo::parse_count;
 using cogo::parse_duration;
 

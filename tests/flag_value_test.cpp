@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <string>
+#include <vector>
 
 namespace {
 
@@ -71,6 +73,15 @@ TEST(FlagValue, CountsAndIntegers) {
   }
   EXPECT_EQ(message_of([] { cogo::parse_int("--procs", "0", 1, 256); }),
             "--procs: '0' is not a whole number from 1 to 256");
+}
+
+TEST(FlagValue, Lists) {
+  using List = std::vector<std::string>;
+  EXPECT_EQ(cogo::parse_list("br, zstd ,gzip"), (List{"br", "zstd", "gzip"}));
+  EXPECT_EQ(cogo::parse_list("a"), List{"a"});
+  EXPECT_EQ(cogo::parse_list(""), List{});
+  EXPECT_EQ(cogo::parse_list(" , ,"), List{});
+  EXPECT_EQ(cogo::parse_list(",x,,y,"), (List{"x", "y"}));
 }
 
 }  // namespace

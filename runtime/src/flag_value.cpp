@@ -1,6 +1,7 @@
 // flag_value.cpp: the value grammar of cogo/flag_value.h.
 #include "cogo/flag_value.h"
 
+#include <cctype>
 #include <charconv>
 
 namespace cogo {
@@ -82,6 +83,20 @@ int64_t parse_int(std::string_view flag, std::string_view text, int64_t lo, int6
     bad(flag, text, "a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
   }
   return v;
+}
+
+std::vector<std::string> parse_list(std::string_view text) {
+  const auto space = [](char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; };
+  std::vector<std::string> items;
+  while (true) {
+    const auto comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && space(item.front())) item.remove_prefix(1);
+    while (!item.empty() && space(item.back())) item.remove_suffix(1);
+    if (!item.empty()) items.emplace_back(item);
+    if (comma == std::string_view::npos) return items;
+    text.remove_prefix(comma + 1);
+  }
 }
 
 }  // namespace cogo

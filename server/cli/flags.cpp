@@ -1,5 +1,8 @@
-// flags.cpp: parsing cogo-server's flags and environment.
+// flags.cpp: cogo-server's flags as one cogo::FlagSet table (cogo/flag_set.h),
+// and the checks that span several of them.
 #include "flags.h"
+
+#include "cogo/flag_set.h"
 
 #include "cogo/middleware/access_log.h"
 #include "cogo/middleware/basic_auth.h"
@@ -11,79 +14,48 @@
 
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <sstream>
-
-extern char** environ;
+#include <span>
 
 namespace cogo::cli {
 namespace {
-
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::string cur;
-  std::istringstream in(s);
-  while (std::getline(in, cur, ',')) {
-    while (!cur.empty() && std::isspace(static_cast<unsigned char>(cur.front()))) cur.erase(0, 1);
-    while (!cur.empty() && std::isspace(static_cast<unsigned char>(cur.back()))) cur.pop_back();
-    if (!cur.empty()) out.push_back(cur);
-  }
-  return out;
-}
-
-std::string env_name(const std::string& flag) {
-  std::string n = "COGO_";
-  for (char c : flag) n += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return n;
-}
 
 // ms_duration() is parse_duration() for the options kept in milliseconds:
 // a non-zero value under 1 ms would silently become 0 (disabled), so it is
 // refused.
 std::chrono::milliseconds ms_duration(const std::string& flag, const std::string& text) {
-  const auto d = cogo::parse_duration("--" + flag, text);
+  const auto d = cogo::parse_duration(flag, text);
   if (d.count() > 0 && d < std::chrono::milliseconds(1)) {
-    throw FlagError("--" + flag + ": '" + text + "' is shorter than 1ms, the finest these take");
+    throw FlagError(flag + ": '" + text + "' is shorter than 1ms, the finest these take");
   }
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
 }
 
-std::size_t size_value(const std::string& flag, const std::string& text) {
-  return cogo::parse_size("--" + flag, text);
-}
-
-struct Flag {
-  std::string name;
-  bool takes_value;
-  bool is_list;
-  std::function<void(Config&, const std::string&)> apply;
-  std::string help;
-};
-
-std::vector<Flag> flags() {
-  using ms = std::chrono::milliseconds;
+// flags() is cogo-server's table: each flag's setter writes into c.
+std::vector<cogo::Flag> flags(Config& c) {
+  using cogo::Flag;
   return {
-      {"listen", true, true,
-       [](Config& c, const std::string& v) { c.server.listen.push_back({v, false}); },
-       "HOST:PORT to serve on (repeatable; default 0.0.0.0:8080, echo 0.0.0.0:9000)"},
-      {"tls-listen", true, true,
-       [](Config& c, const std::string& v) { c.server.listen.push_back({v, true}); },
-       "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)"},
-      {"tls-cert", true, false, [](Config& c, const std::string& v) { c.server.tls.cert_file = v; },
+      {"listen", "V",
+       [&c](auto&, auto& v) {
+         c.server.listen.push_back({v, false});
+       },
+       "HOST:PORT to serve on (repeatable; default 0.0.0.0:8080, echo 0.0.0.0:9000)",
+       Flag::comma_list},
+      {"tls-listen", "V",
+       [&c](auto&, auto& v) {
+         c.server.listen.push_back({v, true});
+       },
+       "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)",
+       Flag::comma_list},
+      {"tls-cert", "V", [&c](auto&, auto& v) { c.server.tls.cert_file = v; },
        "PEM certificate chain for --tls-listen"},
-      {"tls-key", true, false, [](Config& c, const std::string& v) { c.server.tls.key_file = v; },
+      {"tls-key", "V", [&c](auto&, auto& v) { c.server.tls.key_file = v; },
        "PEM private key for --tls-listen"},
-      {"echo-listen", true, true,
-       [](Config& c, const std::string& v) { c.echo_listen.push_back(v); },
-       "http mode: also run a raw TCP echo server on HOST:PORT (repeatable)"},
-      {"admin-listen", true, false,
-       [](Config& c, const std::string& v) {
+      {"echo-listen", "V", [&c](auto&, auto& v) { c.echo_listen.push_back(v); },
+       "http mode: also run a raw TCP echo server on HOST:PORT (repeatable)", Flag::comma_list},
+      {"admin-listen", "V",
+       [&c](auto&, auto& v) {
          const auto colon = v.rfind(':');
          if (colon == std::string::npos || colon + 1 == v.size()) {
            throw FlagError("--admin-listen: '" + v + "' is not HOST:PORT (e.g. 127.0.0.1:9090)");
@@ -94,11 +66,11 @@ std::vector<Flag> flags() {
        "HOST:PORT for /metrics, /debug/vars and /debug/goroutines (off by default; keep it "
        "private, e.g. 127.0.0.1:9090; with --procs N, process i uses PORT+i); turns on the "
        "request metrics"},
-      {"no-metrics", false, false, [](Config& c, const std::string&) { c.no_metrics = true; },
+      {"no-metrics", "", [&c](auto&, auto&) { c.no_metrics = true; },
        "with --admin-listen: leave out the request metrics (cogo_http_requests_total, "
        "durations, sizes); the runtime's and the server's counters stay"},
-      {"model", true, false,
-       [](Config& c, const std::string& v) {
+      {"model", "V",
+       [&c](auto&, auto& v) {
          if (v == "goroutine") {
            c.server.model = http::Model::goroutine;
          } else if (v == "thread") {
@@ -108,16 +80,15 @@ std::vector<Flag> flags() {
          }
        },
        "goroutine (default) or thread: a goroutine or an OS thread per connection"},
-      {"procs", true, false,
-       [](Config& c, const std::string& v) { c.procs = static_cast<int>(cogo::parse_int("--procs", v, 1, 256)); },
+      {"procs", "V",
+       [&c](auto& f, auto& v) { c.procs = static_cast<int>(cogo::parse_int(f, v, 1, 256)); },
        "processes sharing the ports with SO_REUSEPORT, each with its own runtime (default 1)"},
-      {"maxprocs", true, false,
-       [](Config& c, const std::string& v) {
-         c.maxprocs = static_cast<int>(cogo::parse_int("--maxprocs", v, 1, 1024));
-       },
-       "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)"},
-      {"log-level", true, false,
-       [](Config& c, const std::string& v) {
+      {"maxprocs", "V",
+       [&c](auto& f, auto& v) { c.maxprocs = static_cast<int>(cogo::parse_int(f, v, 1, 1024)); },
+       "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)",
+       Flag::no_variable},
+      {"log-level", "V",
+       [&c](auto&, auto& v) {
          static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
          for (const char* l : levels) {
            if (v == l) {
@@ -129,52 +100,54 @@ std::vector<Flag> flags() {
                          "' is not a level; use trace, debug, info, warn, error, critical or off");
        },
        "trace|debug|info|warn|error|critical|off (default info)"},
-      {"access-log", false, false, [](Config& c, const std::string&) { c.access_log = true; },
-       "log one line per request"},
-      {"heartbeat", true, false,
-       [](Config& c, const std::string& v) {
-         if (v.empty() || v.front() != '/') throw FlagError("--heartbeat: '" + v + "' is not a path (e.g. /ping)");
+      {"access-log", "", [&c](auto&, auto&) { c.access_log = true; }, "log one line per request"},
+      {"heartbeat", "V",
+       [&c](auto&, auto& v) {
+         if (v.empty() || v.front() != '/')
+           throw FlagError("--heartbeat: '" + v + "' is not a path (e.g. /ping)");
          c.heartbeat = v;
        },
        "answer GET/HEAD PATH with 200 \".\" before any other middleware (a load balancer's probe)"},
-      {"cors-origin", true, true,
-       [](Config& c, const std::string& v) { c.cors_origins.push_back(v); },
-       "CORS: an allowed origin (repeatable; https://app.example.com, https://*.example.com, *)"},
-      {"compress", true, true,
-       [](Config& c, const std::string& v) {
-         for (auto& coding : split_list(v)) c.compress.push_back(coding);
+      {"cors-origin", "V", [&c](auto&, auto& v) { c.cors_origins.push_back(v); },
+       "CORS: an allowed origin (repeatable; https://app.example.com, https://*.example.com, *)",
+       Flag::comma_list},
+      {"compress", "V",
+       [&c](auto&, auto& v) {
+         for (auto& coding : cogo::parse_list(v)) c.compress.push_back(coding);
        },
        "compress responses with these codings, in order of preference (e.g. br,zstd,gzip; "
-       "also deflate): text, JSON, JS, SVG... of 1 KiB or more, by Accept-Encoding"},
-      {"static", true, false, [](Config& c, const std::string& v) { c.static_dir = v; },
+       "also deflate): text, JSON, JS, SVG... of 1 KiB or more, by Accept-Encoding",
+       Flag::comma_list},
+      {"static", "V", [&c](auto&, auto& v) { c.static_dir = v; },
        "serve the files under DIR at /static/ (ETag, ranges, conditional requests, "
        "precompressed x.br/x.zst/x.gz siblings, sendfile)"},
-      {"static-cache-control", true, false,
-       [](Config& c, const std::string& v) { c.static_cache_control = v; },
+      {"static-cache-control", "V", [&c](auto&, auto& v) { c.static_cache_control = v; },
        "the Cache-Control of --static files (e.g. \"public, max-age=3600\")"},
-      {"secure-headers", false, false, [](Config& c, const std::string&) { c.secure_headers = true; },
+      {"secure-headers", "", [&c](auto&, auto&) { c.secure_headers = true; },
        "HSTS (TLS listeners only), nosniff, X-Frame-Options DENY, Referrer-Policy"},
-      {"ws-deflate", false, false, [](Config& c, const std::string&) { c.ws.deflate.enabled = true; },
+      {"ws-deflate", "", [&c](auto&, auto&) { c.ws.deflate.enabled = true; },
        "WebSocket routes: accept permessage-deflate (RFC 7692) when the client offers it"},
-      {"ws-no-context-takeover", false, false,
-       [](Config& c, const std::string&) {
+      {"ws-no-context-takeover", "",
+       [&c](auto&, auto&) {
          c.ws.deflate.server_no_context_takeover = true;
          c.ws.deflate.client_no_context_takeover = true;
        },
-       "WebSocket routes: compress each message on its own, both ways (less memory per connection)"},
-      {"ws-max-message", true, false,
-       [](Config& c, const std::string& v) { c.ws.max_message_bytes = size_value("ws-max-message", v); },
-       "WebSocket routes: the largest message accepted, after decompression, else close 1009 (default 16M)"},
-      {"ws-ping-interval", true, false,
-       [](Config& c, const std::string& v) { c.ws.ping_interval = ms_duration("ws-ping-interval", v); },
-       "WebSocket routes: ping a connection silent this long, close it without a pong (default 0: off)"},
-      {"request-id", false, false, [](Config& c, const std::string&) { c.request_id = true; },
+       "WebSocket routes: compress each message on its own, both ways (less memory per "
+       "connection)"},
+      {"ws-max-message", "V",
+       [&c](auto& f, auto& v) { c.ws.max_message_bytes = cogo::parse_size(f, v); },
+       "WebSocket routes: the largest message accepted, after decompression, else close 1009 "
+       "(default 16M)"},
+      {"ws-ping-interval", "V", [&c](auto& f, auto& v) { c.ws.ping_interval = ms_duration(f, v); },
+       "WebSocket routes: ping a connection silent this long, close it without a pong (default 0: "
+       "off)"},
+      {"request-id", "", [&c](auto&, auto&) { c.request_id = true; },
        "an X-Request-Id on every request and response (a sane incoming one is kept); logged"},
-      {"recover", false, false, [](Config& c, const std::string&) { c.recover = true; },
+      {"recover", "", [&c](auto&, auto&) { c.recover = true; },
        "a handler's exception becomes a 500 and one error line with the request id"},
-      {"real-ip-trusted", true, true,
-       [](Config& c, const std::string& v) {
-         for (const std::string& range : split_list(v)) {
+      {"real-ip-trusted", "V",
+       [&c](auto&, auto& v) {
+         for (const std::string& range : cogo::parse_list(v)) {
            try {
              middleware::RealIpOptions o;
              o.trusted = {range};
@@ -187,17 +160,18 @@ std::vector<Flag> flags() {
          }
        },
        "proxies' addresses or CIDR ranges (comma-separated, repeatable): behind them the client "
-       "comes from X-Forwarded-For, read right to left past trusted hops"},
-      {"real-ip-header", true, false,
-       [](Config& c, const std::string& v) {
+       "comes from X-Forwarded-For, read right to left past trusted hops",
+       Flag::comma_list},
+      {"real-ip-header", "V",
+       [&c](auto&, auto& v) {
          if (v != "x-forwarded-for" && v != "forwarded")
            throw FlagError("--real-ip-header: '" + v +
                            "' is not one; use x-forwarded-for or forwarded (RFC 7239)");
          c.real_ip_header = v;
        },
        "the header the trusted proxies write: x-forwarded-for (default) or forwarded"},
-      {"access-log-format", true, false,
-       [](Config& c, const std::string& v) {
+      {"access-log-format", "V",
+       [&c](auto&, auto& v) {
          try {
            (void)middleware::parse_access_log_format(v);
          } catch (const std::invalid_argument& e) {
@@ -207,8 +181,8 @@ std::vector<Flag> flags() {
        },
        "text|common|combined|json: one line per request, written by a thread of its own (to "
        "stdout, or --access-log-file)"},
-      {"access-log-file", true, false,
-       [](Config& c, const std::string& v) {
+      {"access-log-file", "V",
+       [&c](auto&, auto& v) {
          if (v.empty()) throw FlagError("--access-log-file: empty file name");
          // Refused now rather than when the first process opens it.
          const auto slash = v.rfind('/');
@@ -224,8 +198,8 @@ std::vector<Flag> flags() {
        },
        "append the access log to this file (rotated at 100 MiB, 5 kept; with --procs N, "
        "process i writes NAME-i.EXT)"},
-      {"rate-limit", true, false,
-       [](Config& c, const std::string& v) {
+      {"rate-limit", "V",
+       [&c](auto&, auto& v) {
          try {
            c.rate_limit = middleware::parse_rate(v);
          } catch (const std::invalid_argument& e) {
@@ -234,123 +208,78 @@ std::vector<Flag> flags() {
        },
        "requests per client (after --real-ip-trusted): 100/s, 6000/m, 50000/h; over it 429 with "
        "Retry-After and RateLimit-* fields"},
-      {"rate-burst", true, false,
-       [](Config& c, const std::string& v) {
-         c.rate_burst = static_cast<double>(cogo::parse_int("--rate-burst", v, 1, 1'000'000'000));
+      {"rate-burst", "V",
+       [&c](auto& f, auto& v) {
+         c.rate_burst = static_cast<double>(cogo::parse_int(f, v, 1, 1'000'000'000));
        },
        "requests a client may send at once before --rate-limit applies (default: the rate per "
        "second, at least 1)"},
-      {"max-in-flight", true, false,
-       [](Config& c, const std::string& v) {
-         c.max_in_flight =
-             static_cast<std::size_t>(cogo::parse_int("--max-in-flight", v, 1, 1'000'000));
+      {"max-in-flight", "V",
+       [&c](auto& f, auto& v) {
+         c.max_in_flight = static_cast<std::size_t>(cogo::parse_int(f, v, 1, 1'000'000));
        },
        "at most N requests in their handlers; more wait (--max-in-flight-backlog, "
        "--max-in-flight-wait), then 503 with Retry-After"},
-      {"max-in-flight-backlog", true, false,
-       [](Config& c, const std::string& v) {
-         c.max_in_flight_backlog =
-             static_cast<std::size_t>(cogo::parse_int("--max-in-flight-backlog", v, 0, 1'000'000));
+      {"max-in-flight-backlog", "V",
+       [&c](auto& f, auto& v) {
+         c.max_in_flight_backlog = static_cast<std::size_t>(cogo::parse_int(f, v, 0, 1'000'000));
        },
        "requests that may wait for --max-in-flight (default: as many as it allows)"},
-      {"max-in-flight-wait", true, false,
-       [](Config& c, const std::string& v) {
-         c.max_in_flight_wait = ms_duration("max-in-flight-wait", v);
-       },
+      {"max-in-flight-wait", "V",
+       [&c](auto& f, auto& v) { c.max_in_flight_wait = ms_duration(f, v); },
        "how long one may wait (default 1s)"},
-      {"auth-file", true, false,
-       [](Config& c, const std::string& v) { c.auth_file = v; },
+      {"auth-file", "V", [&c](auto&, auto& v) { c.auth_file = v; },
        "basic auth on the admin listener (/debug/*, /metrics): users as name:hash lines, the "
        "hash crypt(3)'s (mkpasswd -m yescrypt, htpasswd -nB) or {SSHA256}base64(sha256(password"
        "+salt)+salt), salt >= 8 bytes (middleware/README.md)"},
-      {"crash-routes", false, false, [](Config& c, const std::string&) { c.crash_routes = true; },
+      {"crash-routes", "", [&c](auto&, auto&) { c.crash_routes = true; },
        "for fault tests only: GET /crash?how=exception|overflow kills the serving process (with "
        "--procs N the parent starts a new one)"},
-      {"max-header-bytes", true, false,
-       [](Config& c, const std::string& v) { c.server.http.max_header_bytes = size_value("max-header-bytes", v); },
+      {"max-header-bytes", "V",
+       [&c](auto& f, auto& v) { c.server.http.max_header_bytes = cogo::parse_size(f, v); },
        "limit on request line + headers, else 431 (default 8K)"},
-      {"max-body-bytes", true, false,
-       [](Config& c, const std::string& v) { c.server.http.max_body_bytes = size_value("max-body-bytes", v); },
+      {"max-body-bytes", "V",
+       [&c](auto& f, auto& v) { c.server.http.max_body_bytes = cogo::parse_size(f, v); },
        "limit on a request body, else 413 (default 8M)"},
-      {"read-header-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.read_header_timeout = ms_duration("read-header-timeout", v); },
+      {"read-header-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.http.read_header_timeout = ms_duration(f, v); },
        "time to receive a request's head, else 408 (default 10s)"},
-      {"idle-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.idle_timeout = ms_duration("idle-timeout", v); },
+      {"idle-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.http.idle_timeout = ms_duration(f, v); },
        "keep-alive connection idle time before closing (default 60s)"},
-      {"body-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.body_read_timeout = ms_duration("body-timeout", v); },
+      {"body-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.http.body_read_timeout = ms_duration(f, v); },
        "time to receive a request body, else 408 (default 60s)"},
-      {"write-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.write_timeout = ms_duration("write-timeout", v); },
+      {"write-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.http.write_timeout = ms_duration(f, v); },
        "time for each response write before closing (default 30s)"},
-      {"handler-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.http.handler_timeout = ms_duration("handler-timeout", v); },
+      {"handler-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.http.handler_timeout = ms_duration(f, v); },
        "cancel a handler still waiting this long after its request's head: 503, or a close "
        "mid-response (default 0: off)"},
-      {"keep-half-closed", false, false,
-       [](Config& c, const std::string&) { c.server.http.cancel_on_half_close = false; },
+      {"keep-half-closed", "", [&c](auto&, auto&) { c.server.http.cancel_on_half_close = false; },
        "serve a client that half-closes (FIN after its request) to the end instead of "
        "cancelling its handler as gone"},
-      {"tls-handshake-timeout", true, false,
-       [](Config& c, const std::string& v) { c.server.tls.handshake_timeout = ms_duration("tls-handshake-timeout", v); },
+      {"tls-handshake-timeout", "V",
+       [&c](auto& f, auto& v) { c.server.tls.handshake_timeout = ms_duration(f, v); },
        "time for a TLS handshake (default 10s)"},
-      {"shutdown-grace", true, false,
-       [](Config& c, const std::string& v) { c.server.shutdown_grace = ms_duration("shutdown-grace", v); },
+      {"shutdown-grace", "V",
+       [&c](auto& f, auto& v) { c.server.shutdown_grace = ms_duration(f, v); },
        "on SIGTERM/SIGINT, time in-flight requests get to finish (default 10s)"},
-      {"help", false, false, [](Config& c, const std::string&) { c.help = true; }, "this help"},
-      {"version", false, false, [](Config& c, const std::string&) { c.version = true; },
-       "print the version"},
+      {"help", "", [&c](auto&, auto&) { c.help = true; }, "this help", Flag::no_variable},
+      {"version", "", [&c](auto&, auto&) { c.version = true; }, "print the version",
+       Flag::no_variable},
   };
-  (void)ms{};
-}
-
-bool truthy(const std::string& flag, const std::string& v) {
-  if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
-  if (v == "0" || v == "false" || v == "no" || v == "off" || v.empty()) return false;
-  throw FlagError(env_name(flag) + ": '" + v + "' is not a boolean; use 1/0, true/false");
 }
 
 }  // namespace
 
-std::map<std::string, std::string> environment() {
-  std::map<std::string, std::string> env;
-  for (char** e = environ; e && *e; ++e) {
-    std::string kv(*e);
-    auto eq = kv.find('=');
-    if (eq != std::string::npos && kv.compare(0, 5, "COGO_") == 0) env[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return env;
-}
-
 Config parse_config(int argc, const char* const* argv,
                     const std::map<std::string, std::string>& env) {
-  Config env_cfg;
-  const auto all = flags();
-  // The environment first; flags given on the command line then replace a
-  // list wholesale (not append to it) and override single values.
-  for (const Flag& f : all) {
-    if (f.name == "help" || f.name == "version" || f.name == "maxprocs") continue;
-    auto it = env.find(env_name(f.name));
-    if (it == env.end()) continue;
-    try {
-      if (!f.takes_value) {
-        if (truthy(f.name, it->second)) f.apply(env_cfg, "");
-      } else if (f.is_list) {
-        for (const auto& v : split_list(it->second)) f.apply(env_cfg, v);
-      } else {
-        f.apply(env_cfg, it->second);
-      }
-    } catch (const FlagError& e) {
-      throw FlagError(std::string("environment ") + env_name(f.name) + ": " + e.what());
-    }
-  }
-  Config cfg = env_cfg;
-  bool listen_reset = false, tls_listen_reset = false, echo_reset = false, cors_reset = false,
-       compress_reset = false, trusted_reset = false;
-  int i = 1;
-  if (i < argc && argv[i][0] != '-') {
-    std::string mode = argv[i++];
+  Config cfg;
+  std::span<const char* const> args(argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
+  if (!args.empty() && args.front()[0] != '-') {
+    const std::string mode = args.front();
     if (mode == "http") {
       cfg.mode = Config::Mode::http;
     } else if (mode == "echo") {
@@ -358,54 +287,9 @@ Config parse_config(int argc, const char* const* argv,
     } else {
       throw FlagError("unknown command '" + mode + "'; use http or echo (see --help)");
     }
+    args = args.subspan(1);
   }
-  for (; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) throw FlagError("unexpected argument '" + arg + "' (see --help)");
-    std::string name = arg.substr(2), value;
-    bool has_value = false;
-    if (auto eq = name.find('='); eq != std::string::npos) {
-      value = name.substr(eq + 1);
-      name = name.substr(0, eq);
-      has_value = true;
-    }
-    const Flag* f = nullptr;
-    for (const Flag& x : all) {
-      if (x.name == name) f = &x;
-    }
-    if (f == nullptr) throw FlagError("unknown flag --" + name + " (see --help)");
-    if (f->takes_value && !has_value) {
-      if (i + 1 >= argc) throw FlagError("--" + name + " needs a value");
-      value = argv[++i];
-    } else if (!f->takes_value && has_value) {
-      throw FlagError("--" + name + " takes no value");
-    }
-    // A list flag on the command line replaces what the environment gave.
-    auto reset = [&](bool& done, bool tls) {
-      if (done) return;
-      done = true;
-      std::erase_if(cfg.server.listen, [tls](const http::ListenSpec& l) { return l.tls == tls; });
-    };
-    if (name == "listen") reset(listen_reset, false);
-    if (name == "tls-listen") reset(tls_listen_reset, true);
-    if (name == "cors-origin" && !cors_reset) {
-      cors_reset = true;
-      cfg.cors_origins.clear();
-    }
-    if (name == "compress" && !compress_reset) {
-      compress_reset = true;
-      cfg.compress.clear();
-    }
-    if (name == "real-ip-trusted" && !trusted_reset) {
-      trusted_reset = true;
-      cfg.real_ip_trusted.clear();
-    }
-    if (name == "echo-listen" && !echo_reset) {
-      echo_reset = true;
-      cfg.echo_listen.clear();
-    }
-    f->apply(cfg, value);
-  }
+  cogo::FlagSet(flags(cfg), "COGO_").parse(args, env);
   if (cfg.help || cfg.version) return cfg;
   if (cfg.server.listen.empty() && cfg.mode == Config::Mode::http) cfg.server.listen.push_back({"0.0.0.0:8080", false});
   if (cfg.server.listen.empty() && cfg.mode == Config::Mode::echo) cfg.server.listen.push_back({"0.0.0.0:9000", false});
@@ -498,11 +382,8 @@ std::string usage() {
       "\n"
       "flags (each also settable as COGO_<FLAG>, e.g. --idle-timeout as COGO_IDLE_TIMEOUT;\n"
       "list flags take comma-separated values there; a flag beats the environment):\n";
-  for (const Flag& f : flags()) {
-    std::string left = "  --" + f.name + (f.takes_value ? " V" : "");
-    if (left.size() < 30) left.resize(30, ' ');
-    u += left + " " + f.help + "\n";
-  }
+  Config scratch;
+  u += cogo::FlagSet(flags(scratch)).help(31);
   u += "\nSIGTERM or SIGINT: stop accepting, finish in-flight requests (--shutdown-grace), exit 0.\n"
        "SIGQUIT: print a goroutine dump to stderr and keep running.\n";
   return u;

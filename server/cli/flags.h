@@ -1,6 +1,7 @@
 // flags.h: cogo-server's command line and COGO_* environment, parsed into a
-// Config. Every flag --foo-bar can also be set as COGO_FOO_BAR (the flag
-// wins); list flags take comma-separated values from the environment.
+// Config by cogo::FlagSet (cogo/flag_set.h), the parser cogo-load shares.
+// Every flag --foo-bar can also be set as COGO_FOO_BAR (the flag wins); list
+// flags take comma-separated values from the environment.
 #pragma once
 
 #include <chrono>
@@ -61,10 +62,9 @@ struct Config {
 using FlagError = cogo::FlagError;
 
 // parse_config() reads argv (argv[0] skipped) over the environment `env`
-// (name -> value, e.g. from environ). Throws FlagError.
+// (name -> value, e.g. cogo::FlagSet::environment("COGO_")). Throws FlagError.
 Config parse_config(int argc, const char* const* argv,
                     const std::map<std::string, std::string>& env);
-std::map<std::string, std::string> environment();
 std::string usage();
 
 }  // namespace cogo::cli

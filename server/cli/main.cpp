@@ -18,6 +18,7 @@
 #include "builtin_routes.h"
 #include "websocket_routes.h"
 #include "cogo/echo.h"
+#include "cogo/flag_set.h"
 #include "cogo/http/admin.h"
 #include "cogo/http/server.h"
 #include "cogo/middleware/access_log.h"
@@ -258,7 +259,7 @@ std::string describe_exit(int status) {
 int main(int argc, char** argv) {
   Config cfg;
   try {
-    cfg = cogo::cli::parse_config(argc, argv, cogo::cli::environment());
+    cfg = cogo::cli::parse_config(argc, argv, cogo::FlagSet::environment("COGO_"));
   } catch (const cogo::cli::FlagError& e) {
     std::fprintf(stderr, "cogo-server: %s\n", e.what());
     return 2;

@@ -1,5 +1,6 @@
 // cogo/flag_value.h: the grammar of the values cogo's command lines and
-// COGO_* variables take — durations, byte sizes, counts, bounded integers —
+// COGO_* variables take — durations, byte sizes, counts, bounded integers,
+// comma-separated lists —
 // shared by cogo-server, cogo-load and a user's own binary, so "10s" or "8K"
 // means the same everywhere and a bad value is reported the same way.
 //
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cogo/error.h"
 
@@ -45,5 +47,9 @@ int64_t parse_count(std::string_view flag, std::string_view text);
 
 // parse_int() reads a whole number from lo to hi.
 int64_t parse_int(std::string_view flag, std::string_view text, int64_t lo, int64_t hi);
+
+// parse_list() splits a comma-separated list ("br, zstd,gzip"): each item
+// trimmed of spaces, empty items dropped. It never throws.
+std::vector<std::string> parse_list(std::string_view text);
 
 }  // namespace cogo
