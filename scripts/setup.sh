@@ -12,7 +12,7 @@ PACKAGES=(
   # this round: compression, HTTP/2, basic auth, MIME types, fuzzing and
   # sanitizers (clang), and the independent clients the tests talk to
   zlib1g-dev libbrotli-dev libzstd-dev libnghttp2-dev nghttp2-client
-  libcrypt-dev media-types libcli11-dev clang-14 libclang-rt-14-dev
+  libcrypt-dev media-types clang-14 libclang-rt-14-dev
   libicu-dev  # basic_auth's PRECIS profiles (RFC 8265): Unicode properties, NFC
   python3-websockets python3-h2 python3-brotli python3-zstandard
 )
