@@ -172,11 +172,14 @@ struct Exit {
   std::string err;  // stderr (stdout is left out)
 };
 
-Exit run(const std::string& binary, const std::string& args) {
+// run() runs binary with args (after the variables `env`, "NAME=value ...",
+// and under a 60 s timeout) and keeps its stderr and exit status.
+Exit run(const std::string& binary, const std::string& args, const std::string& env = "") {
   Exit r;
   int st = 0;
-  r.err = cogo_test::run_command(
-      std::string(COGO_BIN_DIR) + "/" + binary + " " + args + " 2>&1 >/dev/null", &st);
+  r.err = cogo_test::run_command("env " + env + " timeout 60 " + std::string(COGO_BIN_DIR) + "/" +
+                                     binary + " " + args + " 2>&1 >/dev/null",
+                                 &st);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
@@ -214,6 +217,33 @@ TEST(FlagSetBinaries, SameWordsFromCogoServerAndCogoLoad) {
     const Exit load = run("cogo-load", c.load_args);
     EXPECT_EQ(load.status, 2) << c.load_args;
     EXPECT_EQ(load.err, "cogo-load: " + c.load_message + "\n") << c.load_args;
+  }
+}
+
+TEST(FlagSetBinaries, ABadVariableIsNamedAndExits2) {
+  // Each COGO_* variable with a bad value, including the list flags whose
+  // values are checked together (--compress, --cors-origin), --static's
+  // directory and COGO_MAXPROCS (which the runtime would otherwise abort on):
+  // exit 2, and the message names the variable, then the flag. COGO_LISTEN
+  // keeps a server that wrongly starts off a fixed port; timeout ends it.
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"COGO_PROCS=0", "--procs: '0' is not a whole number from 1 to 256"},
+      {"COGO_MAXPROCS=abc", "--maxprocs: 'abc' is not a whole number from 1 to 1024"},
+      {"COGO_IDLE_TIMEOUT=10", "--idle-timeout: '10' is not a duration"},
+      {"COGO_ACCESS_LOG=maybe", "'maybe' is not a boolean; use 1/0, true/false"},
+      {"COGO_COMPRESS=gzip,lzma",
+       "--compress: compress: encoding \"lzma\" is not one of br, zstd, gzip, deflate"},
+      {"COGO_COMPRESS=gzip,gzip", "--compress: compress: encoding \"gzip\" is listed twice"},
+      {"COGO_CORS_ORIGIN='ht tp://x'",
+       "--cors-origin: cors: allowed origin \"ht tp://x\" has a malformed scheme"},
+      {"COGO_STATIC=/nonexistent", "--static: serve_dir: cannot open the directory /nonexistent"},
+  };
+  for (const auto& [variable, message] : cases) {
+    const Exit server = run("cogo-server", "", "COGO_LISTEN=127.0.0.1:0 " + variable);
+    EXPECT_EQ(server.status, 2) << variable << ": " << server.err;
+    const std::string name = variable.substr(0, variable.find('='));
+    EXPECT_EQ(server.err.rfind("cogo-server: environment " + name + ": " + message, 0), 0u)
+        << variable << ": " << server.err;
   }
 }
 

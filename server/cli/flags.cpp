@@ -16,6 +16,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <span>
 
 namespace cogo::cli {
@@ -30,6 +31,16 @@ std::chrono::milliseconds ms_duration(const std::string& flag, const std::string
     throw FlagError(flag + ": '" + text + "' is shorter than 1ms, the finest these take");
   }
   return std::chrono::duration_cast<std::chrono::milliseconds>(d);
+}
+
+// checked() runs check(), which builds a middleware from the values so far,
+// and turns its std::invalid_argument into a FlagError naming flag.
+void checked(const std::string& flag, const std::function<void()>& check) {
+  try {
+    check();
+  } catch (const std::invalid_argument& e) {
+    throw FlagError(flag + ": " + e.what());
+  }
 }
 
 // flags() is cogo-server's table: each flag's setter writes into c.
@@ -85,8 +96,7 @@ std::vector<cogo::Flag> flags(Config& c) {
        "processes sharing the ports with SO_REUSEPORT, each with its own runtime (default 1)"},
       {"maxprocs", "V",
        [&c](auto& f, auto& v) { c.maxprocs = static_cast<int>(cogo::parse_int(f, v, 1, 1024)); },
-       "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)",
-       Flag::no_variable},
+       "Ps (GOMAXPROCS) per process (default: COGO_MAXPROCS, GOMAXPROCS, else the CPUs allowed)"},
       {"log-level", "V",
        [&c](auto&, auto& v) {
          static const char* levels[] = {"trace", "debug", "info", "warn", "error", "critical", "off"};
@@ -108,17 +118,41 @@ std::vector<cogo::Flag> flags(Config& c) {
          c.heartbeat = v;
        },
        "answer GET/HEAD PATH with 200 \".\" before any other middleware (a load balancer's probe)"},
-      {"cors-origin", "V", [&c](auto&, auto& v) { c.cors_origins.push_back(v); },
+      {"cors-origin", "V",
+       [&c](auto&, auto& v) {
+         // cors() checks the origins so far; its message names the bad one.
+         c.cors_origins.push_back(v);
+         checked("--cors-origin", [&c] {
+           middleware::CorsOptions cors;
+           cors.allowed_origins = c.cors_origins;
+           (void)middleware::cors(std::move(cors));
+         });
+       },
        "CORS: an allowed origin (repeatable; https://app.example.com, https://*.example.com, *)",
        Flag::comma_list},
       {"compress", "V",
        [&c](auto&, auto& v) {
          for (auto& coding : cogo::parse_list(v)) c.compress.push_back(coding);
+         // compress() checks the codings so far (unknown, listed twice).
+         checked("--compress", [&c] {
+           middleware::CompressOptions compress;
+           compress.encodings = c.compress;
+           (void)middleware::compress(std::move(compress));
+         });
        },
        "compress responses with these codings, in order of preference (e.g. br,zstd,gzip; "
        "also deflate): text, JSON, JS, SVG... of 1 KiB or more, by Accept-Encoding",
        Flag::comma_list},
-      {"static", "V", [&c](auto&, auto& v) { c.static_dir = v; },
+      {"static", "V",
+       [&c](auto&, auto& v) {
+         // serve_dir() opens the directory and the media type table; its
+         // message names what is wrong.
+         checked("--static", [&v] {
+           middleware::StaticOptions o;
+           (void)middleware::serve_dir(v, std::move(o));
+         });
+         c.static_dir = v;
+       },
        "serve the files under DIR at /static/ (ETag, ranges, conditional requests, "
        "precompressed x.br/x.zst/x.gz siblings, sendfile)"},
       {"static-cache-control", "V", [&c](auto&, auto& v) { c.static_cache_control = v; },
@@ -172,11 +206,7 @@ std::vector<cogo::Flag> flags(Config& c) {
        "the header the trusted proxies write: x-forwarded-for (default) or forwarded"},
       {"access-log-format", "V",
        [&c](auto&, auto& v) {
-         try {
-           (void)middleware::parse_access_log_format(v);
-         } catch (const std::invalid_argument& e) {
-           throw FlagError(std::string("--access-log-format: ") + e.what());
-         }
+         checked("--access-log-format", [&v] { (void)middleware::parse_access_log_format(v); });
          c.access_log_format = v;
        },
        "text|common|combined|json: one line per request, written by a thread of its own (to "
@@ -200,11 +230,7 @@ std::vector<cogo::Flag> flags(Config& c) {
        "process i writes NAME-i.EXT)"},
       {"rate-limit", "V",
        [&c](auto&, auto& v) {
-         try {
-           c.rate_limit = middleware::parse_rate(v);
-         } catch (const std::invalid_argument& e) {
-           throw FlagError(std::string("--rate-limit: ") + e.what());
-         }
+         checked("--rate-limit", [&c, &v] { c.rate_limit = middleware::parse_rate(v); });
        },
        "requests per client (after --real-ip-trusted): 100/s, 6000/m, 50000/h; over it 429 with "
        "Retry-After and RateLimit-* fields"},
@@ -319,38 +345,8 @@ Config parse_config(int argc, const char* const* argv,
   if (!any_tls && (!cfg.server.tls.cert_file.empty() || !cfg.server.tls.key_file.empty())) {
     throw FlagError("--tls-cert/--tls-key given without --tls-listen HOST:PORT");
   }
-  if (!cfg.cors_origins.empty()) {
-    // cors() checks its origins; its message names the bad one.
-    try {
-      middleware::CorsOptions cors;
-      cors.allowed_origins = cfg.cors_origins;
-      (void)middleware::cors(std::move(cors));
-    } catch (const std::invalid_argument& e) {
-      throw FlagError(std::string("--cors-origin: ") + e.what());
-    }
-  }
-  if (!cfg.compress.empty()) {
-    try {
-      middleware::CompressOptions compress;
-      compress.encodings = cfg.compress;
-      (void)middleware::compress(std::move(compress));
-    } catch (const std::invalid_argument& e) {
-      throw FlagError(std::string("--compress: ") + e.what());
-    }
-  }
   if (!cfg.static_cache_control.empty() && cfg.static_dir.empty()) {
     throw FlagError("--static-cache-control: given without --static DIR");
-  }
-  if (!cfg.static_dir.empty()) {
-    // serve_dir() opens the directory and the media type table; its message
-    // names what is wrong.
-    try {
-      middleware::StaticOptions o;
-      o.cache_control = cfg.static_cache_control;
-      (void)middleware::serve_dir(cfg.static_dir, std::move(o));
-    } catch (const std::invalid_argument& e) {
-      throw FlagError(std::string("--static: ") + e.what());
-    }
   }
   if (cfg.rate_burst > 0 && cfg.rate_limit == 0) throw FlagError("--rate-burst needs --rate-limit");
   if (cfg.max_in_flight == 0 && cfg.max_in_flight_backlog != SIZE_MAX)
@@ -359,13 +355,11 @@ Config parse_config(int argc, const char* const* argv,
     if (cfg.admin_listen.empty())
       throw FlagError(
           "--auth-file: it guards the admin listener; give --admin-listen HOST:PORT too");
-    try {
+    checked("--auth-file", [&cfg] {
       middleware::BasicAuthOptions o;
       o.users_file = cfg.auth_file;
       (void)middleware::basic_auth(o);
-    } catch (const std::invalid_argument& e) {
-      throw FlagError(std::string("--auth-file: ") + e.what());
-    }
+    });
   }
   if (!cfg.access_log_file.empty() && cfg.access_log_format.empty()) cfg.access_log_format = "text";
   if (cfg.procs > 1) cfg.server.reuse_port = true;
