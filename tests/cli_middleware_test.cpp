@@ -3,11 +3,8 @@
 // (the file and stdout), --rate-limit/--rate-burst, --max-in-flight,
 // --auth-file on the admin listener; their COGO_* variables; and a
 // message naming the flag for each bad value.
-#include <arpa/inet.h>
 #include <crypt.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -131,15 +128,9 @@ TEST_P(CliMiddleware, MaxInFlight) {
   // on a connection of the test's own, until the test closes it (a client
   // gone cancels the handler) — however slow the machine, it is still in
   // flight when the probe comes.
-  const int slow = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int slow = cogo_test::connect_to(s.port(0));
   ASSERT_GE(slow, 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(static_cast<uint16_t>(s.port(0)));
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(slow, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
-  const std::string get = "GET /sleep?ms=600000 HTTP/1.1\r\nHost: t\r\n\r\n";
-  ASSERT_EQ(::send(slow, get.data(), get.size(), MSG_NOSIGNAL), static_cast<ssize_t>(get.size()));
+  cogo_test::send_all(slow, "GET /sleep?ms=600000 HTTP/1.1\r\nHost: t\r\n\r\n");
   // Until the admin endpoint shows the sleeping request in its handler.
   bool inside = false;
   for (int i = 0; i < 400 && !inside; ++i) {
