@@ -1,15 +1,15 @@
 // idle_check.h: expect_idle(), the check that this process does nothing
 // while it has nothing to do — no thread spins — in a form that holds however
-// loaded the machine is. No CPU time is asserted (what a CPU share means
-// depends on what runs beside the test); the check mirrors
-// tests/faults/fd_exhaustion.py:
+// loaded the machine is. No absolute CPU time is asserted (what a CPU share
+// means depends on what runs beside the test), only a share of a busy-loop
+// control's; the check mirrors tests/faults/fd_exhaustion.py:
 //   - the state of every thread of this process is read from
 //     /proc/self/task/TID/stat 100 times, about every 10 ms (for at most
 //     5 s). A thread that spins is runnable (R: running, or waiting for a
 //     CPU) in nearly every sample, busy machine or not — a retry loop that
 //     sleeps for an instant between tries too; one that sleeps between
 //     events (sysmon's ticks, a back-off's retries) is R for a moment each
-//     time, in few samples. No thread may be R in more than half.
+//     time, in few samples. A thread R in more than half may spin (below).
 //   - a busy loop of the test's own (a thread) spins meanwhile and must be
 //     seen R in more than half: the control that the sampler sees a spin.
 //   - the process's CPU time over the samples, less the busy loop's and the
@@ -81,17 +81,26 @@ struct Samples {
   std::string error;  // why sampling failed, if it did
 };
 
-// read_thread_state() reads task_dir/<tid>/stat (task_dir: /proc/self/task):
-// the thread's name and whether it is R. Returns false if the thread is gone.
-inline bool read_thread_state(int task_dir, const char* tid, std::string& name, bool& runnable) {
-  const std::string path = std::string(tid) + "/stat";
+// read_task_file() reads up to size - 1 bytes of task_dir/<tid>/<what>
+// (task_dir: /proc/self/task) into buf, NUL-terminated; false if the thread
+// is gone or the file is empty.
+inline bool read_task_file(int task_dir, const char* tid, const char* what, char* buf,
+                           std::size_t size) {
+  const std::string path = std::string(tid) + "/" + what;
   const int fd = openat(task_dir, path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return false;
-  char buf[512];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  const ssize_t n = read(fd, buf, size - 1);
   close(fd);
   if (n <= 0) return false;
   buf[n] = '\0';
+  return true;
+}
+
+// read_thread_state() reads the thread's stat: its name and whether it is
+// R. Returns false if the thread is gone.
+inline bool read_thread_state(int task_dir, const char* tid, std::string& name, bool& runnable) {
+  char buf[512];
+  if (!read_task_file(task_dir, tid, "stat", buf, sizeof buf)) return false;
   // "tid (comm) S ...": the name may hold spaces and parentheses.
   const char* open = std::strchr(buf, '(');
   const char* end = std::strrchr(buf, ')');
@@ -101,17 +110,11 @@ inline bool read_thread_state(int task_dir, const char* tid, std::string& name, 
   return true;
 }
 
-// read_thread_cpu_ns() reads task_dir/<tid>/schedstat's first field, the
-// nanoseconds the thread ran on a CPU; -1 if it cannot.
+// read_thread_cpu_ns() reads the thread's schedstat's first field, the
+// nanoseconds it ran on a CPU; -1 if it cannot.
 inline long long read_thread_cpu_ns(int task_dir, const char* tid) {
-  const std::string path = std::string(tid) + "/schedstat";
-  const int fd = openat(task_dir, path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
   char buf[128];
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
+  if (!read_task_file(task_dir, tid, "schedstat", buf, sizeof buf)) return -1;
   char* end = nullptr;
   const long long ns = std::strtoll(buf, &end, 10);
   return end == buf ? -1 : ns;
