@@ -19,7 +19,8 @@ PACKAGES=(
 # Extra groups: `setup.sh loadtest` adds what the comparison scripts use.
 for group in "$@"; do
   case "$group" in
-    loadtest) PACKAGES+=(gnuplot-nox nginx-light golang-go linux-perf) ;;
+    # libboost1.81-dev: Boost.Beast's headers; nodejs, npm: Node's ws (ws_compare.sh)
+    loadtest) PACKAGES+=(gnuplot-nox nginx-light golang-go linux-perf libboost1.81-dev nodejs npm) ;;
     *) echo "setup.sh: unknown group '$group' (known: loadtest)" >&2; exit 2 ;;
   esac
 done
