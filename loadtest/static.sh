@@ -77,27 +77,7 @@ base64 -w 64 "$FILES/4k.raw" >"$FILES/4k.b64"
 head -c 4096 "$FILES/4k.b64" >"$FILES/4k.txt"
 rm "$FILES/4k.raw" "$FILES/4k.b64"
 head -c $((1024 * 1024)) /dev/urandom >"$FILES/1m.bin"
-python3 - "$FILES/64k.json" <<'EOF'
-import json, random, sys
-random.seed(12)
-rows = []
-while len(json.dumps(rows)) <= 65536:
-    i = len(rows)
-    rows.append({"id": i, "name": "user%05d" % i, "email": "user%05d@example.com" % i,
-                 "score": round(random.random() * 1000, 3),
-                 "tags": random.sample(["a", "b", "c", "d", "e"], 2), "active": i % 3 == 0})
-open(sys.argv[1], "w").write(json.dumps(rows))
-EOF
-# Exactly 65,536 bytes of valid JSON: pad the last string.
-python3 - "$FILES/64k.json" <<'EOF'
-import json, sys
-rows = json.load(open(sys.argv[1]))
-while len(json.dumps(rows)) > 65536: rows.pop()
-pad = 65536 - len(json.dumps(rows))
-rows[-1]["name"] += "x" * pad
-assert len(json.dumps(rows)) == 65536
-open(sys.argv[1], "w").write(json.dumps(rows))
-EOF
+make_json64k "$FILES/64k.json"
 
 # Ports below the ephemeral range (32768-60999), where port-0 listeners and
 # outgoing connections of other processes never land; each start takes a

@@ -208,3 +208,29 @@ mem() {
 cpu_busy_ticks() {
   awk -v cpu="${1:-cpu}" '$1==cpu{printf "%.0f\n", $2+$3+$4+$7+$8+$9}' /proc/stat
 }
+
+# make_json64k FILE: exactly 65,536 bytes of valid JSON (rows of users, the
+# last name padded), the same bytes every time: static.sh's gzip64k body.
+make_json64k() {
+  python3 - "$1" <<'EOF'
+import json, random, sys
+random.seed(12)
+rows = []
+while len(json.dumps(rows)) <= 65536:
+    i = len(rows)
+    rows.append({"id": i, "name": "user%05d" % i, "email": "user%05d@example.com" % i,
+                 "score": round(random.random() * 1000, 3),
+                 "tags": random.sample(["a", "b", "c", "d", "e"], 2), "active": i % 3 == 0})
+open(sys.argv[1], "w").write(json.dumps(rows))
+EOF
+  # Exactly 65,536 bytes of valid JSON: pad the last string.
+  python3 - "$1" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+while len(json.dumps(rows)) > 65536: rows.pop()
+pad = 65536 - len(json.dumps(rows))
+rows[-1]["name"] += "x" * pad
+assert len(json.dumps(rows)) == 65536
+open(sys.argv[1], "w").write(json.dumps(rows))
+EOF
+}
