@@ -7,6 +7,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <memory>
 #include <new>
 #include <stdexcept>
 #include <vector>
@@ -50,11 +51,13 @@ class ZlibEncoder final : public Encoder {
     used_ = true;
   }
 
+  // encode() deflates into the encoder's scratch buffer and appends each
+  // piece to out: no zero-filled room in out to grow and trim (that zeroing
+  // cost a gzip64k response ~29,000 instructions, 12% of cogo's own).
   void encode(std::string_view in, std::string& out, Mode mode) override {
     const int flush = mode == Mode::more    ? Z_NO_FLUSH
                       : mode == Mode::flush ? Z_SYNC_FLUSH
                                             : Z_FINISH;
-    std::size_t room = first_room(in.size());
     // avail_in is 32-bit: feed a huge input in pieces.
     constexpr std::size_t kMaxIn = 1u << 30;
     while (true) {
@@ -64,18 +67,16 @@ class ZlibEncoder final : public Encoder {
       z_.avail_in = static_cast<uInt>(take);
       const int f = last ? flush : Z_NO_FLUSH;
       for (;;) {
-        const std::size_t before = out.size();
-        z_.next_out = reinterpret_cast<Bytef*>(grow(out, room));
-        z_.avail_out = static_cast<uInt>(room);
+        z_.next_out = reinterpret_cast<Bytef*>(scratch_.get());
+        z_.avail_out = static_cast<uInt>(kScratch);
         const int r = deflate(&z_, f);
-        out.resize(before + room - z_.avail_out);
         if (r == Z_STREAM_ERROR) throw std::runtime_error("compress: deflate failed");
+        out.append(scratch_.get(), kScratch - z_.avail_out);
         if (f == Z_FINISH) {
           if (r == Z_STREAM_END) break;
         } else if (z_.avail_out != 0 && z_.avail_in == 0) {
           break;
         }
-        room = std::min<std::size_t>(room * 2, 1 << 20);
       }
       in.remove_prefix(take);
       if (last) return;
@@ -83,6 +84,9 @@ class ZlibEncoder final : public Encoder {
   }
 
  private:
+  // kScratch: deflate's output space per call.
+  static constexpr std::size_t kScratch = 32 * 1024;
+  std::unique_ptr<char[]> scratch_{new char[kScratch]};
   z_stream z_{};
   bool used_ = false;
 };
