@@ -6,7 +6,7 @@
 # VM; the hardware counters perf would read are not there in this VM).
 #
 # usage: loadtest/gzip_ir.sh [--servers "cogo nginx"] [-n REQUESTS] [-c C]
-#                            [--callgrind-out DIR]
+#                            [--callgrind-out DIR] [--syscalls]
 #
 # Each server runs under `valgrind --tool=callgrind`, one process (cogo:
 # --model goroutine --maxprocs 1 --static --compress gzip; nginx:
@@ -17,6 +17,11 @@
 # Printed per server: Ir/req in all, in zlib (deflate*, longest_match, ...:
 # libz.so) and outside zlib. --callgrind-out keeps the dumps for
 # callgrind_annotate.
+#
+# --syscalls: the kernel's side instead (what callgrind does not see): each
+# server runs natively, after the warm-up `strace -c -f` attaches to it
+# (nginx: its one process), REQUESTS are sent and each system call's count
+# per request is printed, with the total.
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -26,20 +31,26 @@ SERVERS="cogo nginx"
 REQUESTS=400
 CONNS=10
 KEEP_DIR=""
+SYSCALLS=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     --servers) SERVERS=$2; shift ;;
     -n) REQUESTS=$2; shift ;;
     -c) CONNS=$2; shift ;;
     --callgrind-out) KEEP_DIR=$2; shift ;;
+    --syscalls) SYSCALLS=1 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown flag '$1' (see --help)" ;;
   esac
   shift
 done
-need valgrind valgrind
-need callgrind_control valgrind
-need callgrind_annotate valgrind
+if ((SYSCALLS)); then
+  need strace strace
+else
+  need valgrind valgrind
+  need callgrind_control valgrind
+  need callgrind_annotate valgrind
+fi
 need curl curl
 wanted nginx && need nginx nginx-light
 need_cogo_server
@@ -68,35 +79,45 @@ requests() {
   [[ $got == "$n" ]] || die "$got of $n answers were 200 with Content-Encoding: gzip"
 }
 
-# measure NAME: prints "NAME IR_PER_REQ ZLIB_PER_REQ".
-measure() {
-  local name=$1 port pid out=$WORK/cg.$1
-  port=$(free_port)
+# launch NAME PORT WRAPPER...: starts server NAME on PORT under WRAPPER
+# (valgrind's command line, or none), waits until it answers and sends the
+# warm-up; sets SERVER_PID.
+SERVER_PID=""
+launch() {
+  local name=$1 port=$2
+  shift 2
   case $name in
     cogo)
-      valgrind --tool=callgrind --callgrind-out-file="$out.%p" "$COGO_SERVER" http \
-        --listen "127.0.0.1:$port" --model goroutine --maxprocs 1 --log-level warn \
-        --shutdown-grace 1s --static "$FILES" --compress gzip >"$WORK/$name.log" 2>&1 &
+      "$@" "$COGO_SERVER" http --listen "127.0.0.1:$port" --model goroutine --maxprocs 1 \
+        --log-level warn --shutdown-grace 1s --static "$FILES" --compress gzip \
+        >"$WORK/$name.log" 2>&1 &
       ;;
     nginx)
       mkdir -p "$WORK/nginx/logs" "$WORK/nginx/temp"
       { echo "master_process off;"
         sed -e "s|@ROOT@|$FILES|" -e "s|@PORT@|$port|" "$ROOT/loadtest/baselines/nginx/static.conf"
       } >"$WORK/nginx.conf"
-      valgrind --tool=callgrind --callgrind-out-file="$out.%p" nginx -e stderr -p "$WORK/nginx" \
-        -c "$WORK/nginx.conf" >"$WORK/$name.log" 2>&1 &
+      "$@" nginx -e stderr -p "$WORK/nginx" -c "$WORK/nginx.conf" >"$WORK/$name.log" 2>&1 &
       ;;
   esac
-  pid=$!
-  STARTED+=("$pid")
+  SERVER_PID=$!
+  STARTED+=("$SERVER_PID")
   local deadline=$((SECONDS + 300))
   until curl -fs -o /dev/null "http://127.0.0.1:$port$URL_PATH"; do
-    kill -0 "$pid" 2>/dev/null || die "$name under valgrind exited: $(tail -5 "$WORK/$name.log")"
-    (( SECONDS < deadline )) || die "$name under valgrind did not answer on port $port in 300 s"
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$name exited: $(tail -5 "$WORK/$name.log")"
+    (( SECONDS < deadline )) || die "$name did not answer on port $port in 300 s"
     sleep 0.2
   done
   requests "$port" 20 1
   rm -f "$WORK"/curl.*
+}
+
+# measure NAME: prints "NAME IR_PER_REQ ZLIB_PER_REQ".
+measure() {
+  local name=$1 port pid out=$WORK/cg.$1
+  port=$(free_port)
+  launch "$name" "$port" valgrind --tool=callgrind --callgrind-out-file="$out.%p"
+  pid=$SERVER_PID
   callgrind_control -z "$pid" >/dev/null 2>&1
   requests "$port" "$REQUESTS" "$CONNS"
   rm -f "$WORK"/curl.*
@@ -114,6 +135,46 @@ measure() {
     awk '/libz\.so/ { gsub(",", "", $1); s += $1 } END { printf "%.0f\n", s }')
   echo "$name $((total / REQUESTS)) $((zlib / REQUESTS))"
 }
+
+# syscalls NAME: prints NAME's system calls per request, one "NAME CALL
+# PER_REQ" line each (most first), then "NAME total PER_REQ".
+syscalls() {
+  local name=$1 port pid tracer out=$WORK/strace.$1
+  port=$(free_port)
+  launch "$name" "$port"
+  pid=$SERVER_PID
+  strace -c -f -o "$out" -p "$pid" 2>"$WORK/strace.$name.log" &
+  tracer=$!
+  STARTED+=("$tracer")
+  # strace prints "Process PID attached" once it holds the process.
+  local deadline=$((SECONDS + 30))
+  until grep -qs attached "$WORK/strace.$name.log"; do
+    (( SECONDS < deadline )) || die "strace did not attach to $name"
+    sleep 0.1
+  done
+  requests "$port" "$REQUESTS" "$CONNS"
+  rm -f "$WORK"/curl.*
+  kill -INT "$tracer"
+  wait "$tracer" || true
+  kill -TERM "$pid"
+  wait "$pid" || true
+  # strace -c's table: % time, seconds, usecs/call, calls, [errors,] syscall.
+  awk -v name="$name" -v n="$REQUESTS" '
+    /^-/ || /^% time/ || NF < 5 { next }
+    $NF == "total" { total = $4; next }
+    { printf "%s %s %.2f\n", name, $NF, $4 / n }
+    END { printf "%s total %.2f\n", name, total / n }' "$out"
+}
+
+if ((SYSCALLS)); then
+  printf '%-6s %-16s %10s\n' server syscall "per req"
+  for s in $SERVERS; do
+    while read -r name call per; do
+      printf '%-6s %-16s %10s\n' "$name" "$call" "$per"
+    done < <(syscalls "$s")
+  done
+  exit 0
+fi
 
 printf '%-6s %12s %12s %12s\n' server "Ir/req" "zlib Ir/req" "other Ir/req"
 for s in $SERVERS; do
