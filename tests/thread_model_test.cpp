@@ -1,25 +1,39 @@
 // thread_model_test: the thread-per-connection model's listeners, accept
-// threads, live-fd set and shutdown, over real sockets.
+// threads, live-fd set and shutdown, over real sockets; and a real
+// cogo::http::Server in the thread model with plain and TLS listeners,
+// driven by Python clients (support/thread_model_clients.py, Python's ssl).
+#include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <string>
+#include <cstdio>
+#include <cstring>
+#include <future>
+#include <map>
 #include <mutex>
+#include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 
+#include "cogo/http/request.h"
+#include "cogo/http/response.h"
+#include "cogo/http/server.h"
 #include "cogo/net.h"
 #include "cogo/runtime.h"
 #include "goroutine_model.h"
 #include "net_test_util.h"
 #include "shutdown.h"
 #include "support/idle_check.h"
+#include "support/served_server.h"
 #include "support/server_process.h"
 #include "thread_model.h"
 
@@ -233,6 +247,281 @@ TEST(ThreadModelEmfile, AcceptBacksOffRecoversAndStops) {
     EXPECT_TRUE(shutdown.wait_connections(std::chrono::steady_clock::now() + std::chrono::seconds(20)));
   });
   _exit(::testing::Test::HasFailure() ? 1 : 0);
+}
+
+// ---------------------------------------------------------------------------
+// A real Server in the thread model, plain and TLS listeners
+
+// ThreadServer: a cogo::http::Server in the thread model on a runtime of its
+// own thread, listening on 127.0.0.1:0 plain and TLS (served_server.h's
+// certificate). Routes: GET /retire -> "retired"; GET /body/N -> N bytes of
+// the clients' pattern; GET /slow -> "slow" once the test began the
+// shutdown (slow_entered counts its calls).
+class ThreadServer {
+ public:
+  ThreadServer() {
+    std::promise<void> ready;
+    thread_ = std::thread([this, &ready] {
+      cogo::run([this, &ready] {
+        cogo::http::ServerOptions o;
+        o.model = cogo::http::Model::thread;
+        o.handle_signals = false;
+        // Far beyond what any step takes: reaching it is a failure (the
+        // active count after serve() says so), not a timing.
+        o.shutdown_grace = std::chrono::seconds(60);
+        o.http.idle_timeout = std::chrono::seconds(120);
+        o.listen = {{"127.0.0.1:0", false}, {"127.0.0.1:0", true}};
+        o.tls.cert_file = cogo_test::tls_cert_dir() + "/cert.pem";
+        o.tls.key_file = cogo_test::tls_cert_dir() + "/key.pem";
+        cogo::http::Server server(o);
+        server.router().get("/retire", [](cogo::http::Request&, cogo::http::Response& res) {
+          res.text(200, "retired");
+        });
+        server.router().get("/body/:n", [](cogo::http::Request& req, cogo::http::Response& res) {
+          const std::size_t n = std::stoul(std::string(req.param("n")));
+          static const std::string unit = "0123456789abcdef";
+          std::string body;
+          body.reserve(n + unit.size());
+          while (body.size() < n) body += unit;
+          body.resize(n);
+          res.text(200, body);
+        });
+        server.router().get("/slow", [this](cogo::http::Request&, cogo::http::Response& res) {
+          slow_entered.fetch_add(1);
+          // A hang guard, not a timing: the test begins the shutdown first.
+          for (int i = 0; i < 60000 && !shutdown_begun.load(); i++) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          res.text(200, "slow");
+        });
+        server.listen();
+        const auto addresses = server.addresses();
+        plain_port = port_of(addresses[0]);
+        tls_port = port_of(addresses[1]);
+        server_ = &server;
+        ready.set_value();
+        server.serve();
+        active_after = server.counters().active;
+        server_ = nullptr;
+      });
+    });
+    ready.get_future().wait();
+  }
+  ~ThreadServer() { stop(); }
+  ThreadServer(const ThreadServer&) = delete;
+  ThreadServer& operator=(const ThreadServer&) = delete;
+
+  // begin_shutdown() starts the graceful shutdown (serve() goes on draining).
+  void begin_shutdown() {
+    server_.load()->shutdown();
+    shutdown_begun.store(true);
+  }
+  // stop() shuts down (if not begun) and waits for serve() to return.
+  void stop() {
+    if (!thread_.joinable()) return;
+    if (!shutdown_begun.load()) begin_shutdown();
+    thread_.join();
+  }
+
+  int plain_port = 0;
+  int tls_port = 0;
+  std::atomic<int> slow_entered{0};
+  std::atomic<bool> shutdown_begun{false};
+  std::uint64_t active_after = 0;  // connections still open when serve() returned
+
+ private:
+  std::thread thread_;
+  std::atomic<cogo::http::Server*> server_{nullptr};
+};
+
+// clients_command() runs support/thread_model_clients.py with args.
+std::string clients_command(const std::string& args) {
+  return "/usr/bin/python3 " COGO_SOURCE_DIR "/tests/support/thread_model_clients.py " + args;
+}
+
+// LiveSetSeen: what the live-set hook saw of one fd as it entered or left
+// the set.
+struct LiveSetSeen {
+  ThreadModel::LiveSetEvent event;
+  int fd = -1;
+  bool open = false;    // fcntl(F_GETFD) worked
+  bool socket = false;  // fstat: a socket
+  ino_t inode = 0;      // the socket's inode: which socket the number names
+  int local_port = -1;  // at the insert: getsockname, the listener's port
+  int peer_port = -1;   // at the insert: getpeername, the client's port
+  std::string error;    // what failed, if anything
+};
+
+std::mutex g_seen_mu;
+std::vector<LiveSetSeen> g_seen;  // guarded by g_seen_mu
+
+int port_of_name(int fd, bool peer) {
+  sockaddr_in a{};
+  socklen_t len = sizeof a;
+  const int r = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len)
+                     : getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  return r == 0 && a.sin_family == AF_INET ? ntohs(a.sin_port) : -1;
+}
+
+// record_live_set() is the live-set hook: it looks at the fd as it enters
+// the set (on the accept thread) and as it leaves it, just before the model
+// closes it (on the connection's thread), both under the set's lock. The
+// inode says which socket the number names: a connection's ends, known at
+// the insert, are gone from the socket once the TCP connection is closed.
+void record_live_set(ThreadModel::LiveSetEvent event, int fd) {
+  LiveSetSeen r;
+  r.event = event;
+  r.fd = fd;
+  r.open = fcntl(fd, F_GETFD) != -1;
+  if (!r.open) r.error = std::string("fcntl(F_GETFD): ") + std::strerror(errno);
+  struct stat st {};
+  r.socket = r.open && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+  if (r.socket) r.inode = st.st_ino;
+  if (r.socket && event == ThreadModel::LiveSetEvent::inserted) {
+    r.local_port = port_of_name(fd, false);
+    r.peer_port = port_of_name(fd, true);
+  }
+  std::lock_guard<std::mutex> lk(g_seen_mu);
+  g_seen.push_back(std::move(r));
+}
+
+// The thread model erases a connection's fd from the live set while the fd
+// is still open and still that connection's socket, and only then closes it
+// (thread_model.h), on the TLS path (TlsStream borrows the fd: it used to
+// own and close it before the erase) as on the plain one. The live-set hook
+// notes each accepted socket's inode and ends, and looks at the fd again at
+// the erase: it must be open (fcntl) and name the same socket (inode) that
+// the client's connection was. Closed first, the hook finds EBADF, or
+// another connection's socket under the reused number: every connection
+// must be seen open and its own, so the wrong order fails every time, not
+// by luck.
+TEST(ThreadModelServer, FdErasedFromTheLiveSetIsStillOpenAndTheConnections) {
+  {
+    std::lock_guard<std::mutex> lk(g_seen_mu);
+    g_seen.clear();
+  }
+  ThreadModel::set_live_set_hook(record_live_set);
+  struct Unhook {
+    ~Unhook() { ThreadModel::set_live_set_hook(nullptr); }
+  } unhook;
+  ThreadServer server;
+  constexpr int kRounds = 10;
+  int status = -1;
+  const std::string out = cogo_test::sh(
+      clients_command("retire " + std::to_string(server.plain_port) + " " +
+                      std::to_string(server.tls_port) + " " + std::to_string(kRounds)),
+      &status);
+  ASSERT_EQ(status, 0) << out;
+  struct Client {
+    std::string kind;
+    int port;
+  };
+  std::vector<Client> clients;
+  std::istringstream lines(out);
+  for (std::string kind, status_line, body; lines >> kind;) {
+    int port = -1;
+    lines >> port >> status_line >> body;
+    EXPECT_EQ(status_line, "HTTP/1.1_200_OK") << kind << " " << port;
+    EXPECT_EQ(body, "retired") << kind << " " << port;
+    clients.push_back({kind, port});
+  }
+  ASSERT_EQ(clients.size(), 2u * kRounds) << out;
+  // Each client saw its close, which comes after the hook in the right
+  // order; the wait only matters when the order is wrong.
+  auto erased = [] {  // call under g_seen_mu
+    return std::count_if(g_seen.begin(), g_seen.end(), [](const LiveSetSeen& r) {
+      return r.event == ThreadModel::LiveSetEvent::erased;
+    });
+  };
+  EXPECT_TRUE(nettest::wait_until([&] {
+    std::lock_guard<std::mutex> lk(g_seen_mu);
+    return erased() >= static_cast<long>(clients.size());
+  }));
+  server.stop();
+  std::lock_guard<std::mutex> lk(g_seen_mu);
+  std::string seen;
+  std::map<ino_t, const LiveSetSeen*> accepted;  // by inode
+  for (const LiveSetSeen& r : g_seen) {
+    const bool in = r.event == ThreadModel::LiveSetEvent::inserted;
+    seen +=
+        std::string(in ? "  inserted fd " : "  erased   fd ") + std::to_string(r.fd) +
+        (r.open ? " open" : " closed") +
+        (r.socket ? ", socket inode " + std::to_string(r.inode) : "") +
+        (in && r.socket ? ", " + std::to_string(r.local_port) + " <- " + std::to_string(r.peer_port)
+                        : "") +
+        (r.error.empty() ? "" : ", " + r.error) + "\n";
+    if (in && r.socket) accepted[r.inode] = &r;
+  }
+  for (const Client& c : clients) {
+    const int listener = c.kind == "tls" ? server.tls_port : server.plain_port;
+    const auto n = std::count_if(g_seen.begin(), g_seen.end(), [&](const LiveSetSeen& r) {
+      if (r.event != ThreadModel::LiveSetEvent::erased || !r.open || !r.socket) return false;
+      const auto it = accepted.find(r.inode);
+      return it != accepted.end() && it->second->fd == r.fd && it->second->peer_port == c.port &&
+             it->second->local_port == listener;
+    });
+    EXPECT_EQ(n, 1) << c.kind << " connection from client port " << c.port
+                    << ": its fd was not open and its own when it left the live set "
+                       "(closed before?); the hook saw:\n"
+                    << seen;
+  }
+  EXPECT_EQ(erased(), static_cast<long>(clients.size())) << seen;
+  EXPECT_EQ(server.active_after, 0u);
+}
+
+// A graceful shutdown in the thread model while TLS (and plain) keep-alive
+// connections open and close (server/README.md, Shutdown): every response a
+// client got is complete and right; the requests in flight at the shutdown
+// are answered whole, with "Connection: close"; every idle keep-alive
+// connection is closed without a byte (SHUT_RD on the live set reaches it:
+// a connection dropped from the set by a reused number would wait for its
+// idle timeout instead); a connection ends only between responses; new
+// connections are refused once the listeners are gone; and serve() returns
+// with no connection open (the 60 s grace was not what ended them).
+TEST(ThreadModelServer, GracefulShutdownAmidTlsChurnCutsNoResponse) {
+  ThreadServer server;
+  FILE* p = ::popen((clients_command("churn " + std::to_string(server.plain_port) + " " +
+                                     std::to_string(server.tls_port)) +
+                     " 2>&1")
+                        .c_str(),
+                    "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  auto next_line = [&] {
+    char buf[65536];
+    if (std::fgets(buf, sizeof buf, p) == nullptr) return std::string();
+    out += buf;
+    return std::string(buf);
+  };
+  std::string line;
+  while (!(line = next_line()).empty() && line != "ready\n") {
+  }
+  const bool ready = line == "ready\n";
+  // The two slow requests wait in their handlers: in flight at the shutdown.
+  const bool slow_waiting =
+      ready && nettest::wait_until([&] { return server.slow_entered.load() == 2; });
+  server.begin_shutdown();
+  while (!(line = next_line()).empty()) {
+  }
+  const int raw = ::pclose(p);
+  server.stop();
+  ASSERT_TRUE(ready) << out;
+  ASSERT_TRUE(slow_waiting) << out;
+  ASSERT_TRUE(WIFEXITED(raw) && WEXITSTATUS(raw) == 0) << out;
+  std::map<std::string, long> counts;
+  std::istringstream in(out.substr(out.find("counts ") + 7));
+  for (std::string name; in >> name && name != "details";) in >> counts[name];
+  std::printf("%s", out.substr(out.find("counts ")).c_str());
+  SCOPED_TRACE(out);
+  EXPECT_GT(counts["responses"], 0);
+  EXPECT_EQ(counts["bad"], 0);
+  EXPECT_EQ(counts["cut"], 0);
+  EXPECT_EQ(counts["slow_ok"], 2);
+  EXPECT_EQ(counts["slow_bad"], 0);
+  EXPECT_EQ(counts["idle_closed"], 6);
+  EXPECT_EQ(counts["idle_not_closed"], 0);
+  EXPECT_GE(counts["refused"], 1);
+  EXPECT_EQ(server.active_after, 0u);
 }
 
 }  // namespace

@@ -16,6 +16,14 @@
 
 namespace cogo::server_detail {
 
+namespace {
+std::atomic<ThreadModel::LiveSetHook> g_live_set_hook{nullptr};
+}  // namespace
+
+void ThreadModel::set_live_set_hook(LiveSetHook hook) noexcept {
+  g_live_set_hook.store(hook, std::memory_order_release);
+}
+
 ThreadModel::~ThreadModel() {
   for (int fd : listen_fds_) ::close(fd);
 }
@@ -42,14 +50,13 @@ void ThreadModel::start(Serve serve, Shutdown& shutdown, std::size_t stack_bytes
           // after the accept threads are joined reaches it.
           std::lock_guard<std::mutex> lk(mu_);
           live_.insert(fd);
+          if (LiveSetHook hook = g_live_set_hook.load(std::memory_order_acquire)) {
+            hook(LiveSetEvent::inserted, fd);
+          }
         }
         if (!http::spawn_thread(stack_bytes, [this, fd, i, &shutdown] { run_connection(fd, i, shutdown); })) {
           spdlog::error("cannot start a connection thread: {}", std::strerror(errno));
-          {
-            std::lock_guard<std::mutex> lk(mu_);
-            live_.erase(fd);
-          }
-          ::close(fd);
+          retire(fd);
           shutdown.connection_closed();
         }
       });
@@ -63,12 +70,19 @@ void ThreadModel::run_connection(int fd, std::size_t listener, Shutdown& shutdow
   } catch (const std::exception& e) {
     spdlog::debug("connection error: {}", e.what());
   }
+  retire(fd);
+  shutdown.connection_closed();
+}
+
+void ThreadModel::retire(int fd) {
   {
     std::lock_guard<std::mutex> lk(mu_);
     live_.erase(fd);  // before the close: the number may be reused at once
+    if (LiveSetHook hook = g_live_set_hook.load(std::memory_order_acquire)) {
+      hook(LiveSetEvent::erased, fd);
+    }
   }
   ::close(fd);
-  shutdown.connection_closed();
 }
 
 void ThreadModel::stop_accepting() {

@@ -5,10 +5,14 @@
 //
 // A connection's fd belongs to the model, not to the serve function: the
 // model adds it to the live set before the connection thread starts and,
-// after serve returns, erases it from the set *before* closing it. Closing
-// first would let accept() hand the same number to a new connection, which
-// the erase would then drop from the set (a graceful shutdown would never
-// wake it) or, worse, a shutdown_live() in between would cut it.
+// after serve returns (plain or TLS alike: both borrow the fd), retire()
+// erases it from the set *before* closing it. Closing first would let
+// accept() hand the same number to a new connection, which the erase would
+// then drop from the set (a graceful shutdown would never wake it) or,
+// worse, a shutdown_live() in between would cut it. thread_model_test's
+// ThreadModelServer.FdErasedFromTheLiveSetIsStillOpenAndTheConnections
+// checks the order through a real TLS handshake with the live-set hook
+// below.
 #pragma once
 
 #include <atomic>
@@ -65,8 +69,21 @@ class ThreadModel {
   // live_connections() is the size of the live set (tests).
   std::size_t live_connections() const;
 
+  // LiveSetHook: a test seam, process-wide. When set, it is called under
+  // the live set's lock with each connection's fd as the fd enters the set
+  // (inserted: just accepted) and as it leaves it (erased: in retire(),
+  // after the erase and before the close, so the fd is then still open and
+  // still that connection's socket). Null by default: a load and a branch
+  // per connection. Set it before the connections it watches are accepted.
+  enum class LiveSetEvent { inserted, erased };
+  using LiveSetHook = void (*)(LiveSetEvent event, int fd);
+  static void set_live_set_hook(LiveSetHook hook) noexcept;
+
  private:
   void run_connection(int fd, std::size_t listener, Shutdown& shutdown);
+  // retire() is the one place a connection's fd leaves the model: erased
+  // from the live set (and the hook called), then closed, in that order.
+  void retire(int fd);
 
   std::vector<int> listen_fds_;  // written by listen() before start(); then read-only
   // One per listener (the netpoller's listener policy): out of descriptors,
