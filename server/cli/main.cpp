@@ -317,19 +317,30 @@ int main(int argc, char** argv) {
   int code = 0;
   std::vector<std::chrono::steady_clock::time_point> restarts;
   for (int left = cfg.procs; left > 0;) {
-    int status = 0;
-    const pid_t p = waitpid(-1, &status, 0);
-    if (p < 0) {
+    // Which child ended, without reaping it: until it is reaped its pid is
+    // no other process's, and it leaves g_children first, with the stop
+    // signals blocked, so forward_signal() never sends one to a process
+    // that reused the number (the thread model's fds likewise: out of the
+    // live set, then closed).
+    siginfo_t ended{};
+    if (waitid(P_ALL, 0, &ended, WEXITED | WNOWAIT) != 0) {
       if (errno == EINTR) continue;
       break;
     }
+    const pid_t p = ended.si_pid;
+    sigprocmask(SIG_BLOCK, &term, nullptr);
     int index = -1;
     for (int i = 0; i < g_procs; i++) {
       if (g_children[i] == p) index = i;
     }
-    if (index < 0) continue;  // not one of ours
-    sigprocmask(SIG_BLOCK, &term, nullptr);
-    g_children[index] = 0;
+    if (index >= 0) g_children[index] = 0;
+    int status = 0;
+    while (waitpid(p, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (index < 0) {  // not one of ours
+      sigprocmask(SIG_SETMASK, &old, nullptr);
+      continue;
+    }
     const bool stopping = g_forwarded != 0;
     const bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
     if (!stopping && failed) {
