@@ -249,9 +249,9 @@ for deflate in (False, True):
             if b:
                 ratios.append(r["messages_per_second"] / b[0]["messages_per_second"])
                 cpu_ratios.append(r["server_cpu_us_per_message"] / b[0]["server_cpu_us_per_message"])
-            n = [x for x in echo if x["server"] == "node" and x["round"] == r["round"]]
-            if n:
-                node_ratios.append(r["messages_per_second"] / n[0]["messages_per_second"])
+            nd = [x for x in echo if x["server"] == "node" and x["round"] == r["round"]]
+            if nd:
+                node_ratios.append(r["messages_per_second"] / nd[0]["messages_per_second"])
         med = lambda k: statistics.median(r[k] for r in mine)
         print(f"  {s:8} {med('messages_per_second'):12,.0f} {med('server_cpu_us_per_message'):11.2f} "
               f"{med('p50_us'):9.0f} {med('p99_us'):9.0f} "
