@@ -2,7 +2,7 @@
 # soak.sh: cogo-server under mixed traffic for M minutes, watched for leaks.
 #
 # usage: loadtest/soak.sh [--minutes M] [--server BIN] [--load BIN] [--model goroutine|thread]
-#                         [--keepalive N] [--warmup S] [--plot] [--out DIR]
+#                         [--keepalive N] [--ws N] [--warmup S] [--plot] [--out DIR]
 #
 # One cogo-server (--listen, --tls-listen with a throwaway certificate,
 # --admin-listen: the request metrics on) and, at a steady pace:
@@ -11,7 +11,11 @@
 #   fresh, pipelined, upload, download, tls
 #               loadtest/lib/soak.py's clients (see its header: new
 #               connections, 16-deep pipelined batches, 256 KiB uploads
-#               echoed back, 4 MiB streamed downloads, TLS handshakes)
+#               echoed back, 4 MiB streamed downloads, TLS handshakes,
+#               new WebSockets with the close handshake)
+#   websocket   cogo-load hold on ws://.../ws/echo: N WebSockets (--ws,
+#               default 100; 0: none) for the whole run, a 32-byte message
+#               on each every 200 ms (500 msg/s), every echo checked
 # Every 10 s: the server's RSS, open fds, goroutines and the p99 of its
 # request-duration histogram over those 10 s. Fails (exit 1) on any client
 # error, on cogo-load's unclean exit, on a server that does not exit 0 on
@@ -20,8 +24,7 @@
 # the warm-up, a fifth of the run; runs under 10 minutes: 4 MiB/min after
 # 45 s, since the heap still settles). The slopes are judged when a minute
 # or more of samples follows the warm-up (runs of 2 minutes and up); a
-# shorter run checks for errors only. WebSocket traffic joins once the
-# server has WebSocket routes.
+# shorter run checks for errors only.
 #
 # Output in --out (default loadtest/results): soak-<stamp>.tsv (the samples),
 # soak-<stamp>.json (summary, slopes, verdict) and with --plot (gnuplot)
@@ -39,6 +42,7 @@ COGO_SERVER=$ROOT/build/bin/cogo-server
 LOAD=$ROOT/build/bin/cogo-load
 MODEL=goroutine
 KEEPALIVE=200
+WS_CONNS=100
 WARMUP=""
 PLOT=0
 OUT_DIR=$ROOT/loadtest/results
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --load) LOAD=$2; shift 2 ;;
     --model) MODEL=$2; shift 2 ;;
     --keepalive) KEEPALIVE=$2; shift 2 ;;
+    --ws) WS_CONNS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --plot) PLOT=1; shift ;;
     --out) OUT_DIR=$2; shift 2 ;;
@@ -57,6 +62,7 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ $MINUTES =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--minutes: '$MINUTES' is not a number of minutes"
+[[ $WS_CONNS =~ ^[0-9]+$ ]] || die "--ws: '$WS_CONNS' is not a number of connections"
 need_cogo_server
 [[ -x $LOAD ]] || die "$LOAD not found — build it: cmake --build build --target cogo-load"
 need openssl openssl
@@ -88,6 +94,13 @@ note "cogo-server $GIT_REV ($MODEL model) on :$port, https :$tls_port, admin :$a
   --json "$WORK/hold.json" "http://127.0.0.1:$port/" >"$WORK/hold.out" 2>&1 &
 LOAD_PID=$!
 STARTED+=("$LOAD_PID")
+WS_PID=""
+if [[ $WS_CONNS != 0 ]]; then
+  "$LOAD" hold -c "$WS_CONNS" --interval 200ms --ws-send message -d "$((SECONDS_TOTAL + 10))s" \
+    --no-progress --json "$WORK/ws-hold.json" "ws://127.0.0.1:$port/ws/echo" >"$WORK/ws-hold.out" 2>&1 &
+  WS_PID=$!
+  STARTED+=("$WS_PID")
+fi
 
 rc=0
 /usr/bin/python3 "$ROOT/loadtest/lib/soak.py" --port "$port" --tls-port "$tls_port" --admin "$admin" \
@@ -100,6 +113,15 @@ sed 's/^/  | /' "$WORK/hold.out"
 if [[ $load_rc != 0 ]]; then
   note "cogo-load hold exited $load_rc: keep-alive requests went unanswered or failed"
   rc=1
+fi
+if [[ -n $WS_PID ]]; then
+  ws_rc=0
+  wait "$WS_PID" || ws_rc=$?
+  sed 's/^/  ws | /' "$WORK/ws-hold.out"
+  if [[ $ws_rc != 0 ]]; then
+    note "cogo-load hold (WebSocket) exited $ws_rc: messages went unanswered or failed"
+    rc=1
+  fi
 fi
 kill -TERM "$SERVER_PID"
 server_rc=0

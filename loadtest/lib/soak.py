@@ -8,6 +8,9 @@ holds keep-alive connections):
   upload     POST /echo of 256 KiB (streamed back), 4/s; the echo is checked
   download   GET /bytes?n=4194304 (streamed, chunked), 2/s; the length is checked
   tls        GET / over TLS, a new connection and 4 keep-alive requests, 5/s
+  websocket  a new WebSocket on /ws/echo (RFC 6455 handshake, Sec-WebSocket-Accept
+             checked), a masked text message echoed back, then the close
+             handshake (the server echoes 1000 and closes TCP), 5/s
 Every 10 s the sampler records, from the server's processes and its admin
 port: RSS, open fds and goroutines (fds and goroutines: the least of five
 readings 0.2 s apart, the floor a leak raises, not the requests that
@@ -28,6 +31,8 @@ for errors only — ctest's SoakShort):
 Writes the samples as TSV (for gnuplot) and a JSON summary.
 """
 import argparse
+import base64
+import hashlib
 import json
 import os
 import re
@@ -155,6 +160,63 @@ def tls():
     return True, ""
 
 
+WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def ws_frame(opcode, payload):
+    """ws_frame() is a client frame (RFC 6455 5.2: FIN, masked), payload < 126 bytes."""
+    mask = os.urandom(4)
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + \
+        bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+def recv_exact(sock, n):
+    """recv_exact() reads n bytes or raises on EOF."""
+    out = b""
+    while len(out) < n:
+        chunk = sock.recv(n - len(out))
+        if not chunk:
+            raise RuntimeError("EOF after %d of %d bytes" % (len(out), n))
+        out += chunk
+    return out
+
+
+def ws_read_frame(sock):
+    """ws_read_frame() reads one unmasked server frame of < 126 bytes: (opcode, payload)."""
+    head = recv_exact(sock, 2)
+    n = head[1] & 0x7F
+    if head[1] & 0x80 or n >= 126:
+        raise RuntimeError("unexpected frame header %r" % head)
+    return head[0] & 0x0F, recv_exact(sock, n)
+
+
+def websocket():
+    key = base64.b64encode(os.urandom(16))
+    with socket.create_connection(("127.0.0.1", args.port), timeout=10) as s:
+        s.sendall(b"GET /ws/echo HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Key: " + key + b"\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = s.recv(1)
+            if not chunk:
+                return False, "closed during the handshake"
+            head += chunk
+        accept = base64.b64encode(hashlib.sha1(key + WS_GUID).digest())
+        if not head.startswith(b"HTTP/1.1 101 ") or b"\r\nsec-websocket-accept: " + accept.lower() not in head.lower():
+            return False, "handshake answered %r" % head.split(b"\r\n", 1)[0]
+        msg = os.urandom(12).hex().encode()
+        s.sendall(ws_frame(0x1, msg))
+        if ws_read_frame(s) != (0x1, msg):
+            return False, "echo differs"
+        s.sendall(ws_frame(0x8, (1000).to_bytes(2, "big")))
+        op, payload = ws_read_frame(s)
+        if op != 0x8 or payload[:2] != (1000).to_bytes(2, "big"):
+            return False, "close answered with opcode %d %r" % (op, payload)
+        if s.recv(1) != b"":
+            return False, "bytes after the close frame"
+    return True, ""
+
+
 def metrics():
     st, text = F.http_get(args.admin, "/metrics", timeout=10)
     if st != 200:
@@ -196,7 +258,7 @@ def slope(xs, ys):
 
 
 threads = [paced("fresh", 50, fresh), paced("pipelined", 10, Pipelined()), paced("upload", 4, upload),
-           paced("download", 2, download), paced("tls", 5, tls)]
+           paced("download", 2, download), paced("tls", 5, tls), paced("websocket", 5, websocket)]
 samples = []
 t0 = time.monotonic()
 prev_buckets, prev_total = metrics()
