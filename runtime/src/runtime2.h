@@ -131,6 +131,11 @@ struct M {
   P* nextp = nullptr;          // P handed over by startm; written before note wakeup
   bool spinning = false;       // this M looks for work; counted in sched.nmspinning
   bool in_runtime = true;      // this M runs runtime code (g0 or a runtime call)
+  // polling: this M is in block_in_poller's poll, holding no P: go() (the
+  // netpoller's idle callbacks) queues the G and sets wake_deferred instead
+  // of waking an M; block_in_poller takes a P back and runs it, or wakes one.
+  bool polling = false;
+  bool wake_deferred = false;
   Note park;                   // idle sleep
   M* schedlink = nullptr;      // idle list; sched.lock
   M* alllink = nullptr;        // allm list; sched.lock

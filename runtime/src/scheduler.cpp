@@ -715,13 +715,25 @@ Search block_in_poller(M* m, bool was_spinning, G*& g) {
   int64_t delay = -1;
   if (until != 0) delay = std::max<int64_t>(until - nanotime(), 0);
   GList list;
+  // Goroutines the poll spawns (an idle connection's callback, go() inside
+  // poll) wait in the global queue for this M: it takes a P back below and
+  // runs them itself. go()'s usual wakep() would hand the idle P to another
+  // M instead (startm: a futex wake for it, a futex sleep for this one, two
+  // context switches per idle connection that turns readable).
+  m->polling = true;
+  m->wake_deferred = false;
   if (!sched.exiting.load(std::memory_order_acquire)) be->poll(delay, list);
+  m->polling = false;
+  const bool wake_deferred = m->wake_deferred;
   sched.poll_until.store(0, std::memory_order_seq_cst);
   sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
   if (!reacquire_p(m)) {
     inject(m, list);
+    if (wake_deferred) wakep();  // the spawned Gs need another M after all
     return Search::nothing;
   }
+  // Other idle Ps may take a share (with one P, wakep() finds none idle).
+  if (wake_deferred) wakep();
   if ((g = glist_pop(list)) != nullptr) {
     inject(m, list);
     return Search::found;
@@ -1134,6 +1146,10 @@ void ready(G* g) {
     } else {
       globrunqput(g);
     }
+    if (section.m != nullptr && section.m->polling) {
+      section.m->wake_deferred = true;  // block_in_poller runs it or wakes an M
+      return;
+    }
   }
   wakep();
 }
@@ -1349,6 +1365,10 @@ void go(Task fn) {
       runqput(section.p, g, true);
     } else {
       globrunqput(g);
+    }
+    if (section.m != nullptr && section.m->polling) {
+      section.m->wake_deferred = true;  // block_in_poller runs it or wakes an M
+      return;
     }
   }
   wakep();
