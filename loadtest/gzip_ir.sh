@@ -19,9 +19,10 @@
 # callgrind_annotate.
 #
 # --syscalls: the kernel's side instead (what callgrind does not see): each
-# server runs natively, after the warm-up `strace -c -f` attaches to it
+# server runs natively, after the warm-up `strace -f` attaches to it
 # (nginx: its one process), REQUESTS are sent and each system call's count
-# per request is printed, with the total.
+# per request is printed, with the total (timed-out futex waits, a periodic
+# tick, apart).
 set -Eeuo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib/common.sh
@@ -137,33 +138,49 @@ measure() {
 }
 
 # syscalls NAME: prints NAME's system calls per request, one "NAME CALL
-# PER_REQ" line each (most first), then "NAME total PER_REQ".
+# PER_REQ" line each (most first), then "NAME total PER_REQ". A futex wait
+# that timed out is a periodic tick (cogo's sysmon, 100 a second while
+# busy), not work per request: counted apart, as "futex-tick", and left out
+# of the total (how many there are depends on how long the run took).
 syscalls() {
   local name=$1 port pid tracer out=$WORK/strace.$1
   port=$(free_port)
   launch "$name" "$port"
   pid=$SERVER_PID
-  strace -c -f -o "$out" -p "$pid" 2>"$WORK/strace.$name.log" &
+  strace -f -qq -o "$out" -p "$pid" 2>"$WORK/strace.$name.log" &
   tracer=$!
   STARTED+=("$tracer")
-  # strace prints "Process PID attached" once it holds the process.
+  # strace has attached once the server's calls show up in its output.
   local deadline=$((SECONDS + 30))
-  until grep -qs attached "$WORK/strace.$name.log"; do
+  until [[ -s $out ]]; do
     (( SECONDS < deadline )) || die "strace did not attach to $name"
-    sleep 0.1
+    curl -fs -o /dev/null "http://127.0.0.1:$port/" || true
+    sleep 0.2
   done
+  sleep 0.5
+  local skip
+  skip=$(wc -l <"$out")
   requests "$port" "$REQUESTS" "$CONNS"
   rm -f "$WORK"/curl.*
   kill -INT "$tracer"
   wait "$tracer" || true
   kill -TERM "$pid"
   wait "$pid" || true
-  # strace -c's table: % time, seconds, usecs/call, calls, [errors,] syscall.
-  awk -v name="$name" -v n="$REQUESTS" '
-    /^-/ || /^% time/ || NF < 5 { next }
-    $NF == "total" { total = $4; next }
-    { printf "%s %s %.2f\n", name, $NF, $4 / n }
-    END { printf "%s total %.2f\n", name, total / n }' "$out"
+  # One call per line: "PID name(args) = result", or split around another
+  # thread's call as "PID name(args <unfinished ...>" and "PID <... name
+  # resumed>" (counted once, at the start).
+  tail -n +"$((skip + 1))" "$out" | awk -v name="$name" -v n="$REQUESTS" '
+    /resumed>/ || /^[0-9]+ +(\+\+\+|---)/ { next }
+    {
+      call = $2; sub(/\(.*/, "", call)
+      if (call == "futex" && /ETIMEDOUT/) call = "futex-tick"
+      count[call]++
+      if (call != "futex-tick") total++
+    }
+    END {
+      for (c in count) printf "%s %s %.2f\n", name, c, count[c] / n
+      printf "%s total %.2f\n", name, total / n
+    }' | sort -k3,3 -rn
 }
 
 if ((SYSCALLS)); then
