@@ -23,6 +23,30 @@
 // already spinning (wakep); a spinning M that finds work wakes the next one,
 // so parallelism ramps up without a thundering herd.
 //
+// Timers and idle Ms (Go's pollUntil rule): an M blocked in the poller sleeps
+// no longer than the earliest timer of any P; Ms asleep on their notes have
+// no deadline, so expired timers are run either by that poller or by the Ms
+// that hold Ps (find_ready runs every P's). It is kept by:
+//   - block_in_poller reading nearest_timer() after it took the poller role
+//     (lastpoll = 0) and publishing it as poll_until;
+//   - timer_start -> wake_poller_for_timer (Go's wakeNetPoller): wakes the
+//     poller if its poll_until is later than the new timer (or unset); if
+//     no M polls, wakep() starts a spinning M, which ends in block_in_poller;
+//   - an M that goes idle while another polls wakes that poller if its own
+//     nearest timer is earlier; handoffp (sysmon's retake, blocking()) wakes
+//     it for the timers of the P it frees.
+// Where timers can still be late, by design: a poller that wakes and finds
+// no idle P sleeps on its note, leaving the timers to the Ps that run — a P
+// whose goroutine computes without yielding runs none until sysmon retakes
+// it (10 ms); wakep() does nothing while an M spins (it reaches
+// block_in_poller within kSpinNs). The when0 store (release, under the heap
+// lock) and the lastpoll load of timer_start against block_in_poller's
+// exchange and nearest_timer() form a store-load pair ordered by the heap
+// lock's unlock on x86 and arm64, not by the C++ model; TSan does not
+// reorder stores, so it cannot turn this into lateness. Measured (issue 10:
+// no oversleeping poller; a timer armed on a busy P fires on the other P's M
+// about as late as one on its own): bash loadtest/timer_lateness.sh.
+//
 // Parking is one primitive (park/ready). A G parks by switching to g0 and
 // leaving a commit function there; g0 marks it waiting and runs the commit
 // (typically: release the lock under which the G put itself on a wait
