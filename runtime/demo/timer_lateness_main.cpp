@@ -31,8 +31,8 @@
 // timer, "cross P" otherwise; a hog timer's when the M that runs it holds
 // another P. A hog timer run "same P" ran after sysmon had taken the hog's
 // P (10 ms and more after the hog started) and the idle M had picked it up:
-// a selection of the late or long ones, not a slower path. As the baseline of what the machine itself gives, the random
-// scenario also runs on N plain threads (clock_nanosleep; "threads").
+// a selection of the late or long ones, not a slower path. As the baseline of what the machine
+// itself gives, the random scenario also runs on N plain threads (clock_nanosleep; "threads").
 // Prints one line per scenario and class: samples, early (must be 0), p50,
 // p90, p99 and max lateness in µs.
 //
@@ -56,11 +56,13 @@
 #include <cstring>
 #include <mutex>
 #include <random>
-#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "cogo/flag_set.h"
+#include "cogo/flag_value.h"
 #include "cogo/runtime.h"
 #include "cogo/sync.h"
 #include "runtime2.h"  // the watchdog reads sched (runtime/src, this tool only)
@@ -296,46 +298,58 @@ class Watchdog {
   std::thread thread_;
 };
 
-bool parse_procs(const std::string& list, std::vector<int>& out) {
-  std::stringstream ss(list);
-  std::string item;
-  out.clear();
-  while (std::getline(ss, item, ',')) {
-    const int n = std::atoi(item.c_str());
-    if (n < 1 || n > 64) return false;
-    out.push_back(n);
-  }
-  return !out.empty();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   int rounds = 20, sleepers = 5;
   std::vector<int> procs_list{1, 2};
-  for (int i = 1; i < argc; i++) {
-    const std::string a = argv[i];
-    if (a == "--rounds" && i + 1 < argc) {
-      rounds = std::atoi(argv[++i]);
-    } else if (a == "--sleepers" && i + 1 < argc) {
-      sleepers = std::atoi(argv[++i]);
-    } else if (a == "--trace-ms" && i + 1 < argc) {
-      g_trace_ns = static_cast<int64_t>(std::atoi(argv[++i])) * 1'000'000;
-    } else if (a == "--procs" && i + 1 < argc) {
-      if (!parse_procs(argv[++i], procs_list)) {
-        std::fprintf(stderr, "cogo-timer-lateness: --procs takes a list like 1,2 (1 to 64 each)\n");
-        return 2;
-      }
-    } else {
-      std::fprintf(
-          stderr,
-          "usage: cogo-timer-lateness [--rounds N] [--sleepers N] [--procs LIST] [--trace-ms N]\n");
-      return 2;
-    }
-  }
-  if (rounds < 1 || sleepers < 1) {
-    std::fprintf(stderr, "cogo-timer-lateness: --rounds and --sleepers must be at least 1\n");
+  bool help = false;
+  // count_flag: --NAME N, a whole number from 1 to hi, into target.
+  const auto count_flag = [](std::string name, int& target, int64_t hi, std::string text) {
+    return cogo::Flag{.name = std::move(name),
+                      .value = "N",
+                      .set =
+                          [&target, hi](const std::string& flag, const std::string& v) {
+                            target = static_cast<int>(cogo::parse_int(flag, v, 1, hi));
+                          },
+                      .help = std::move(text)};
+  };
+  const cogo::FlagSet flags({
+      count_flag("rounds", rounds, 1'000'000, "rounds of each scenario (default 20)"),
+      count_flag("sleepers", sleepers, 10'000, "sleepers of each round (default 5)"),
+      {.name = "procs",
+       .value = "LIST",
+       .set =
+           [&](const std::string& flag, const std::string& v) {
+             procs_list.clear();
+             for (const std::string& item : cogo::parse_list(v)) {
+               procs_list.push_back(static_cast<int>(cogo::parse_int(flag, item, 1, 64)));
+             }
+             if (procs_list.empty()) {
+               throw cogo::FlagError(flag + ": takes a list like 1,2 (1 to 64 each)");
+             }
+           },
+       .help = "the P counts to run, e.g. 1,2 (default 1,2; 1 to 64 each)"},
+      {.name = "trace-ms",
+       .value = "N",
+       .set =
+           [&](const std::string& flag, const std::string& v) {
+             g_trace_ns = cogo::parse_int(flag, v, 0, 1'000'000) * 1'000'000;
+           },
+       .help = "print every wake later than N ms to stderr (default: none)"},
+      {.name = "help",
+       .set = [&](const std::string&, const std::string&) { help = true; },
+       .help = "this text"},
+  });
+  try {
+    flags.parse({argv + 1, argv + argc});
+  } catch (const cogo::FlagError& e) {
+    std::fprintf(stderr, "cogo-timer-lateness: %s\n", e.what());
     return 2;
+  }
+  if (help) {
+    std::printf("usage: cogo-timer-lateness [flags]\n%s", flags.help(18).c_str());
+    return 0;
   }
   int64_t early = 0;
   {
