@@ -276,6 +276,16 @@ inline ResponseCollector& rcollector(llhttp_t* p) {
 
 }  // namespace detail
 
+// answers_head() tells whether the k-th response to a client that sent
+// the requests ref read is one to HEAD: "HEAD" and the SP after it ("HEADX"
+// is another method, "HEAD" at the end of the input not a method yet),
+// whatever follows — an error response to a malformed HEAD request too has
+// no content (RFC 9110 9.3.2), as the client that sent it reads it.
+inline bool answers_head(const RefRequests& ref, std::size_t k) {
+  return k < ref.messages.size() && ref.messages[k].method == "HEAD" &&
+         ref.messages[k].method_ended;
+}
+
 // parse_responses() reads output as a sequence of responses. is_head(i)
 // tells whether the i-th final response answers a HEAD request.
 inline RefResponses parse_responses(std::string_view output,
