@@ -26,6 +26,16 @@ std::optional<std::uint64_t> digits(std::string_view s) noexcept {
   return v;
 }
 
+// less_decimal() tells whether the digits a (1*DIGIT) stand for a smaller
+// number than the digits b, however many there are: 14.1.2's "last-pos less
+// than first-pos" compared exactly, not between saturated values (a
+// first-pos of 2^64 and a last-pos of 2^64-1 is an invalid range-spec).
+bool less_decimal(std::string_view a, std::string_view b) noexcept {
+  while (a.size() > 1 && a.front() == '0') a.remove_prefix(1);
+  while (b.size() > 1 && b.front() == '0') b.remove_prefix(1);
+  return a.size() != b.size() ? a.size() < b.size() : a < b;
+}
+
 }  // namespace
 
 RangeOutcome resolve_ranges(std::span<const std::string_view> values, std::uint64_t length,
@@ -65,7 +75,7 @@ RangeOutcome resolve_ranges(std::span<const std::string_view> values, std::uint6
         if (!last_text.empty()) {
           const std::optional<std::uint64_t> l = digits(last_text);
           // 14.1.2: a last-pos below first-pos makes the spec invalid.
-          if (!l || *l < *first) return RangeOutcome::unsatisfiable;
+          if (!l || less_decimal(last_text, first_text)) return RangeOutcome::unsatisfiable;
           last = std::min(*l, length - 1);
         }
         if (*first < length) ranges.push_back({*first, last});
