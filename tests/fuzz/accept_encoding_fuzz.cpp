@@ -42,14 +42,6 @@ using cogo::middleware::detail::kIdentity;
 using cogo::middleware::detail::kNoneAcceptable;
 using cogo_fuzz::printable;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 // qvalue_reference() is 12.4.2 as a regular expression, valued exactly.
 std::optional<int> qvalue_reference(std::string_view t) {
   static const std::regex re("0(\\.[0-9]{0,3})?|1(\\.0{0,3})?", std::regex::ECMAScript);
@@ -162,7 +154,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // else none (-1: not acceptable).
   auto listed = [&](std::string_view coding) -> std::optional<int> {
     for (const CodingWeight& m : expected) {
-      const std::string l = lower(m.coding);
+      const std::string l = cogo_fuzz::ascii_lower(m.coding);
       if (l == coding || (coding == "gzip" && l == "x-gzip")) return m.q;
     }
     return std::nullopt;

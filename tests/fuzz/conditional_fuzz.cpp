@@ -46,14 +46,6 @@ namespace {
 using namespace cogo::middleware::detail;
 using cogo_fuzz::printable;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
 std::string_view ows_trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -140,7 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::size_t colon = line.find(':');
     if (colon != std::string_view::npos) {
-      const std::string n = lower(line.substr(0, colon));
+      const std::string n = cogo_fuzz::ascii_lower(line.substr(0, colon));
       const std::string_view v = ows_trim(line.substr(colon + 1));
       if (n == "if-match") im.push_back(v);
       if (n == "if-none-match") inm.push_back(v);

@@ -54,6 +54,16 @@ inline bool ascii_iequals(std::string_view a, std::string_view b) {
   return true;
 }
 
+// ascii_lower() is v with A-Z lowered (field names and codings are
+// case-insensitive ASCII; the locale plays no part).
+inline std::string ascii_lower(std::string_view v) {
+  std::string out(v);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
 inline std::string trim_ows(std::string_view v) {
   while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
   while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);

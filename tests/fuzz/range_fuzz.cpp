@@ -86,17 +86,6 @@ const char* name(RangeOutcome o) {
   return "?";
 }
 
-bool ieq(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 // reference() is 14.1/14.2 as the middleware documents its choices; the
 // satisfiable members clipped, in order, go to wanted.
 RangeOutcome reference(const std::vector<std::string_view>& lines, std::uint64_t length,
@@ -105,7 +94,8 @@ RangeOutcome reference(const std::vector<std::string_view>& lines, std::uint64_t
   if (lines.size() != 1) return RangeOutcome::ignore;
   const std::string_view v = ows_trim(lines[0]);
   const std::size_t eq = v.find('=');
-  if (eq == std::string_view::npos || !ieq(v.substr(0, eq), "bytes")) return RangeOutcome::ignore;
+  if (eq == std::string_view::npos || !cogo_fuzz::ascii_iequals(v.substr(0, eq), "bytes"))
+    return RangeOutcome::ignore;
   if (length == 0) return RangeOutcome::ignore;
   // 1#range-spec, empty elements allowed and skipped (5.6.1).
   std::vector<std::string_view> members;
