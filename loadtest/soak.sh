@@ -107,22 +107,19 @@ rc=0
   --pid "$SERVER_PID" --seconds "$SECONDS_TOTAL" ${WARMUP:+--warmup "$WARMUP"} \
   --tsv "$OUT_DIR/soak-$STAMP.tsv" --json "$OUT_DIR/soak-$STAMP.json" || rc=1
 
-load_rc=0
-wait "$LOAD_PID" || load_rc=$?
-sed 's/^/  | /' "$WORK/hold.out"
-if [[ $load_rc != 0 ]]; then
-  note "cogo-load hold exited $load_rc: keep-alive requests went unanswered or failed"
-  rc=1
-fi
-if [[ -n $WS_PID ]]; then
-  ws_rc=0
-  wait "$WS_PID" || ws_rc=$?
-  sed 's/^/  ws | /' "$WORK/ws-hold.out"
-  if [[ $ws_rc != 0 ]]; then
-    note "cogo-load hold (WebSocket) exited $ws_rc: messages went unanswered or failed"
+# reap_hold PID OUTPUT PREFIX WHAT: waits for a cogo-load hold, prints its
+# report and fails the run if it exited unclean.
+reap_hold() {
+  local hold_rc=0
+  wait "$1" || hold_rc=$?
+  sed "s/^/  $3| /" "$2"
+  if [[ $hold_rc != 0 ]]; then
+    note "cogo-load hold$4 exited $hold_rc: requests or messages went unanswered or failed"
     rc=1
   fi
-fi
+}
+reap_hold "$LOAD_PID" "$WORK/hold.out" "" ""
+[[ -z $WS_PID ]] || reap_hold "$WS_PID" "$WORK/ws-hold.out" "ws " " (WebSocket)"
 kill -TERM "$SERVER_PID"
 server_rc=0
 wait "$SERVER_PID" || server_rc=$?
