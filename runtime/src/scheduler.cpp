@@ -1155,6 +1155,23 @@ void park(ParkCommit commit, void* arg, WaitReason reason) {
   current_g()->wait_reason.store(WaitReason::kNone, std::memory_order_relaxed);
 }
 
+// put_runnable() queues runnable g on the section's P (its runnext), or the
+// global queue with no P, and says whether the caller should wakep(): not
+// when this M is polling in block_in_poller, which takes a P back and runs
+// g itself, or wakes an M if it cannot (wake_deferred).
+static bool put_runnable(RuntimeSection& section, G* g) {
+  if (section.p) {
+    runqput(section.p, g, true);
+  } else {
+    globrunqput(g);
+  }
+  if (section.m != nullptr && section.m->polling) {
+    section.m->wake_deferred = true;
+    return false;
+  }
+  return true;
+}
+
 void ready(G* g) {
   GStatus expect = GStatus::kWaiting;
   if (!g->status.compare_exchange_strong(expect, GStatus::kRunnable,
@@ -1163,19 +1180,12 @@ void ready(G* g) {
           gstatus_name(expect));
   }
   if (sched.exiting.load(std::memory_order_acquire)) return;
+  bool wake;
   {
     RuntimeSection section;
-    if (section.p) {
-      runqput(section.p, g, true);
-    } else {
-      globrunqput(g);
-    }
-    if (section.m != nullptr && section.m->polling) {
-      section.m->wake_deferred = true;  // block_in_poller runs it or wakes an M
-      return;
-    }
+    wake = put_runnable(section, g);
   }
-  wakep();
+  if (wake) wakep();
 }
 
 void enter_blocking() {
@@ -1381,21 +1391,14 @@ void go(Task fn) {
   }
   if (sched.exiting.load(std::memory_order_acquire)) return;  // the program is ending
   G* g;
+  bool wake;
   {
     RuntimeSection section;
     g = newg(section.p, std::move(fn));
     cancel_inherit(g);  // the spawner's context, as Go's ctx handed to a goroutine
-    if (section.p) {
-      runqput(section.p, g, true);
-    } else {
-      globrunqput(g);
-    }
-    if (section.m != nullptr && section.m->polling) {
-      section.m->wake_deferred = true;  // block_in_poller runs it or wakes an M
-      return;
-    }
+    wake = put_runnable(section, g);
   }
-  wakep();
+  if (wake) wakep();
 }
 
 void yield() {
