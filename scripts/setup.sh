@@ -20,7 +20,11 @@ PACKAGES=(
 for group in "$@"; do
   case "$group" in
     # libboost1.81-dev: Boost.Beast's headers; nodejs, npm: Node's ws (ws_compare.sh)
-    loadtest) PACKAGES+=(gnuplot-nox nginx-light golang-go linux-perf libboost1.81-dev nodejs npm) ;;
+    # A Node.js from elsewhere (NodeSource's nodejs ships its own npm and
+    # conflicts with Debian's npm) is used as it is.
+    loadtest)
+      PACKAGES+=(gnuplot-nox nginx-light golang-go linux-perf libboost1.81-dev)
+      command -v node >/dev/null && command -v npm >/dev/null || PACKAGES+=(nodejs npm) ;;
     *) echo "setup.sh: unknown group '$group' (known: loadtest)" >&2; exit 2 ;;
   esac
 done
