@@ -26,9 +26,13 @@
 #include "permits.h"
 #include "precis.h"
 #include "utf8.h"
+#include "wiping.h"
 
 namespace cogo::middleware {
 namespace {
+
+using detail::WipedBytes;
+using detail::wipe_string;
 
 constexpr std::size_t kDigest = 32;       // HMAC-SHA-256, SHA-256
 constexpr std::size_t kMinSaltBytes = 8;  // {SSHA256}: slappasswd's pw-sha2 draws 8
@@ -66,7 +70,9 @@ bool equal_constant_time(std::string_view a, std::string_view b) {
 
 // decode_base64() decodes RFC 4648 section 4 base64 with its padding;
 // false for anything else.
-bool decode_base64(std::string_view in, std::string& out) {
+// Bytes: std::string for the users file, WipedBytes for credentials.
+template <class Bytes>
+bool decode_base64(std::string_view in, Bytes& out) {
   auto value = [](char c) -> int {
     if (c >= 'A' && c <= 'Z') return c - 'A';
     if (c >= 'a' && c <= 'z') return c - 'a' + 26;
@@ -77,6 +83,7 @@ bool decode_base64(std::string_view in, std::string& out) {
   };
   out.clear();
   if (in.empty() || in.size() % 4 != 0) return false;
+  out.reserve(in.size() / 4 * 3);  // grown once: no freed block with a prefix
   for (std::size_t i = 0; i < in.size(); i += 4) {
     const bool last = i + 4 == in.size();
     int v[4];
@@ -197,7 +204,9 @@ class BasicAuth::Authenticator {
   // crypt_matches() runs crypt(3) with u's hash as the setting, in
   // cogo::blocking() and at most max_concurrent_checks at once.
   bool crypt_matches(const User& u, std::string_view password) {
-    const std::string phrase(password);
+    // crypt(3) wants a C string: a wiped copy (wiping.h).
+    WipedBytes phrase(password.begin(), password.end());
+    phrase.push_back('\0');
     checks_.acquire();
     struct Release {
       Authenticator& a;
@@ -210,7 +219,7 @@ class BasicAuth::Authenticator {
     count_.fetch_add(1, std::memory_order_relaxed);
     return cogo::blocking([&] {
       auto data = std::make_unique<crypt_data>();
-      const char* out = crypt_rn(phrase.c_str(), u.hash.c_str(), data.get(), sizeof *data);
+      const char* out = crypt_rn(phrase.data(), u.hash.c_str(), data.get(), sizeof *data);
       const bool match = out != nullptr && equal_constant_time(out, u.hash);
       OPENSSL_cleanse(data.get(), sizeof *data);
       return match;
@@ -366,10 +375,10 @@ http::Middleware BasicAuth::middleware() const {
       return refuse();
     std::string_view token = value.substr(space);
     while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    std::string decoded;
+    WipedBytes decoded;  // wiped when freed, a failed decoding's prefix too
     if (!decode_base64(token, decoded))
       return refuse("malformed Basic credentials (not base64, RFC 7617 2)");
-    const std::string_view user_pass = decoded;
+    const std::string_view user_pass(decoded.data(), decoded.size());
     const std::size_t colon = user_pass.find(':');
     // RFC 7617 2: user-pass = user-id ":" password, neither with a control
     // character; 2.1: with charset="UTF-8" offered, UTF-8.
@@ -392,14 +401,14 @@ http::Middleware BasicAuth::middleware() const {
                             : detail::enforce_password(user_pass.substr(colon + 1), password);
     OPENSSL_cleanse(decoded.data(), decoded.size());
     if (bad_name != nullptr || bad_password != nullptr) {
-      OPENSSL_cleanse(password.data(), password.size());
+      wipe_string(password);
       return refuse(std::string("malformed Basic credentials: ") +
                     (bad_name != nullptr
                          ? "the user-id (RFC 8265 3.4): " + std::string(bad_name)
                          : "the password (RFC 8265 4.2): " + std::string(bad_password)));
     }
     const User* user = auth->check(name, password);
-    OPENSSL_cleanse(password.data(), password.size());
+    wipe_string(password);
     if (user == nullptr) return refuse();
     req.set_value<AuthenticatedUser>(AuthenticatedUser{user->name});
     next(req, res);

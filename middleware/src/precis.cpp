@@ -15,10 +15,15 @@
 #include <cstdint>
 #include <vector>
 
+#include "wiping.h"
+
 namespace cogo::middleware::detail {
 namespace {
 
-using CodePoints = std::vector<UChar32>;
+// A password passes through these (the OpaqueString profile, RFC 8265
+// 4.2): every block they free is wiped (wiping.h).
+using CodePoints = std::vector<UChar32, WipingAllocator<UChar32>>;
+using Utf16 = std::vector<char16_t, WipingAllocator<char16_t>>;
 
 // Property: RFC 8264 8's derived property values; kFreeOnly is
 // "ID_DIS or FREE_PVAL" (valid in FreeformClass, not in IdentifierClass).
@@ -34,6 +39,7 @@ bool decode(std::string_view s, CodePoints& out) {
   if (s.size() > INT32_MAX / 4) return false;
   const auto* p = reinterpret_cast<const std::uint8_t*>(s.data());
   const auto n = static_cast<std::int32_t>(s.size());
+  out.reserve(s.size());  // grown once: see encode()
   for (std::int32_t i = 0; i < n;) {
     UChar32 c;
     U8_NEXT(p, i, n, c);
@@ -43,19 +49,23 @@ bool decode(std::string_view s, CodePoints& out) {
   return true;
 }
 
-std::string encode(const CodePoints& cps) {
-  std::string out;
+// encode() writes UTF-8 into out, grown once (U8_MAX_LENGTH per code
+// point), so that no freed smaller buffer holds a prefix of a password.
+void encode(const CodePoints& cps, std::string& out) {
+  out.clear();
+  out.reserve(cps.size() * U8_MAX_LENGTH);
   for (const UChar32 c : cps) {
     std::uint8_t buf[U8_MAX_LENGTH];
     std::int32_t k = 0;
     U8_APPEND_UNSAFE(buf, k, c);
     out.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(k));
+    OPENSSL_cleanse(buf, sizeof buf);
   }
-  return out;
 }
 
-std::u16string utf16(const CodePoints& cps) {
-  std::u16string out;
+Utf16 utf16(const CodePoints& cps) {
+  Utf16 out;
+  out.reserve(cps.size() * 2);
   for (const UChar32 c : cps) {
     if (U_IS_BMP(c)) {
       out.push_back(static_cast<char16_t>(c));
@@ -69,6 +79,7 @@ std::u16string utf16(const CodePoints& cps) {
 
 CodePoints from_utf16(const char16_t* s, std::int32_t n) {
   CodePoints out;
+  out.reserve(static_cast<std::size_t>(n));
   for (std::int32_t i = 0; i < n;) {
     UChar32 c;
     U16_NEXT(s, i, n, c);
@@ -94,8 +105,8 @@ const UNormalizer2* nfkc() {
 bool to_nfc(CodePoints& cps) {
   const UNormalizer2* form = nfc();
   if (form == nullptr) return false;
-  const std::u16string src = utf16(cps);
-  std::u16string dst(src.size() * 3 + 4, u'\0');  // NFC grows a string 3x at most
+  const Utf16 src = utf16(cps);
+  Utf16 dst(src.size() * 3 + 4, u'\0');  // NFC grows a string 3x at most
   UErrorCode err = U_ZERO_ERROR;
   const std::int32_t n = unorm2_normalize(form, src.data(), static_cast<std::int32_t>(src.size()),
                                           dst.data(), static_cast<std::int32_t>(dst.size()), &err);
@@ -107,7 +118,7 @@ bool to_nfc(CodePoints& cps) {
 // has_compat() is RFC 8264 9.17's HasCompat: toNFKC(cp) != cp.
 bool has_compat(UChar32 c) {
   const UNormalizer2* form = nfkc();
-  const std::u16string s = utf16(CodePoints{c});
+  const Utf16 s = utf16(CodePoints{c});
   UErrorCode err = U_ZERO_ERROR;
   return form == nullptr ||
          !unorm2_isNormalized(form, s.data(), static_cast<std::int32_t>(s.size()), &err) ||
@@ -369,7 +380,7 @@ const char* enforce(std::string_view in, std::string& out, StringClass cls,
   if (cls == StringClass::kIdentifier && !bidi_ok(s))
     return "fails the Bidi Rule (RFC 5893 2, RFC 8265 3.4.2)";
   if (const char* why = in_class(cls, s)) return why;
-  out = encode(s);
+  encode(s, out);
   return nullptr;
 }
 
