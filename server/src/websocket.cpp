@@ -255,22 +255,46 @@ WebSocket accept(http::Request& req, http::Response& res, const Options& options
       settings_of(options), h.deflate, std::move(h.subprotocol)));
 }
 
+namespace {
+
+// Handover: what serve() passes from the request to its upgraded connection,
+// one allocation. The upgrade handler on the connection's goroutine builds
+// the Connection from it, moves fn onto its stack and frees it before fn
+// runs: fn runs for the connection's life, and the copied settings, the
+// subprotocol and a closure holding them would stay on the heap as long
+// (176 bytes per idle WebSocket, issue 14). The handler's own closure is
+// the shared_ptr alone.
+struct Handover {
+  detail::Settings settings;
+  detail::DeflateParams deflate;
+  std::string subprotocol;
+  Serve fn;
+  // The place under the compression cap, held until the Connection exists,
+  // after the request (or given back if the upgrade never runs).
+  DeflateSlot slot;
+};
+
+}  // namespace
+
 bool serve(http::Request& req, http::Response& res, const Options& options, Serve fn) {
   if (!fn) throw std::invalid_argument("websocket: serve() with an empty function");
   detail::Handshake h;
-  // The place under the compression cap is held until the Connection
-  // exists, after the request (or given back if the upgrade never runs).
-  auto slot = std::make_shared<DeflateSlot>();
-  if (!answer(req, res, options, h, *slot)) return false;
-  http::upgrade(req, res,
-                [s = settings_of(options), d = h.deflate, proto = std::move(h.subprotocol),
-                 fn = std::move(fn), slot](http::Upgraded& up) mutable {
-                  WebSocket ws(std::make_shared<detail::Connection>(
-                      http::detail::UpgradedAccess::stream(up),
-                      http::detail::UpgradedAccess::buffered(up), s, d, std::move(proto)));
-                  slot.reset();
-                  fn(ws);
-                });
+  auto handover = std::make_shared<Handover>();
+  if (!answer(req, res, options, h, handover->slot)) return false;
+  handover->settings = settings_of(options);
+  handover->deflate = h.deflate;
+  handover->subprotocol = std::move(h.subprotocol);
+  handover->fn = std::move(fn);
+  http::upgrade(req, res, [handover](http::Upgraded& up) mutable {
+    // The handler runs once: its reference moves here and goes below.
+    std::shared_ptr<Handover> p = std::move(handover);
+    Serve fn = std::move(p->fn);
+    WebSocket ws(std::make_shared<detail::Connection>(
+        http::detail::UpgradedAccess::stream(up), http::detail::UpgradedAccess::buffered(up),
+        p->settings, p->deflate, std::move(p->subprotocol)));
+    p.reset();  // the Connection counts itself under the cap now: the slot is given back
+    fn(ws);
+  });
   return true;
 }
 

@@ -69,22 +69,21 @@ struct Connection::Sink {
 Connection::Connection(http::Stream* stream, std::string_view buffered, const Settings& settings,
                        const DeflateParams& deflate, std::string subprotocol)
     : stream_(stream),
-      fd_(stream->native_fd()),
       s_(settings),
-      deflate_(deflate),
       subprotocol_(std::move(subprotocol)),
-      rx_(Receiver::Config{settings.max_frame, deflate}) {
+      rx_(Receiver::Config{settings.max_frame, deflate}),
+      fd_(stream->native_fd()) {
   if (!buffered.empty())
     append_input(reinterpret_cast<const unsigned char*>(buffered.data()), buffered.size());
   last_rx_ = http::detail::coarse_now();
   ping_check_ = after(s_.ping_interval);
-  if (deflate_.enabled) compressing_connections().fetch_add(1, std::memory_order_relaxed);
+  if (rx_.deflate().enabled) compressing_connections().fetch_add(1, std::memory_order_relaxed);
 }
 
 Connection::~Connection() {
   release_read_buffer();
   give_back_deflater();
-  if (deflate_.enabled) compressing_connections().fetch_sub(1, std::memory_order_relaxed);
+  if (rx_.deflate().enabled) compressing_connections().fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------
@@ -500,14 +499,15 @@ void Connection::send_control(std::uint8_t opcode, std::string_view payload) {
 
 Deflater& Connection::deflater() {
   if (!deflater_) {
-    deflater_ = deflate_.server_no_context_takeover ? take_deflater(deflate_)
-                                                    : std::make_unique<Deflater>(deflate_);
+    deflater_ = rx_.deflate().server_no_context_takeover
+                    ? take_deflater(rx_.deflate())
+                    : std::make_unique<Deflater>(rx_.deflate());
   }
   return *deflater_;
 }
 
 void Connection::give_back_deflater() noexcept {
-  if (deflater_ && deflate_.server_no_context_takeover) give_deflater(std::move(deflater_));
+  if (deflater_ && rx_.deflate().server_no_context_takeover) give_deflater(std::move(deflater_));
 }
 
 void Connection::write_message(Kind kind, std::string_view data) {
@@ -521,7 +521,7 @@ void Connection::write_message(Kind kind, std::string_view data) {
   const char* p = data.data();
   std::size_t n = data.size();
   bool rsv1 = false;
-  if (deflate_.enabled && n > 0 && n >= s_.deflate_min_size) {
+  if (rx_.deflate().enabled && n > 0 && n >= s_.deflate_min_size) {
     compressed_.clear();
     deflater().compress(p, n, compressed_, true);
     give_back_deflater();
@@ -566,7 +566,7 @@ void Connection::write_part(Kind kind, std::string_view data, bool last) {
     throw std::invalid_argument("websocket: a text message must be UTF-8 (RFC 6455 5.6)");
   }
   if (state_.load(std::memory_order_acquire) != kOpen) throw_closed();
-  const bool rsv1 = deflate_.enabled;
+  const bool rsv1 = rx_.deflate().enabled;
   const char* p = data.data();
   std::size_t n = data.size();
   if (rsv1) {

@@ -40,15 +40,18 @@
 
 namespace cogo::websocket::detail {
 
-// DeflateParams: what was agreed for one connection.
+// DeflateParams: what was agreed for one connection. Every connection keeps
+// one (in its Receiver), compressed or not, so the fields are bytes: 7 bytes
+// where ints made 24. The values are clamped to zlib's ranges when they are
+// negotiated (windows 8..15, level and memLevel 1..9).
 struct DeflateParams {
   bool enabled = false;
-  int server_window_bits = 15;  // the server compresses with this window
-  int client_window_bits = 15;  // the client compresses with at most this window
   bool server_no_context_takeover = false;
   bool client_no_context_takeover = false;
-  int level = 6;
-  int mem_level = 8;
+  std::int8_t server_window_bits = 15;  // the server compresses with this window
+  std::int8_t client_window_bits = 15;  // the client compresses with at most this window
+  std::int8_t level = 6;
+  std::int8_t mem_level = 8;
 };
 
 struct DeflateNegotiation {

@@ -87,6 +87,8 @@ class Receiver {
             std::uint64_t message_limit);
 
   std::size_t want() const noexcept { return want_; }
+  // deflate() is what was agreed for permessage-deflate (enabled or not).
+  const DeflateParams& deflate() const noexcept { return config_.deflate; }
   // in_message() tells whether a data message has begun and not ended;
   // message_kind() is its kind (or the last one's).
   bool in_message() const noexcept { return in_message_; }
@@ -122,33 +124,38 @@ class Receiver {
   Inflater& inflater();
   void end_compressed_message() noexcept;
 
-  Config config_;
-  Phase phase_ = Phase::header;
+  // Fields by size, largest first: a Receiver lives in every connection,
+  // idle ones included, and the holes between mixed sizes were 32 bytes.
+  const Config config_;  // const: writers read deflate() beside the reader
   std::size_t want_ = 2;
 
   // The data frame being read.
-  bool fin_ = false;
-  unsigned char mask_[4] = {};
   std::uint64_t remaining_ = 0;  // payload bytes not consumed yet
   std::uint64_t frame_pos_ = 0;  // payload bytes consumed (the mask's phase)
   std::size_t unmasked_ = 0;     // compressed: input bytes at the front already unmasked
-  bool pending_output_ = false;  // compressed: the last inflate filled the output
-  std::uint8_t tail_fed_ = 0;    // inflate_tail: bytes of 00 00 ff ff given to zlib
 
   // The data message being read.
-  bool in_message_ = false;
-  bool compressed_ = false;
-  Kind kind_ = Kind::binary;
   std::uint64_t message_bytes_ = 0;
-  Utf8Validator utf8_;
   std::unique_ptr<Inflater> inflater_;  // with context takeover: for the connection's life
 
-  // The last control frame; the close code; the failure.
-  unsigned char control_[kMaxControlPayload] = {};
-  std::uint8_t control_size_ = 0;
-  std::uint16_t close_code_ = 0;
-  std::uint16_t fail_code_ = 0;
+  // The failure; the close code.
   const char* fail_reason_ = "";
+  std::uint16_t fail_code_ = 0;
+  std::uint16_t close_code_ = 0;
+
+  Utf8Validator utf8_;          // the data message's text so far
+  unsigned char mask_[4] = {};  // the data frame's
+  Phase phase_ = Phase::header;
+  bool fin_ = false;             // the data frame's
+  bool pending_output_ = false;  // compressed: the last inflate filled the output
+  std::uint8_t tail_fed_ = 0;    // inflate_tail: bytes of 00 00 ff ff given to zlib
+  bool in_message_ = false;      // a data message has begun and not ended
+  bool compressed_ = false;      // ... and it is compressed
+  Kind kind_ = Kind::binary;     // ... and its kind
+
+  // The last control frame.
+  std::uint8_t control_size_ = 0;
+  unsigned char control_[kMaxControlPayload] = {};
 };
 
 // valid_close_code() tells whether code may appear in a close frame (RFC
