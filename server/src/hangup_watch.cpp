@@ -75,7 +75,12 @@ class Watcher {
       {
         std::lock_guard<std::mutex> lk(mu_);
         for (int i = 0; i < n; ++i) {
-          auto it = watches_.find(events[i].data.u64);
+          // A copy: epoll_event is packed on x86-64, so data.u64 sits at
+          // offset 4, and find() would bind its const reference to a
+          // misaligned uint64_t (undefined behaviour; UBSan's report in
+          // server_test's graceful shutdown under ASan+UBSan).
+          const std::uint64_t id = events[i].data.u64;
+          auto it = watches_.find(id);
           if (it == watches_.end()) continue;  // unwatched meanwhile
           Watch& w = it->second;
           bool left = (events[i].events & (EPOLLHUP | EPOLLERR)) != 0;
