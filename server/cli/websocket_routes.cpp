@@ -48,9 +48,28 @@ struct HubEvent {
 
 class ChatHub {
  public:
+  ChatHub() = default;
+  ChatHub(const ChatHub&) = delete;
+  ChatHub& operator=(const ChatHub&) = delete;
+  // ~ChatHub() stops the hub, if it started, and waits for it to return.
+  // Nobody sends any more (every chat() holds the hub), and the hub must end
+  // on its own: a goroutine still parked when the runtime stops has its
+  // stack dropped without unwinding, and the members set on it leaked (LSan
+  // in websocket_interop_test, ASan build).
+  ~ChatHub() {
+    events_.close();
+    stopped_.wait();
+  }
+
   // events() is where members send; the hub starts on first use.
   const cogo::Chan<HubEvent>& events() {
-    started_.call([this] { cogo::go_detached([this] { run(); }); });
+    started_.call([this] {
+      stopped_.add(1);
+      cogo::go_detached([this] {
+        run();
+        stopped_.done();
+      });
+    });
     return events_;
   }
 
@@ -79,9 +98,13 @@ class ChatHub {
           break;
       }
     }
+    // Closed: let any writer still waiting go (none, once every chat()
+    // has left).
+    for (const MemberPtr& m : members) m->queue.close();
   }
 
   cogo::Once started_;
+  cogo::WaitGroup stopped_;  // counts the hub goroutine once started
   cogo::Chan<HubEvent> events_{1024};
 };
 
