@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test.sh builds cogo (Release) and runs every test; then the runtime's tests
-# again under ASan+UBSan and TSan, then every fuzz target for 30 s, then the
-# Docker image test. Installs missing Debian packages first.
+# test.sh builds cogo (Release) and runs every test; then the runtime's and
+# the server's tests again under ASan+UBSan (LeakSanitizer on) and the
+# runtime's under TSan, then every fuzz target for 30 s, then the Docker
+# image test. Installs missing Debian packages first.
 # COGO_SKIP_SANITIZERS=1 skips the sanitizer passes, COGO_SKIP_FUZZ=1 the
 # fuzz pass; COGO_SKIP_DOCKER=1 the container test (docker/test.sh, which
 # needs root for podman).
@@ -15,6 +16,10 @@ cmake --build build -j"$JOBS"
 ctest --test-dir build --output-on-failure --timeout 900
 
 if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
+  started=$(date +%s)
+  san_env=(TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+           ASAN_OPTIONS="detect_leaks=1 halt_on_error=1"
+           UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1")
   # The runtime and the netpoller are where data races and stack-switch bugs
   # hide, and request cancellation crosses every thread the server has (the
   # hang-up watcher, timers, connection threads): their suites run
@@ -23,23 +28,54 @@ if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
   # never reached stderr within 20 s — not understood yet, see the session 4
   # note; Release runs it on every CI).
   SAN_TESTS=(scheduler_test chan_test sync_test sema_test sleeper_test netpoll_test cancel_test http_cancel_test)
+  # Under ASan+UBSan, with LeakSanitizer on, also the server: the binary and
+  # its TLS and WebSocket listeners (server_test, tls_test, the websocket_*
+  # suites; websocket_interop_test serves HTTP, HTTPS and WebSockets to real
+  # clients, then checks that cogo-server exits 0 on SIGTERM, which under LSan
+  # means it leaked nothing), the HTTP/1.1 engine and the router.
+  # Not yet run under a sanitizer (each built and run only in Release):
+  # admin, cli_middleware, error, flag_set, flag_value, http_json,
+  # http_request, http_rfc, load, metrics, every mw_*, request_values, tcp,
+  # thread_model, the fuzz replays, the fault and soak scripts.
+  ASAN_TESTS=("${SAN_TESTS[@]}" server_test tls_test websocket_test websocket_api_test
+              websocket_deflate_test websocket_unit_test websocket_interop_test
+              http_connection_test router_test)
+  # Left out under ASan until it is fixed (an open finding, not a
+  # suppression): server_test's KeepAliveWithPythonHttpClient/goroutine —
+  # the ASan cogo-server with 2 Ps answers about 1 in 100 keep-alive
+  # POST /echo with the previous request's body (never with 1 P, never in
+  # Release in 8,000 requests); see issue 15's note.
+  asan_filter='-*Million*:SchedulerDeathTest.Sigquit*:*KeepAliveWithPythonHttpClient/goroutine'
   for san in address thread; do
     dir="build-$san"
-    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOGO_SANITIZE=$san \
-      -DCOGO_BUILD_BENCH=OFF >/dev/null
-    targets=()
-    for t in "${SAN_TESTS[@]}"; do
+    if [ "$san" = address ]; then
+      # clang-14 at -O1 with line tables (build type Sanitize): about a
+      # quarter of the CPU of g++ at RelWithDebInfo (README, "Sanitizer
+      # builds"). cogo-server is the binary server_test and the WebSocket
+      # interop test start.
+      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Sanitize -DCOGO_SANITIZE=address \
+        -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 -DCOGO_BUILD_BENCH=OFF >/dev/null
+      tests=("${ASAN_TESTS[@]}")
+      targets=(cogo-server)
+    else
+      cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCOGO_SANITIZE=$san \
+        -DCOGO_BUILD_BENCH=OFF >/dev/null
+      tests=("${SAN_TESTS[@]}")
+      targets=()
+    fi
+    for t in "${tests[@]}"; do
       [ -f "tests/$t.cpp" ] && targets+=("$t")
     done
     cmake --build "$dir" -j"$JOBS" --target "${targets[@]}"
     for t in "${targets[@]}"; do
+      [ "$t" = cogo-server ] && continue
       echo "== $t under $san sanitizer"
-      TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-      ASAN_OPTIONS="detect_leaks=1 halt_on_error=1" \
-      UBSAN_OPTIONS="halt_on_error=1 print_stacktrace=1" \
-        "$dir/bin/$t" --gtest_filter='-*Million*:SchedulerDeathTest.Sigquit*' --gtest_brief=1
+      filter='-*Million*:SchedulerDeathTest.Sigquit*'
+      [ "$san" = address ] && filter=$asan_filter
+      env "${san_env[@]}" "$dir/bin/$t" --gtest_filter="$filter" --gtest_brief=1
     done
   done
+  echo "scripts/test.sh: sanitizer passes: $(($(date +%s) - started)) s"
 fi
 # Every fuzz target (tests/fuzz/README.md) for 30 s under ASan+UBSan, two at
 # a time, after their clang-14 build (build-fuzz/): about 7 minutes on two
