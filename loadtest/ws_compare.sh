@@ -16,7 +16,12 @@
 #            server's share of a core and how busy cores 0 and 1 were.
 #   memory   --n idle WebSockets (one ping each when they connect, then
 #            nothing: every server is waiting in its read) held by cogo-load
-#            hold: (VmRSS holding - VmRSS before) / N per server; then with
+#            hold: (VmRSS holding - VmRSS before) / N per server, the
+#            marginal cost: "before" is taken after a warm-up of 20
+#            WebSockets that connect, ping and close (one-time costs, such as
+#            OpenSSL 3 setting up its provider on the first handshake's
+#            SHA-1 — 2 MiB in cogo — or a runtime's first buffers, are
+#            reported apart as warm_up_kib, for every server alike); then with
 #            permessage-deflate and context takeover, one compressed message
 #            each way per connection first (zlib's state allocated both
 #            ways), the same for every server.
@@ -187,7 +192,16 @@ memory_run() {
   [[ $deflate == 1 ]] && flags=(--deflate --ws-send message)
   start_ws "$name" "$deflate"
   sleep 1
-  local before holding
+  local start before holding
+  read -r start _ < <(mem "$SERVER_PID")
+  taskset -c 1 "$COGO_LOAD" hold -c 20 -d 2s --interval 1s "${flags[@]}" \
+    "ws://127.0.0.1:$port/ws/echo" >"$WORK/warmup-$name-$deflate.txt" 2>&1 ||
+    note "$name: the warm-up reported errors (see $WORK/warmup-$name-$deflate.txt)"
+  for _ in $(seq 50); do
+    [[ $(established "$port") -eq 0 ]] && break
+    sleep 0.2
+  done
+  sleep 1
   read -r before _ < <(mem "$SERVER_PID")
   taskset -c 1 "$COGO_LOAD" hold -c "$N" -d 20s --interval 600s "${flags[@]}" \
     "ws://127.0.0.1:$port/ws/echo" >"$WORK/memory-$name-$deflate.txt" 2>&1 &
@@ -203,7 +217,7 @@ memory_run() {
   conns=$(established "$port")
   wait "$load" || note "$name: cogo-load hold reported errors (see $WORK/memory-$name-$deflate.txt)"
   stop_server "$name"
-  echo "{\"part\": \"memory\", \"server\": \"$name\", \"deflate\": $([[ $deflate == 1 ]] && echo true || echo false), \"connections\": $conns, \"rss_before_kib\": $before, \"rss_holding_kib\": $holding, \"threads\": $threads, \"vsize_kib\": $vsize, \"bytes_per_connection\": $(((holding - before) * 1024 / N))}" >>"$RESULTS"
+  echo "{\"part\": \"memory\", \"server\": \"$name\", \"deflate\": $([[ $deflate == 1 ]] && echo true || echo false), \"connections\": $conns, \"rss_start_kib\": $start, \"warm_up_kib\": $((before - start)), \"rss_before_kib\": $before, \"rss_holding_kib\": $holding, \"threads\": $threads, \"vsize_kib\": $vsize, \"bytes_per_connection\": $(((holding - before) * 1024 / N))}" >>"$RESULTS"
 }
 
 if [[ " $PARTS " == *" echo "* ]]; then
@@ -261,11 +275,14 @@ for deflate in (False, True):
               f"{100 * med('server_core_share'):9.0f} {100 * med('core0_busy'):8.0f} {100 * med('core1_busy'):8.0f}")
 mem = [r for r in rows if r["part"] == "memory"]
 if mem:
-    print(f"\nmemory per idle WebSocket ({n} connections; deflate: one compressed message each way first)")
-    print(f"  {'server':8} {'deflate':8} {'held':>7} {'bytes/conn':>11} {'KiB/conn':>9} {'threads':>8}")
+    print(f"\nmemory per idle WebSocket ({n} connections, after a warm-up of 20 that came and went; "
+          f"deflate: one compressed message each way first)")
+    print(f"  {'server':8} {'deflate':8} {'held':>7} {'bytes/conn':>11} {'KiB/conn':>9} {'threads':>8} "
+          f"{'warm-up KiB':>12}")
     for r in mem:
         print(f"  {r['server']:8} {'on' if r['deflate'] else 'off':8} {r['connections']:7} "
-              f"{r['bytes_per_connection']:11,} {r['bytes_per_connection'] / 1024:9.2f} {r['threads']:8}")
+              f"{r['bytes_per_connection']:11,} {r['bytes_per_connection'] / 1024:9.2f} {r['threads']:8} "
+              f"{r.get('warm_up_kib', 0):12,}")
 json.dump({"revision": rev, "duration": duration, "connections": int(conns), "message_size": int(size),
            "memory_connections": int(n), "runs": rows}, open(out, "w"), indent=2)
 print(f"\n(written to {out})")

@@ -19,7 +19,6 @@
 // websocket_deflate.h).
 #pragma once
 
-#include <array>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,8 +46,6 @@ Handshake check_handshake(std::string_view method, int version_major, int versio
 
 // accept_key() is Sec-WebSocket-Accept for a Sec-WebSocket-Key.
 std::string accept_key(std::string_view key);
-// sha1() is the SHA-1 digest of data (FIPS 180-4), accept_key()'s hash.
-std::array<unsigned char, 20> sha1(std::string_view data) noexcept;
 
 // valid_key() tells whether key is the base64 of 16 bytes (24 characters,
 // the last two "==").
