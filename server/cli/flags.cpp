@@ -59,6 +59,12 @@ std::vector<cogo::Flag> flags(Config& c) {
        },
        "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)",
        Flag::comma_list},
+      {"h2", "", [&c](auto&, auto&) { c.server.http.h2 = true; },
+       "offer HTTP/2 on the TLS listeners (ALPN h2, then http/1.1; off by default for now); "
+       "goroutine model only: the thread model serves HTTP/1.1"},
+      {"h2c", "", [&c](auto&, auto&) { c.server.http.h2c = true; },
+       "plain listeners also take HTTP/2 with prior knowledge (a connection that opens with the "
+       "HTTP/2 preface; others stay HTTP/1.1); goroutine model only"},
       {"tls-cert", "V", [&c](auto&, auto& v) { c.server.tls.cert_file = v; },
        "PEM certificate chain for --tls-listen"},
       {"tls-key", "V", [&c](auto&, auto& v) { c.server.tls.key_file = v; },

@@ -4,7 +4,13 @@
 #include <memory>
 #include <string>
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "coarse_clock.h"
+#include "http2_engine.h"
 #include "cogo/http/conn_stream.h"
 #include "cogo/http/http1_session.h"
 #include "cogo/http/tls.h"
@@ -27,6 +33,7 @@ struct GoroutineConn {
   std::unique_ptr<http::TlsStream> tls;
   http::Http1Session http;
   bool handshaken = false;
+  bool protocol_known = false;  // h2c: the first bytes said HTTP/1.1 or HTTP/2
   Deadline idle_deadline = no_deadline;  // set by park_idle()
 
   GoroutineConn(GoroutineConns* s, net::Conn c, std::string remote)
@@ -95,6 +102,39 @@ void resume(GoroutineConn* c) {
   serve(c);
 }
 
+// Protocol: what the first bytes of a plain connection say (h2c).
+enum class Protocol { http1, http2, unknown, partial };
+
+// sniff() peeks at a plain connection's first bytes without taking them:
+// the HTTP/2 client preface (RFC 9113 3.4) is prior knowledge of HTTP/2; any
+// other byte, HTTP/1.1; nothing yet, unknown; fewer than 4 bytes that begin
+// the preface, partial ("P" may still be "POST"; no method starts "PRI ").
+Protocol sniff(int fd) {
+  const std::string_view preface = http::detail::kHttp2Preface;
+  char buf[24];
+  ssize_t n;
+  do {
+    n = ::recv(fd, buf, preface.size(), MSG_PEEK | MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) return n == 0 ? Protocol::http1 : Protocol::unknown;  // EOF: HTTP/1.1's engine ends it
+  if (preface.substr(0, static_cast<std::size_t>(n)) != std::string_view(buf, static_cast<std::size_t>(n)))
+    return Protocol::http1;
+  return n >= 4 ? Protocol::http2 : Protocol::partial;
+}
+
+// serve_h2() serves the connection as HTTP/2 on this goroutine until it
+// ends, then closes it: an HTTP/2 connection keeps its goroutines (the owner
+// and its reader) while it is open, idle or not.
+void serve_h2(GoroutineConn* c) {
+  const std::string remote = c->conn.remote_address().to_string();
+  try {
+    http::detail::serve_http2(c->stream(), *c->shared->handler, *c->shared->http, remote);
+  } catch (const std::exception& e) {
+    spdlog::debug("http2 connection error: {}", e.what());
+  }
+  finish(c);
+}
+
 // serve() runs on a goroutine: serve what is ready, then park the connection
 // in the poller (or close it).
 void serve(GoroutineConn* c) {
@@ -107,6 +147,47 @@ void serve(GoroutineConn* c) {
       spdlog::debug("tls handshake with {} failed: {}", c->conn.remote_address().to_string(), e.what());
       finish(c);
       return;
+    }
+  }
+  if (!c->protocol_known) {
+    if (c->tls) {
+      c->protocol_known = true;
+      if (c->tls->alpn() == "h2") {
+        serve_h2(c);
+        return;
+      }
+    } else if (c->shared->http->h2c) {
+      switch (sniff(c->conn.native_handle())) {
+        case Protocol::http2:
+          c->protocol_known = true;
+          serve_h2(c);
+          return;
+        case Protocol::http1:
+          c->protocol_known = true;
+          break;
+        case Protocol::unknown:
+          // Nothing yet: wait for the first bytes in the poller.
+          park_idle(c, false);
+          return;
+        case Protocol::partial: {
+          // Bytes are there, so the poller would wake at once: wait here
+          // for the rest of the first 4, within the read-header timeout.
+          const auto until = std::chrono::steady_clock::now() + c->shared->http->read_header_timeout;
+          Protocol p = Protocol::partial;
+          while (p == Protocol::partial && std::chrono::steady_clock::now() < until) {
+            cogo::sleep_for(std::chrono::milliseconds(5));
+            p = sniff(c->conn.native_handle());
+          }
+          c->protocol_known = true;
+          if (p == Protocol::http2) {
+            serve_h2(c);
+            return;
+          }
+          break;
+        }
+      }
+    } else {
+      c->protocol_known = true;
     }
   }
   http::Http1Session::State st = http::Http1Session::State::closed;

@@ -115,7 +115,8 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>(std::move(o
     if (impl_->opt.tls.cert_file.empty() || impl_->opt.tls.key_file.empty()) {
       throw std::invalid_argument("a TLS listener needs a certificate and a key (--tls-cert, --tls-key)");
     }
-    impl_->tls = std::make_shared<TlsContext>(impl_->opt.tls);
+    impl_->tls = std::make_shared<TlsContext>(
+        impl_->opt.tls, impl_->opt.http.h2 && impl_->opt.model == Model::goroutine);
   }
   Impl& s = *impl_;
   s.conns.handler = &s.handler;

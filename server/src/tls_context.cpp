@@ -118,15 +118,20 @@ int refuse_password(char*, int, int, void* asked) {
   return -1;
 }
 
-// select_alpn() accepts http/1.1 when the client offers it. A client that
-// offers only other protocols (h2 alone) gets no ALPN answer rather than an
-// alert; it may still speak HTTP/1.1 or give up itself.
+// select_alpn() accepts http/1.1 when the client offers it, and h2 first
+// when the context offers it (arg non-null) and the client does: the
+// server's order wins (SSL_select_next_proto). A client that offers only
+// other protocols gets no ALPN answer rather than an alert; it may still
+// speak HTTP/1.1 or give up itself.
 int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
-                unsigned int inlen, void*) {
-  static const unsigned char kServerProtocols[] = "\x08http/1.1";
+                unsigned int inlen, void* offer_h2) {
+  static const unsigned char kHttp1[] = "\x08http/1.1";
+  static const unsigned char kH2Http1[] = "\x02h2\x08http/1.1";
+  const unsigned char* protocols = offer_h2 != nullptr ? kH2Http1 : kHttp1;
+  const unsigned int size = offer_h2 != nullptr ? sizeof kH2Http1 - 1 : sizeof kHttp1 - 1;
   unsigned char* chosen = nullptr;
-  if (SSL_select_next_proto(&chosen, outlen, kServerProtocols, sizeof kServerProtocols - 1, in,
-                            inlen) == OPENSSL_NPN_NEGOTIATED) {
+  if (SSL_select_next_proto(&chosen, outlen, protocols, size, in, inlen) ==
+      OPENSSL_NPN_NEGOTIATED) {
     *out = chosen;
     return SSL_TLSEXT_ERR_OK;
   }
@@ -218,7 +223,7 @@ void load_private_key(SSL_CTX* ctx, const std::string& path, const std::string& 
 // ---------------------------------------------------------------------------
 // TlsContext
 
-TlsContext::TlsContext(const TlsConfig& config) {
+TlsContext::TlsContext(const TlsConfig& config, bool offer_h2) {
   auto impl = std::make_shared<detail::TlsContextImpl>();
   impl->config = config;
   ERR_clear_error();
@@ -249,7 +254,9 @@ TlsContext::TlsContext(const TlsConfig& config) {
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
   static const unsigned char kSessionContext[] = "cogo";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
-  SSL_CTX_set_alpn_select_cb(ctx, detail::select_alpn, nullptr);
+  // Any non-null argument says "offer h2" (select_alpn).
+  static int offer;
+  SSL_CTX_set_alpn_select_cb(ctx, detail::select_alpn, offer_h2 ? &offer : nullptr);
 
   detail::X509Ptr leaf;
   detail::load_certificate_chain(ctx, config.cert_file, leaf);

@@ -71,6 +71,14 @@ struct HttpOptions {
   // their handler runs to the end and the response is still written).
   bool cancel_on_half_close = true;
 
+  // HTTP/2 (RFC 9113; goroutine model only: the thread model serves
+  // HTTP/1.1). h2: a TLS listener offers "h2" in ALPN before "http/1.1".
+  // h2c: a plain listener takes a connection that opens with the HTTP/2
+  // client preface (prior knowledge) as HTTP/2; other connections stay
+  // HTTP/1.1. Each stream's handler runs in a goroutine of its own.
+  bool h2 = false;
+  bool h2c = false;
+
   // When *draining becomes true (graceful shutdown), each connection finishes
   // the request in progress, answers it with "Connection: close" and closes.
   const std::atomic<bool>* draining = nullptr;

@@ -26,6 +26,7 @@ class Upgraded;
 namespace detail {
 class Exchange;
 class Http1Engine;
+class Http2Stream;
 // JsonSupport<void> is defined by cogo/http/json.h (nlohmann-json), which
 // Request::json() and Response::json(status, value) need.
 template <class Tag>
@@ -176,6 +177,7 @@ class Request {
  private:
   // The engines fill a Request (server/src/exchange.h).
   friend class detail::Http1Engine;
+  friend class detail::Http2Stream;
   friend class detail::Exchange;  // Exchange::of()
   friend class Router;
   friend Upgraded upgrade(Request& req, Response& res);

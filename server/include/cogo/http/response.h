@@ -26,6 +26,7 @@ class Upgraded;
 namespace detail {
 class Exchange;
 class Http1Engine;
+class Http2Stream;
 // JsonSupport<void> is defined by cogo/http/json.h (nlohmann-json).
 template <class Tag>
 struct JsonSupport;
@@ -133,6 +134,7 @@ class Response {
  private:
   // The engines read a Response (server/src/exchange.h).
   friend class detail::Http1Engine;
+  friend class detail::Http2Stream;
   friend Upgraded upgrade(Request& req, Response& res);
   friend void upgrade(Request& req, Response& res, std::function<void(Upgraded&)> fn);
   Response() = default;

@@ -48,7 +48,8 @@ class TlsContext {
   // belong together. Throws TlsError naming the file and what is wrong:
   // "tls: cannot read certificate /x.pem: no such file or directory",
   // "tls: private key /k.pem does not match certificate /c.pem".
-  explicit TlsContext(const TlsConfig& config);
+  // offer_h2: ALPN offers "h2" before "http/1.1" (HttpOptions::h2).
+  explicit TlsContext(const TlsConfig& config, bool offer_h2 = false);
 
   std::chrono::milliseconds handshake_timeout() const noexcept;
   const std::string& cert_file() const noexcept;
