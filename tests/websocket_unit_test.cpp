@@ -209,7 +209,9 @@ TEST(Deflate, NegotiationTable_7_1) {
   };
   const Row rows[] = {
       {"permessage-deflate", "permessage-deflate", 15, 15},
-      {"permessage-deflate; client_max_window_bits=10", "permessage-deflate", 15, 10},
+      // 7.1.2.2: the offer's 10 is a hint; the server inflating with 10 says so.
+      {"permessage-deflate; client_max_window_bits=10",
+       "permessage-deflate; client_max_window_bits=10", 15, 10},
       {"permessage-deflate; server_max_window_bits=12",
        "permessage-deflate; server_max_window_bits=12", 12, 15},
       {"permessage-deflate;server_no_context_takeover ;  client_max_window_bits",
@@ -231,10 +233,15 @@ TEST(Deflate, NegotiationTable_7_1) {
       EXPECT_EQ(n.params.client_window_bits, r.client_bits);
     }
   }
+  // RFC 6455 9.1: a quoted value is a token once unescaped; 1#extension
+  // needs one at least.
   for (const char* bad :
-       {"permessage-deflate;", "; x", "permessage-deflate; a=\"unterminated", "a b"}) {
+       {"permessage-deflate;", "; x", "permessage-deflate; a=\"unterminated", "a b",
+        "foo; bar=\"a b\"", "permessage-deflate; client_max_window_bits=\"\"", ",", ""}) {
     EXPECT_TRUE(negotiate_deflate({bad}, opts).malformed) << bad;
   }
+  EXPECT_FALSE(negotiate_deflate({"foo; bar=\"b\\az\"", ", permessage-deflate ,"}, opts).malformed);
+  EXPECT_FALSE(negotiate_deflate({}, opts).malformed);
 }
 
 }  // namespace

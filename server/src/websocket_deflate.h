@@ -15,8 +15,9 @@
 //                               than offered; when not offered the server
 //                               still uses its own (smaller is always safe)
 //   client_max_window_bits=N    sent only when offered (7.1.2.2 forbids it
-//                               otherwise), when the server wants less than
-//                               the client would use
+//                               otherwise), whenever the server inflates
+//                               with less than 15: the offer's own value is
+//                               only a hint, binding once answered
 // zlib cannot produce raw deflate with an 8-bit window, so an offer that
 // holds the server to 8 is declined.
 //
