@@ -787,6 +787,35 @@ TEST_P(Ws, Limits_10_4_MessageOverTheLimitAcrossFragmentsIs1009) {
   });
 }
 
+// A frame's announced length reserves nothing: the message buffer grows
+// with the payload that arrives (a header announcing 8 MiB made read()
+// size its message to 8 MiB at once, held while the client sent nothing).
+TEST_P(Ws, Limits_AnAnnouncedPayloadReservesNoMemoryBeforeItArrives) {
+  std::atomic<std::size_t> capacity{0};
+  std::atomic<int> code{0};
+  run(
+      [&](int port, Server&) {
+        Client c;
+        c.open(port, "/hold");
+        const std::string f = build_frame(0x2, std::string(8 * 1024 * 1024, 'x'));
+        c.send(f.substr(0, 14 + 100));  // the header and 100 bytes of payload
+        c.shutdown_write();
+        EXPECT_TRUE(c.eof());
+        EXPECT_TRUE(wait_until([&] { return code.load() != 0; }));
+      },
+      [&](Server& server) {
+        server.router().get("/hold", [&](cogo::http::Request& req, cogo::http::Response& res) {
+          auto ws = cogo::websocket::accept(req, res, options_);
+          cogo::websocket::Message m;
+          EXPECT_FALSE(ws.read(m));
+          capacity = m.data.capacity();  // report() assigns the reason: capacity stays
+          code = m.code;
+        });
+      });
+  EXPECT_EQ(code.load(), 1006);
+  EXPECT_LT(capacity.load(), 64u * 1024) << "the message buffer followed the announced length";
+}
+
 TEST_P(Ws, Limits_MaxFrameBelowMaxMessage) {
   options_.max_message_bytes = 10000;
   options_.max_frame_bytes = 100;
