@@ -78,8 +78,9 @@ if [ "${COGO_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "scripts/test.sh: sanitizer passes: $(($(date +%s) - started)) s"
 fi
 # Every fuzz target (tests/fuzz/README.md) for 30 s under ASan+UBSan, two at
-# a time, after their clang-14 build (build-fuzz/): about 7 minutes on two
-# quiet cores. A finding fails CI; its input is in build-fuzz/findings/.
+# a time, after their clang-14 build (build-fuzz/): about 8 minutes on two
+# quiet cores (tests/fuzz/README.md). A finding fails CI; its input is in
+# build-fuzz/findings/.
 # `tests/fuzz/run.sh --hours H` runs them long.
 if [ "${COGO_SKIP_FUZZ:-0}" != "1" ]; then
   started=$(date +%s)
