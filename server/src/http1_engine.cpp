@@ -16,6 +16,7 @@
 #include "cogo/detail/os.h"
 #include "cogo/http/error.h"
 #include "file_io.h"
+#include "handler_run.h"
 #include "http_date.h"
 #include "text.h"
 
@@ -516,43 +517,20 @@ UpgradeHandler Http1Engine::take_upgrade(std::string& buffered) {
 }
 
 void Http1Engine::run_handler() {
-  int status = 500;
-  std::string message;
-  bool failed = false;    // a handler bug (logged), rather than an HttpError
-  bool returned = false;  // the handler returned (did not throw)
-  cogo::CancelReason escaped = cogo::CancelReason::none;  // a Cancelled it threw
   begin_request_context();
-  try {
-    // ContextScope without its reference counting: ctx_ outlives the run.
-    struct Bind {
-      cogo::detail::CancelState*& slot;
-      cogo::detail::CancelState* previous;
-      ~Bind() { slot = previous; }
-    } bind{cogo::detail::cancel_slot(), nullptr};
-    bind.previous = std::exchange(bind.slot, ctx_.state());
-    (*handler_)(request_, response_);
-    returned = true;
-  } catch (const cogo::Cancelled& e) {
-    escaped = e.reason();
-  } catch (const HttpError& e) {
-    status = e.status();
-    message = e.what();
-  } catch (const TimeoutError& e) {
-    if (phase_ == RequestPhase::body_timed_out) {
-      status = 408;
-      message = "timed out reading the request body";
-    } else {
-      failed = true;
-      message = e.what();
-    }
-  } catch (const std::exception& e) {
-    failed = true;
-    message = e.what();
-  } catch (...) {
-    failed = true;
-    message = "an exception not derived from std::exception";
-  }
-  if (!returned && upgrade_ == UpgradeMode::later) {
+  HandlerRun run = run_caught(
+      [&] {
+        // ContextScope without its reference counting: ctx_ outlives the run.
+        struct Bind {
+          cogo::detail::CancelState*& slot;
+          cogo::detail::CancelState* previous;
+          ~Bind() { slot = previous; }
+        } bind{cogo::detail::cancel_slot(), nullptr};
+        bind.previous = std::exchange(bind.slot, ctx_.state());
+        (*handler_)(request_, response_);
+      },
+      [&] { return phase_ == RequestPhase::body_timed_out; });
+  if (!run.returned && upgrade_ == UpgradeMode::later) {
     // A handler that failed after a deferred upgrade: nothing of it runs.
     upgrade_ = UpgradeMode::none;  // close_ is upgraded: the connection closes
     upgrade_later_ = nullptr;
@@ -564,33 +542,22 @@ void Http1Engine::run_handler() {
   // The request's values end with the handler chain (their destructors may
   // still wait: the context is not over yet).
   request_.values_.clear();
-  const cogo::CancelReason reason = end_request_context(escaped);
-  const cogo::CancelReason cancelled =
-      returned || escaped != cogo::CancelReason::none ? reason : cogo::CancelReason::none;
-  if (returned) {
-    // A handler that caught Cancelled and returned without an answer of its
-    // own (a status or a body) still gets the 503 it would have got;
-    // client_gone: nobody to tell (below).
-    const bool answered =
-        response_.committed_ || response_.status_ != 200 || response_.body_bytes_ > 0;
-    if (cancelled == cogo::CancelReason::none ||
-        (answered && cancelled != cogo::CancelReason::client_gone)) {
-      return;
-    }
-  }
+  const cogo::CancelReason cancelled = cancelled_by(run, end_request_context(run.escaped));
+  const bool answered =
+      response_.committed_ || response_.status_ != 200 || response_.body_bytes_ > 0;
+  if (keeps_own_answer(run, cancelled, answered)) return;
   if (broken()) return;  // our own stream failed under the handler
   if (cancelled == cogo::CancelReason::client_gone) {
     raise(CloseReason::broken);  // nobody is there to read an answer
     return;
   }
   if (cancelled != cogo::CancelReason::none) {
-    status = 503;
-    message = cancelled == cogo::CancelReason::deadline   ? "handler timed out"
-              : cancelled == cogo::CancelReason::shutdown ? "server shutting down"
-                                                          : "request cancelled";
+    answer_cancelled(run, cancelled);
     if (cancelled == cogo::CancelReason::shutdown) raise(CloseReason::draining);
   }
-  if (failed) {
+  int& status = run.status;
+  std::string& message = run.message;
+  if (run.failed) {
     spdlog::error("http: handler for {} {} from {} threw: {}", request_.method_, request_.path_,
                   remote_address_, message);
     message = "Internal Server Error";

@@ -27,6 +27,7 @@
 #include "cogo/wait_group.h"
 #include "exchange.h"
 #include "file_io.h"
+#include "handler_run.h"
 #include "http_date.h"
 #include "text.h"
 #include "upgrade_registry.h"
@@ -850,68 +851,38 @@ void Http2Stream::finish_response() {
 }
 
 void Http2Stream::run_handler() {
-  int status = 500;
-  std::string message;
-  bool failed = false;
-  bool returned = false;
-  cogo::CancelReason escaped = cogo::CancelReason::none;
   const HttpOptions& options = conn_->options_;
   if (RequestCounters* c = options.request_counters) c->in_flight.fetch_add(1, std::memory_order_relaxed);
-  try {
-    fill_request();
-    if (req_.has_content_length_ && req_.content_length_ > options.max_body_bytes) {
-      throw HttpError(413, "request body too large");
-    }
-    cogo::ContextScope scope(ctx_);
-    req_.context_ = &ctx_;
-    conn_->handler_(req_, res_);
-    returned = true;
-  } catch (const cogo::Cancelled& e) {
-    escaped = e.reason();
-  } catch (const HttpError& e) {
-    status = e.status();
-    message = e.what();
-  } catch (const TimeoutError& e) {
-    if (body_timed_out_) {
-      status = 408;
-      message = "timed out reading the request body";
-    } else {
-      failed = true;
-      message = e.what();
-    }
-  } catch (const std::exception& e) {
-    failed = true;
-    message = e.what();
-  } catch (...) {
-    failed = true;
-    message = "an exception not derived from std::exception";
-  }
+  HandlerRun run = run_caught(
+      [&] {
+        fill_request();
+        if (req_.has_content_length_ && req_.content_length_ > options.max_body_bytes) {
+          throw HttpError(413, "request body too large");
+        }
+        cogo::ContextScope scope(ctx_);
+        req_.context_ = &ctx_;
+        conn_->handler_(req_, res_);
+      },
+      [&] { return body_timed_out_; });
   req_.values_.clear();
   const cogo::CancelReason own = ctx_.reason();
-  const cogo::CancelReason reason = own != cogo::CancelReason::none ? own : escaped;
+  const cogo::CancelReason reason = own != cogo::CancelReason::none ? own : run.escaped;
   if (RequestCounters* c = options.request_counters) {
     c->in_flight.fetch_sub(1, std::memory_order_relaxed);
     if (reason != cogo::CancelReason::none)
       c->cancelled[static_cast<int>(reason)].fetch_add(1, std::memory_order_relaxed);
   }
-  const cogo::CancelReason cancelled =
-      returned || escaped != cogo::CancelReason::none ? reason : cogo::CancelReason::none;
-  if (returned) {
-    const bool answered = res_.committed_ || res_.status_ != 200 || res_.body_bytes_ > 0;
-    if (cancelled == cogo::CancelReason::none ||
-        (answered && cancelled != cogo::CancelReason::client_gone)) {
-      finish_response();
-      return;
-    }
+  const cogo::CancelReason cancelled = cancelled_by(run, reason);
+  const bool answered = res_.committed_ || res_.status_ != 200 || res_.body_bytes_ > 0;
+  if (keeps_own_answer(run, cancelled, answered)) {
+    finish_response();
+    return;
   }
   if (broken_ || cancelled == cogo::CancelReason::client_gone) return;  // nobody to answer
-  if (cancelled != cogo::CancelReason::none) {
-    status = 503;
-    message = cancelled == cogo::CancelReason::deadline   ? "handler timed out"
-              : cancelled == cogo::CancelReason::shutdown ? "server shutting down"
-                                                          : "request cancelled";
-  }
-  if (failed) {
+  if (cancelled != cogo::CancelReason::none) answer_cancelled(run, cancelled);
+  int& status = run.status;
+  std::string& message = run.message;
+  if (run.failed) {
     spdlog::error("http2: handler for {} {} from {} threw: {}", req_.method_, req_.path_,
                   conn_->remote_, message);
     message = "Internal Server Error";
