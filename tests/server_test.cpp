@@ -249,16 +249,34 @@ TEST_P(ServerBinary, TlsWithSelfSignedCertificate) {
   args.push_back(d + "/c.pem");
   args.push_back("--tls-key");
   args.push_back(d + "/k.pem");
+  {
+    ServerProcess srv(args);
+    const int plain = srv.port(0), tls = srv.port(1);
+    ASSERT_GT(tls, 0) << srv.output();
+    EXPECT_EQ(run_command("curl -s " + url(plain, "/")), "Hello, World!");
+    // curl offers h2 then http/1.1: h2 is on by default in the goroutine
+    // model; the thread model serves HTTP/1.1 only.
+    const std::string want = GetParam() == "goroutine" ? "h2" : "http/1.1";
+    std::string out = run_command("curl -sk -v https://127.0.0.1:" + std::to_string(tls) + "/ 2>&1");
+    EXPECT_NE(out.find("Hello, World!"), std::string::npos) << out;
+    EXPECT_NE(out.find("ALPN: server accepted " + want), std::string::npos) << out;
+    // A client that offers only http/1.1 gets it (a WebSocket over TLS).
+    out = run_command("curl -sk -v --http1.1 https://127.0.0.1:" + std::to_string(tls) + "/ 2>&1");
+    EXPECT_NE(out.find("Hello, World!"), std::string::npos) << out;
+    EXPECT_NE(out.find("ALPN: server accepted http/1.1"), std::string::npos) << out;
+    EXPECT_EQ(run_command("curl -sk --tls-max 1.2 --data-binary tls12 https://127.0.0.1:" +
+                          std::to_string(tls) + "/echo"),
+              "tls12");
+    EXPECT_EQ(srv.stop(), 0);
+  }
+  // --no-h2: the TLS listener offers http/1.1 only.
+  args.push_back("--no-h2");
   ServerProcess srv(args);
-  const int plain = srv.port(0), tls = srv.port(1);
+  const int tls = srv.port(1);
   ASSERT_GT(tls, 0) << srv.output();
-  EXPECT_EQ(run_command("curl -s " + url(plain, "/")), "Hello, World!");
   std::string out = run_command("curl -sk -v https://127.0.0.1:" + std::to_string(tls) + "/ 2>&1");
   EXPECT_NE(out.find("Hello, World!"), std::string::npos) << out;
   EXPECT_NE(out.find("ALPN: server accepted http/1.1"), std::string::npos) << out;
-  EXPECT_EQ(run_command("curl -sk --tls-max 1.2 --data-binary tls12 https://127.0.0.1:" +
-                        std::to_string(tls) + "/echo"),
-            "tls12");
   EXPECT_EQ(srv.stop(), 0);
   run_command("rm -rf " + d);
 }
@@ -285,6 +303,8 @@ TEST(ServerBinaryFlags, BadFlagsAreNamed) {
   out = run_command(kServer + " --help", &st);
   EXPECT_EQ(WEXITSTATUS(st), 0);
   EXPECT_NE(out.find("--shutdown-grace"), std::string::npos);
+  EXPECT_NE(out.find("--no-h2"), std::string::npos) << out;
+  EXPECT_NE(out.find("the thread model serves HTTP/1.1"), std::string::npos) << out;
 }
 
 TEST(ServerBinaryFlags, ListenErrorNamesAddressAndFix) {

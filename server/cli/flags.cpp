@@ -60,8 +60,10 @@ std::vector<cogo::Flag> flags(Config& c) {
        "HOST:PORT to serve HTTPS on (repeatable; needs --tls-cert and --tls-key)",
        Flag::comma_list},
       {"h2", "", [&c](auto&, auto&) { c.server.http.h2 = true; },
-       "offer HTTP/2 on the TLS listeners (ALPN h2, then http/1.1; off by default for now); "
+       "offer HTTP/2 on the TLS listeners (ALPN h2, then http/1.1): on by default; "
        "goroutine model only: the thread model serves HTTP/1.1"},
+      {"no-h2", "", [&c](auto&, auto&) { c.server.http.h2 = false; },
+       "TLS listeners offer http/1.1 only (no HTTP/2)"},
       {"h2c", "", [&c](auto&, auto&) { c.server.http.h2c = true; },
        "plain listeners also take HTTP/2 with prior knowledge (a connection that opens with the "
        "HTTP/2 preface; others stay HTTP/1.1); goroutine model only"},
@@ -309,6 +311,9 @@ std::vector<cogo::Flag> flags(Config& c) {
 Config parse_config(int argc, const char* const* argv,
                     const std::map<std::string, std::string>& env) {
   Config cfg;
+  // cogo-server offers h2 on its TLS listeners unless --no-h2 (the library's
+  // HttpOptions::h2 stays off: a program that embeds the server asks for it).
+  cfg.server.http.h2 = true;
   std::span<const char* const> args(argv + 1, static_cast<std::size_t>(argc > 0 ? argc - 1 : 0));
   if (!args.empty() && args.front()[0] != '-') {
     const std::string mode = args.front();

@@ -16,6 +16,11 @@ import websockets
 async def echo(uri, compression, ssl_ctx, name):
     async with websockets.connect(uri + "/ws/echo", compression=compression, ssl=ssl_ctx,
                                   max_size=8 * 2**20, ping_interval=None) as ws:
+        if ssl_ctx is not None:
+            # A client that offers only http/1.1 in ALPN gets it, with h2
+            # on (cogo-server's default): a WebSocket needs HTTP/1.1.
+            alpn = ws.transport.get_extra_info("ssl_object").selected_alpn_protocol()
+            assert alpn == "http/1.1", alpn
         ext = ws.response_headers.get("Sec-WebSocket-Extensions") or ""
         assert ("permessage-deflate" in ext) == (compression is not None), ext
         for msg in ["hello", "κόσμε \U0001F600", "", "x" * 100000]:
@@ -77,6 +82,7 @@ async def main(port, tls_port):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
     await echo(plain, "deflate", None, "echo ws deflate")
     await echo(plain, None, None, "echo ws plain")
     await echo(secure, "deflate", ctx, "echo wss deflate")
