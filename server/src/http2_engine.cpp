@@ -569,8 +569,7 @@ void Http2Conn::serve() {
 }
 
 // teardown(): every stream still open is cancelled and its goroutine waited
-// for; then the reader is stopped (the socket shut down under it) and its
-// channel drained.
+// for; then the socket is shut down and input_ closed, which ends the reader.
 void Http2Conn::teardown() {
   cogo::CancelShield shield;  // this must finish even after the grace ran out
   for (auto& [id, s] : streams_) {
@@ -593,7 +592,14 @@ void Http2Conn::teardown() {
   } catch (...) {
   }
   if (io_.native_fd() >= 0) ::shutdown(io_.native_fd(), SHUT_RDWR);
-  while (input_.recv()) {
+  // The reader ends at its next send: closing input_ here, not draining it
+  // until the reader sees end of input, because a shut-down socket still
+  // takes what the client sends (Linux answers no reset until close), and
+  // a client that keeps sending (a PING flood) never let it see the end:
+  // the connection stayed, shut down but open, for as long as it sent.
+  try {
+    input_.close();
+  } catch (const cogo::ChannelClosed&) {
   }
 }
 
