@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -68,7 +69,17 @@ struct Seen {
   std::atomic<int> parked{0};
   std::atomic<int> park_cancelled{0};           // /park observed cogo::Cancelled
   std::atomic<int> park_cancelled_client{0};    // ... with reason client_gone
+  std::atomic<int> stubborn_started{0};         // /stubborn handlers started
+  std::atomic<int> stubborn_active{0};          // ... running now
+  std::atomic<int> stubborn_max{0};             // ... running at once, at most
+  std::atomic<int> big_failed{0};               // /big handlers whose writes threw
+  std::atomic<int> slow_in{0};                  // /slow handlers inside
 };
+
+void raise_max(std::atomic<int>& max, int now) {
+  for (int m = max.load(); now > m && !max.compare_exchange_weak(m, now);) {
+  }
+}
 
 class Http2 : public ::testing::Test {
  protected:
@@ -82,8 +93,11 @@ class Http2 : public ::testing::Test {
     o.http.max_body_bytes = 1024 * 1024;
     o.handle_signals = false;
     o.shutdown_grace = 5s;
+    if (tweak_) tweak_(o);
     return o;
   }
+  std::function<void(ServerOptions&)> tweak_;  // a test's own options
+  Server* server_ = nullptr;                   // while serve() runs
 
   // serve() runs the server with the test routes and client(plain port,
   // TLS port) on a plain thread; then shuts it down (which waits for every
@@ -93,6 +107,7 @@ class Http2 : public ::testing::Test {
     cogo_test::serve_with_client(
         procs, options(), [&](Server& s) { routes(s); },
         [&](int port, Server& s) {
+          server_ = &s;
           const std::string tls = s.addresses().at(1);
           client(port, std::stoi(tls.substr(tls.rfind(':') + 1)));
         });
@@ -127,6 +142,40 @@ class Http2 : public ::testing::Test {
       for (int i = 0; i < 2000 && seen_.gate_max.load() < want; ++i) cogo::sleep_for(10ms);
       --seen_.gate_active;
       res.text(200, "through");
+    });
+    // /stubborn?ms=N: ignores cancellation for N ms (a handler that does
+    // not notice a reset), counting how many run at once.
+    r.get("/stubborn", [this](Request& req, Response& res) {
+      ++seen_.stubborn_started;
+      raise_max(seen_.stubborn_max, ++seen_.stubborn_active);
+      {
+        cogo::CancelShield shield;
+        cogo::sleep_for(std::chrono::milliseconds(std::stoi(std::string(req.query("ms")))));
+      }
+      --seen_.stubborn_active;
+      res.text(200, "done");
+    });
+    // /big?n=N: N bytes, flushed 64 KiB at a time; counts a write that throws.
+    r.get("/big", [this](Request& req, Response& res) {
+      const std::size_t n = std::stoul(std::string(req.query("n")));
+      const std::string piece(64 * 1024, 'x');
+      try {
+        for (std::size_t done = 0; done < n;) {
+          const std::size_t k = std::min(piece.size(), n - done);
+          res.write(piece.data(), k);
+          res.flush();
+          done += k;
+        }
+      } catch (...) {
+        ++seen_.big_failed;
+        throw;
+      }
+    });
+    // /slow?ms=N: answers "slept" after N ms.
+    r.get("/slow", [this](Request& req, Response& res) {
+      ++seen_.slow_in;
+      cogo::sleep_for(std::chrono::milliseconds(std::stoi(std::string(req.query("ms")))));
+      res.text(200, "slept");
     });
     // /park: parks until its request context is cancelled (60 s at most).
     r.get("/park", [this](Request& req, Response& res) {
@@ -284,6 +333,97 @@ TEST_F(Http2, StreamsBeyond100AreRefusedAndTeardownCancelsTheRest) {
 // reset); the connection goes on.
 TEST_F(Http2, HeaderListOverTheLimitIs431) {
   serve([&](int port, int) { frames(port, "header_too_large"); });
+}
+
+// Rapid reset (CVE-2023-44487): streams opened and reset at once, in a
+// loop, to a handler that ignores cancellation for 300 ms. At most 100
+// handlers run at once (a reset stream's handler counts until it ends; the
+// streams behind them wait and, reset, never start), and the connection
+// ends (GOAWAY ENHANCE_YOUR_CALM) after 200 resets, so a few hundred
+// handlers start at most, not one per reset.
+TEST_F(Http2, RapidResetIsBoundedAndEndsTheConnection) {
+  serve([&](int port, int) {
+    frames(port, "rapid_reset");
+    std::printf("stubborn handlers started %d, at once at most %d\n", seen_.stubborn_started.load(),
+                seen_.stubborn_max.load());
+    EXPECT_LE(seen_.stubborn_max.load(), 100);
+    EXPECT_LE(seen_.stubborn_started.load(), 300);
+    EXPECT_TRUE(wait_until([&] { return seen_.stubborn_active.load() == 0; }));
+  });
+}
+
+// Handlers cancelled by a reset count until they end: 100 reset while they
+// ignore it, then 100 more streams: never more than 100 run at once, and
+// the second hundred are all answered once the first end.
+TEST_F(Http2, ResetHandlersCountUntilTheyEnd) {
+  serve([&](int port, int) {
+    frames(port, "reset_handlers_bounded");
+    EXPECT_EQ(seen_.stubborn_started.load(), 200);
+    EXPECT_LE(seen_.stubborn_max.load(), 100);
+  });
+}
+
+// CONTINUATION flood (CVE-2024-27316, CVE-2024-28182): a header block that
+// never ends is a connection error after a few frames.
+TEST_F(Http2, ContinuationFloodEndsTheConnection) {
+  serve([&](int port, int) { frames(port, "continuation_flood"); });
+}
+
+// PING and SETTINGS floods from a client that never reads the ACKs: the
+// connection ends long before the write deadline (120 s here) would end it.
+TEST_F(Http2, PingFloodEndsTheConnection) {
+  tweak_ = [](ServerOptions& o) { o.http.write_timeout = 120s; };
+  serve([&](int port, int) { frames(port, "ping_flood"); });
+}
+
+TEST_F(Http2, SettingsFloodEndsTheConnection) {
+  tweak_ = [](ServerOptions& o) { o.http.write_timeout = 120s; };
+  serve([&](int port, int) { frames(port, "settings_flood"); });
+}
+
+// HPACK bomb: a 12 KB block that decodes to 16 MB of fields is stopped by
+// the header list limit (431, or a stream or connection error).
+TEST_F(Http2, HpackBombIsStoppedByTheHeaderListLimit) {
+  serve([&](int port, int) { frames(port, "hpack_bomb"); });
+}
+
+// A stream window the client keeps at 0: after write_timeout (1 s here)
+// the stream is reset with CANCEL and the flushing handler's flush throws.
+TEST_F(Http2, ZeroWindowStreamIsResetAfterTheWriteTimeout) {
+  tweak_ = [](ServerOptions& o) { o.http.write_timeout = 1s; };
+  serve([&](int port, int) {
+    frames(port, "zero_window");
+    EXPECT_TRUE(wait_until([&] { return seen_.big_failed.load() == 1; })) << seen_.big_failed;
+  });
+}
+
+// A client that asks for 40 MB and never reads the socket: the write
+// deadline (1 s here) closes the connection; every handler's write throws.
+TEST_F(Http2, ClientThatNeverReadsIsClosedByTheWriteDeadline) {
+  tweak_ = [](ServerOptions& o) { o.http.write_timeout = 1s; };
+  serve([&](int port, int) {
+    frames(port, "never_reads");
+    EXPECT_TRUE(wait_until([&] { return seen_.big_failed.load() == 10; })) << seen_.big_failed;
+  });
+}
+
+// PRIORITY frames on idle streams are ignored safely; a stream that
+// depends on itself is a stream error PROTOCOL_ERROR (RFC 9113 5.3.1).
+TEST_F(Http2, PriorityFramesAreHandledSafely) {
+  serve([&](int port, int) { frames(port, "priority"); });
+}
+
+// A graceful shutdown while a stream is in flight: GOAWAY NO_ERROR with the
+// last stream id, and the stream's whole response within the grace.
+TEST_F(Http2, GracefulShutdownFinishesTheInFlightStream) {
+  serve([&](int port, int) {
+    std::thread client([&] { frames(port, "graceful"); });
+    EXPECT_TRUE(wait_until([&] { return seen_.slow_in.load() == 1; }));
+    // The shutdown's start (it returns at once; serve() ends once the
+    // connections did).
+    server_->shutdown();
+    client.join();
+  });
 }
 
 }  // namespace

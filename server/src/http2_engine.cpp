@@ -8,7 +8,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
+#include <deque>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -32,6 +34,12 @@
 #include "text.h"
 #include "upgrade_registry.h"
 
+// nghttp2_option_set_max_continuations came with 1.61 (and Debian 12's
+// 1.52.0-1+deb12u2 backport); weak, so a libnghttp2 without it still links
+// and setup() says what is missing.
+extern "C" void nghttp2_option_set_max_continuations(nghttp2_option* option, size_t val)
+    __attribute__((weak));
+
 namespace cogo::http::detail {
 
 namespace {
@@ -43,6 +51,34 @@ namespace {
 // browser's page load and for gRPC clients, which open more connections
 // when they need more.
 constexpr std::uint32_t kMaxConcurrentStreams = 100;
+// Handlers running at once on a connection, counted from start to end: a
+// stream the client reset is closed in the session at once, but its
+// handler runs until it notices (or never, if it ignores cancellation), so
+// the session's stream count alone does not bound them (rapid reset,
+// CVE-2023-44487). A stream whose request head arrived while this many run
+// waits, open, until one ends; reset while it waits, it never starts.
+constexpr int kMaxRunningHandlers = static_cast<int>(kMaxConcurrentStreams);
+// RST_STREAM from the client, as a token bucket: kResetBurst at once (every
+// stream it may have open, twice over), then kResetsPerSecond. Past that
+// the connection ends with GOAWAY ENHANCE_YOUR_CALM (RFC 9113 7): what a
+// browser or gRPC client cancels stays far below it, a rapid-reset flood
+// does not. nghttp2's own limit (1,000 then 33/s, INTERNAL_ERROR) stays
+// behind it.
+constexpr double kResetBurst = 2.0 * kMaxConcurrentStreams;
+constexpr double kResetsPerSecond = 33.0;
+// SETTINGS and PING ACKs nghttp2 may hold unsent: the owner writes what
+// the session produced after each chunk it reads, so this bounds the ACKs
+// one read's frames ask for. A client sends a SETTINGS or two and a PING
+// now and then; a chunk of 16 KiB packed with PINGs (963) or empty SETTINGS
+// (1,820) is a flood: the session fails with NGHTTP2_ERR_FLOODED and the
+// connection ends (GOAWAY ENHANCE_YOUR_CALM). nghttp2's default, 1,000,
+// never fires on a 16 KiB read of PINGs.
+constexpr std::size_t kMaxOutboundAck = 100;
+// CONTINUATION frames after one HEADERS (CVE-2024-27316, CVE-2024-28182):
+// nghttp2 ends the connection past this many. The header list is bounded
+// by max_header_bytes anyway; this bounds the frames (and the HPACK work)
+// a client may send without ever ending the block.
+constexpr std::size_t kMinContinuations = 8;
 // The reader's chunk, and how many chunks may wait for the owner: beyond
 // that the reader stops reading, and TCP pushes back on the client.
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -107,7 +143,9 @@ class Http2Stream final : public Exchange, public std::enable_shared_from_this<H
   bool out_eof_ = false;
   bool deferred_ = false;  // the data source said NGHTTP2_ERR_DEFERRED
   bool queued_ = false;    // on the connection's ready list
-  bool rst_ = false;       // the handler failed after the head: RST_STREAM
+  bool rst_ = false;       // the handler failed after the head, or stalled: RST_STREAM
+  std::uint32_t rst_code_ = NGHTTP2_INTERNAL_ERROR;
+  std::uint64_t taken_ = 0;  // body bytes the session took, in all (progress for the write deadline)
 
   const std::int32_t id_;
   std::vector<Field> fields_;   // the request's fields, views into head_fields_
@@ -155,6 +193,14 @@ class Http2Conn {
     (void)wake_.try_send(c);
   }
 
+  // A stream's goroutine ended: one handler fewer runs; the owner may start
+  // a stream that waits.
+  void handler_ended() {
+    running_.fetch_sub(1, std::memory_order_acq_rel);
+    char c = 0;
+    (void)wake_.try_send(c);
+  }
+
   const Handler& handler_;
   const HttpOptions& options_;
   std::string_view remote_;
@@ -167,6 +213,8 @@ class Http2Conn {
   bool write_pending();
   void take_ready();
   void start_stream(Http2Stream* s);
+  void start_waiting();
+  bool reset_allowed();
   void teardown();
   Http2Stream* find(std::int32_t id) {
     auto it = streams_.find(id);
@@ -184,6 +232,14 @@ class Http2Conn {
   std::unordered_map<std::int32_t, std::shared_ptr<Http2Stream>> streams_;  // open in the session
   std::string out_;
   bool goaway_sent_ = false;
+  // Handlers running (goroutines started, not yet ended), and the streams
+  // whose request head arrived while kMaxRunningHandlers ran, oldest first
+  // (at most the session's open streams: a reset one leaves the list).
+  std::atomic<int> running_{0};
+  std::deque<std::int32_t> waiting_;
+  // The RST_STREAM token bucket (reset_allowed()).
+  double reset_tokens_ = kResetBurst;
+  Clock::time_point reset_at_ = Clock::now();
 };
 
 // ---------------------------------------------------------------------------
@@ -227,8 +283,15 @@ struct Http2Callbacks {
     return 0;
   }
 
-  static int on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
+  static int on_frame_recv(nghttp2_session* session, const nghttp2_frame* frame, void* user) {
     Http2Conn* c = conn(user);
+    if (frame->hd.type == NGHTTP2_RST_STREAM && !c->reset_allowed()) {
+      // Rapid reset (CVE-2023-44487): GOAWAY ENHANCE_YOUR_CALM with the
+      // last stream processed; nghttp2 closes once it is sent.
+      spdlog::debug("http2: connection from {}: too many RST_STREAM, GOAWAY ENHANCE_YOUR_CALM", c->remote_);
+      nghttp2_session_terminate_session(session, NGHTTP2_ENHANCE_YOUR_CALM);
+      return 0;
+    }
     Http2Stream* s = frame->hd.stream_id != 0 ? c->find(frame->hd.stream_id) : nullptr;
     if (s == nullptr) return 0;
     const bool end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
@@ -238,7 +301,8 @@ struct Http2Callbacks {
     }
     if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST &&
         !s->started_) {
-      c->start_stream(s);
+      c->waiting_.push_back(s->id_);
+      c->start_waiting();
     } else if (end_stream) {
       char x = 0;
       (void)s->signal_.try_send(x);
@@ -297,6 +361,12 @@ struct Http2Callbacks {
     if (it == c->streams_.end()) return 0;
     std::shared_ptr<Http2Stream> s = std::move(it->second);
     c->streams_.erase(it);
+    if (!s->started_) {
+      // Closed (reset, most likely) before its handler started: it never will.
+      auto w = std::find(c->waiting_.begin(), c->waiting_.end(), id);
+      if (w != c->waiting_.end()) c->waiting_.erase(w);
+      return 0;
+    }
     bool complete;
     {
       std::lock_guard lock(s->mu_);
@@ -322,6 +392,7 @@ struct Http2Callbacks {
       n = std::min(length, avail);
       std::memcpy(buf, s->out_.data() + s->out_at_, n);
       s->out_at_ += n;
+      s->taken_ += n;
       drained = s->out_at_ == s->out_.size();
       if (drained) {
         s->out_.clear();
@@ -357,6 +428,17 @@ void Http2Conn::setup() {
   nghttp2_option* opt = nullptr;
   nghttp2_option_new(&opt);
   nghttp2_option_set_no_auto_window_update(opt, 1);
+  nghttp2_option_set_max_outbound_ack(opt, kMaxOutboundAck);
+  if (&nghttp2_option_set_max_continuations != nullptr) {
+    nghttp2_option_set_max_continuations(
+        opt, std::max(kMinContinuations, options_.max_header_bytes / 16384 + 2));
+  } else {
+    static std::once_flag warned;
+    std::call_once(warned, [] {
+      spdlog::warn("http2: this libnghttp2 has no nghttp2_option_set_max_continuations: "
+                   "CONTINUATION floods (CVE-2024-28182) are not bounded; use 1.61 or a patched build");
+    });
+  }
   const int rv = nghttp2_session_server_new2(&session_, cbs, this, opt);
   nghttp2_option_del(opt);
   nghttp2_session_callbacks_del(cbs);
@@ -406,17 +488,42 @@ void Http2Conn::start_stream(Http2Stream* s) {
                 ? cogo::Context::with_deadline(Clock::now() + options_.handler_timeout, parent)
                 : cogo::Context::with_cancel(parent);
   streams_running_.add(1);
+  running_.fetch_add(1, std::memory_order_acq_rel);
   std::shared_ptr<Http2Stream> ref = streams_.at(s->id_);
   cogo::go_detached([this, ref]() mutable {
     ref->run();
     ref.reset();
+    handler_ended();
     streams_running_.done();
   });
+}
+
+// start_waiting() starts the waiting streams, oldest first, while fewer
+// than kMaxRunningHandlers handlers run.
+void Http2Conn::start_waiting() {
+  while (!waiting_.empty() && running_.load(std::memory_order_acquire) < kMaxRunningHandlers) {
+    const std::int32_t id = waiting_.front();
+    waiting_.pop_front();
+    Http2Stream* s = find(id);
+    if (s != nullptr && !s->started_) start_stream(s);
+  }
+}
+
+// reset_allowed() takes a token for one RST_STREAM from the client.
+bool Http2Conn::reset_allowed() {
+  const Clock::time_point now = Clock::now();
+  reset_tokens_ = std::min(kResetBurst, reset_tokens_ + std::chrono::duration<double>(now - reset_at_).count() *
+                                                           kResetsPerSecond);
+  reset_at_ = now;
+  if (reset_tokens_ < 1.0) return false;
+  reset_tokens_ -= 1.0;
+  return true;
 }
 
 // take_ready() does what the streams asked for since the last time: submit
 // a response head, resume a deferred body, open a window as a handler read.
 void Http2Conn::take_ready() {
+  start_waiting();
   std::vector<std::shared_ptr<Http2Stream>> ready;
   {
     std::lock_guard lock(mu_);
@@ -429,11 +536,13 @@ void Http2Conn::take_ready() {
     if (find(s->id_) != s) continue;
     std::vector<nghttp2_nv> nv;
     bool submit = false, resume = false, rst = false;
+    std::uint32_t rst_code = NGHTTP2_INTERNAL_ERROR;
     std::size_t consume;
     {
       std::lock_guard lock(s->mu_);
       consume = std::exchange(s->to_consume_, 0);
       rst = s->rst_;
+      rst_code = s->rst_code_;
       if (s->head_ready_ && !s->head_submitted_ && !rst) {
         s->head_submitted_ = true;
         submit = true;
@@ -457,7 +566,7 @@ void Http2Conn::take_ready() {
     }
     if (consume > 0) nghttp2_session_consume_stream(session_, s->id_, consume);
     if (resume) nghttp2_session_resume_data(session_, s->id_);
-    if (rst) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id_, NGHTTP2_INTERNAL_ERROR);
+    if (rst) nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->id_, rst_code);
   }
 }
 
@@ -554,6 +663,9 @@ void Http2Conn::serve() {
       if (rv < 0) {
         // A connection error: nghttp2 queued its GOAWAY; send it, then end.
         spdlog::debug("http2: connection from {}: {}", remote_, nghttp2_strerror(static_cast<int>(rv)));
+        // A PING or SETTINGS flood (kMaxOutboundAck): nghttp2 queued no
+        // GOAWAY for it; say ENHANCE_YOUR_CALM before closing.
+        if (rv == NGHTTP2_ERR_FLOODED) nghttp2_session_terminate_session(session_, NGHTTP2_ENHANCE_YOUR_CALM);
         open = false;
         take_ready();
         write_pending();
@@ -742,19 +854,50 @@ void Http2Stream::build_head(bool length_known) {
 void Http2Stream::hand_off() { conn_->ready(this); }
 
 // wait_drained() parks until the owner's data source took every byte
-// handed off (or the stream closed: the bytes have nowhere to go).
+// handed off (or the stream closed: the bytes have nowhere to go). The
+// stream's write deadline: write_timeout without the session taking a byte
+// (a client that keeps its window shut, or does not read the socket) ends
+// the stream with RST_STREAM CANCEL and throws, so neither the handler nor
+// its buffered body stays for the connection's life.
 void Http2Stream::wait_drained() {
+  const auto timeout = conn_->options_.write_timeout;
+  std::uint64_t taken = 0;
+  Clock::time_point deadline{};
   for (;;) {
     {
       std::lock_guard lock(mu_);
-      if (aborted_) {
+      // All taken: done, even if the stream closed since (its end).
+      if (out_at_ == out_.size() && !rst_) return;
+      if (aborted_ || rst_) {
         broken_ = true;
         throw std::system_error(std::make_error_code(std::errc::connection_reset),
                                 "http2: stream closed while sending the response");
       }
-      if (out_at_ == out_.size()) return;
+      if (deadline == Clock::time_point{} || taken_ != taken) {
+        taken = taken_;
+        deadline = Clock::now() + timeout;
+      }
     }
-    signal_.recv();
+    if (timeout.count() <= 0) {
+      signal_.recv();
+      continue;
+    }
+    bool timed_out = false;
+    cogo::select(cogo::on_recv(signal_, [](std::optional<char>) {}),
+                 cogo::on_timeout(deadline - Clock::now(), [&] { timed_out = true; }));
+    if (!timed_out) continue;
+    {
+      std::lock_guard lock(mu_);
+      if (taken_ != taken || out_at_ == out_.size() || aborted_) continue;  // progress after all
+      rst_ = true;
+      rst_code_ = NGHTTP2_CANCEL;
+      broken_ = true;
+    }
+    // The client takes nothing: its request is over (logged as 499, the
+    // client gone), the owner resets the stream.
+    ctx_.cancel(cogo::CancelReason::client_gone);
+    hand_off();
+    throw TimeoutError("http2: the client took no response bytes for write_timeout");
   }
 }
 
@@ -821,7 +964,10 @@ void Http2Stream::finish_response() {
       }
     }
     hand_off();
-    if (res.file_fd_ < 0 || !has_data) return;
+    if (res.file_fd_ < 0 || !has_data) {
+      if (has_data) wait_drained();
+      return;
+    }
     // A file body: text and file pieces in order, a piece at a time.
     const std::string text = std::move(res.body_);
     std::size_t text_at = 0;
@@ -843,6 +989,7 @@ void Http2Stream::finish_response() {
       out_eof_ = true;
     }
     hand_off();
+    wait_drained();
     return;
   }
   // Streamed: the rest of the body, then END_STREAM.
@@ -854,6 +1001,7 @@ void Http2Stream::finish_response() {
     out_eof_ = true;
   }
   hand_off();
+  if (send) wait_drained();
 }
 
 void Http2Stream::run_handler() {
