@@ -426,4 +426,11 @@ TEST_F(Http2, GracefulShutdownFinishesTheInFlightStream) {
   });
 }
 
+// h2c: a preface that arrives a byte at a time is still told from HTTP/1.1
+// (the connection parks in the poller between the bytes) and served as
+// HTTP/2.
+TEST_F(Http2, TrickledH2cPrefaceIsDetected) {
+  serve([&](int port, int) { frames(port, "trickled_preface"); });
+}
+
 }  // namespace

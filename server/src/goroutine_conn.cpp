@@ -170,14 +170,24 @@ void serve(GoroutineConn* c) {
           park_idle(c, false);
           return;
         case Protocol::partial: {
-          // Bytes are there, so the poller would wake at once: wait here
-          // for the rest of the first 4, within the read-header timeout.
-          const auto until = std::chrono::steady_clock::now() + c->shared->http->read_header_timeout;
+          // Fewer than 4 bytes, all the preface's so far: park in the poller
+          // for more, within the read-header timeout. A peek takes nothing,
+          // but the poller is edge-triggered: a wait returns once for the
+          // bytes already there (the edge nobody waited for), then only when
+          // new ones arrive. A timeout, or a hang-up, leaves the connection
+          // to the HTTP/1.1 engine, which ends it.
           Protocol p = Protocol::partial;
-          while (p == Protocol::partial && std::chrono::steady_clock::now() < until) {
-            cogo::sleep_for(std::chrono::milliseconds(5));
-            p = sniff(c->conn.native_handle());
+          c->plain.set_read_deadline(std::chrono::steady_clock::now() +
+                                     c->shared->http->read_header_timeout);
+          try {
+            while (p == Protocol::partial) {
+              c->plain.wait_readable();
+              p = sniff(c->conn.native_handle());
+            }
+          } catch (const std::exception& e) {
+            spdlog::debug("h2c preface from {}: {}", c->conn.remote_address().to_string(), e.what());
           }
+          c->plain.set_read_deadline(no_deadline);
           c->protocol_known = true;
           if (p == Protocol::http2) {
             serve_h2(c);

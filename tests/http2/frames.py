@@ -243,14 +243,22 @@ class Raw:
     """A socket, the frames read so far (type, flags, sid, payload) and the
     responses' headers decoded with one HPACK decoder."""
 
-    def __init__(self, port, initial=(), timeout=30):
+    def __init__(self, port, initial=(), timeout=30, trickle=0.0):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
         self.frames = []
         self.decoder = hpack.Decoder()
         self.headers = {}  # sid -> [(name, value)]
         self.closed = False
-        self.sock.sendall(PREFACE + settings(*initial))
+        if trickle:
+            # The preface a byte at a time, `trickle` seconds apart.
+            for b in PREFACE:
+                self.sock.sendall(bytes([b]))
+                time.sleep(trickle)
+            self.sock.sendall(settings(*initial))
+        else:
+            self.sock.sendall(PREFACE + settings(*initial))
 
     def send(self, data):
         """False once the server closed the connection."""
@@ -590,6 +598,18 @@ def case_graceful(port):
     ga = c.goaway()
     assert ga is not None and ga[1] == 0 and ga[0] >= 1, (ga, c.summary())
     assert c.read_to_end(30), "the connection stayed open after its last stream"
+    print("ok")
+
+
+def case_trickled_preface(port):
+    # The h2c preface sent a byte at a time, 30 ms apart: the server parks
+    # until it has 4 bytes ("PRI " is no HTTP/1.1 method), then serves
+    # HTTP/2; the request that follows is answered.
+    c = Raw(port, trickle=0.03)
+    c.get(1, b"/")
+    c.until(lambda: c.ended(1), "the answer after a trickled preface")
+    assert c.status(1) == "200", c.summary()
+    assert c.body(1) == b"hello", c.body(1)
     print("ok")
 
 
