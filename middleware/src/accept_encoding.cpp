@@ -1,7 +1,12 @@
 // accept_encoding.cpp: see accept_encoding.h.
 #include "accept_encoding.h"
 
+#include <array>
+#include <span>
+#include <vector>
+
 #include "cogo/http/field.h"
+#include "cogo/http/request.h"
 #include "field_text.h"
 
 namespace cogo::middleware::detail {
@@ -21,6 +26,53 @@ bool parse_member(std::string_view member, CodingWeight& out) noexcept {
   out.q = parse_qvalue(weight.substr(2));
   return out.q >= 0;
 }
+
+// parse_members() is parse_accept_encoding() appending with push(w).
+template <class Push>
+bool parse_members(std::string_view value, Push&& push) {
+  bool clean = true;
+  while (true) {
+    const std::size_t comma = value.find(',');
+    const std::string_view member = trim_ows(value.substr(0, comma));
+    if (!member.empty()) {
+      CodingWeight w{};
+      if (parse_member(member, w)) {
+        push(w);
+      } else {
+        clean = false;
+      }
+    }
+    if (comma == std::string_view::npos) break;
+    value.remove_prefix(comma + 1);
+  }
+  return clean;
+}
+
+// Members: the members negotiate_encoding() weighs, on the stack while
+// they are few (a browser lists three to five codings), in a vector past
+// that: no allocation per request (serve_dir and compress each negotiate
+// once or more per request).
+class Members {
+ public:
+  void push(const CodingWeight& w) {
+    if (spill_.empty() && size_ < kInline) {
+      inline_[size_++] = w;
+      return;
+    }
+    if (spill_.empty()) spill_.assign(inline_, inline_ + size_);
+    spill_.push_back(w);
+  }
+  std::span<const CodingWeight> all() const noexcept {
+    if (!spill_.empty()) return spill_;
+    return {inline_, size_};
+  }
+
+ private:
+  static constexpr std::size_t kInline = 16;
+  CodingWeight inline_[kInline];
+  std::size_t size_ = 0;
+  std::vector<CodingWeight> spill_;
+};
 
 bool same_coding(std::string_view listed, std::string_view offered) noexcept {
   if (http::iequals(listed, offered)) return true;
@@ -45,29 +97,17 @@ int parse_qvalue(std::string_view text) noexcept {
 }
 
 bool parse_accept_encoding(std::string_view value, std::vector<CodingWeight>& out) {
-  bool clean = true;
-  while (true) {
-    const std::size_t comma = value.find(',');
-    const std::string_view member = trim_ows(value.substr(0, comma));
-    if (!member.empty()) {
-      CodingWeight w{};
-      if (parse_member(member, w)) {
-        out.push_back(w);
-      } else {
-        clean = false;
-      }
-    }
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return clean;
+  return parse_members(value, [&](const CodingWeight& w) { out.push_back(w); });
 }
 
 int negotiate_encoding(std::span<const std::string_view> values,
                        std::span<const std::string_view> offered) {
   if (values.empty()) return kIdentity;
-  std::vector<CodingWeight> members;
-  for (std::string_view v : values) parse_accept_encoding(v, members);
+  Members parsed;
+  for (std::string_view v : values) {
+    parse_members(v, [&](const CodingWeight& w) { parsed.push(w); });
+  }
+  const std::span<const CodingWeight> members = parsed.all();
   if (members.empty()) return kIdentity;
   int star = -1;      // "*"'s q, -1: not listed
   int identity = -1;  // identity's own q
@@ -100,6 +140,17 @@ int negotiate_encoding(std::span<const std::string_view> values,
   if (best != kIdentity && best_q > identity_q) return best;
   if (identity_q > 0) return kIdentity;
   return best != kIdentity ? best : kNoneAcceptable;
+}
+
+int negotiate_request(const http::Request& req, std::span<const std::string_view> offered) {
+  std::array<std::string_view, 4> few;
+  std::size_t n = 0;
+  for (const http::Field& f : req.header_fields()) {
+    if (!http::iequals(f.name, "Accept-Encoding")) continue;
+    if (n == few.size()) return negotiate_encoding(req.headers("Accept-Encoding"), offered);
+    few[n++] = f.value;
+  }
+  return negotiate_encoding(std::span<const std::string_view>(few.data(), n), offered);
 }
 
 }  // namespace cogo::middleware::detail

@@ -8,6 +8,10 @@
 #include <string_view>
 #include <vector>
 
+namespace cogo::http {
+class Request;
+}
+
 namespace cogo::middleware::detail {
 
 // CodingWeight: one member of an Accept-Encoding list: a content coding as
@@ -51,5 +55,9 @@ inline constexpr int kNoneAcceptable = -2;  // identity is excluded too
 //     12.1 allows, disregard the field and send identity).
 int negotiate_encoding(std::span<const std::string_view> values,
                        std::span<const std::string_view> offered);
+
+// negotiate_request() is negotiate_encoding() over req's Accept-Encoding
+// fields, gathered without allocating while there are a few.
+int negotiate_request(const http::Request& req, std::span<const std::string_view> offered);
 
 }  // namespace cogo::middleware::detail

@@ -61,11 +61,7 @@ struct State {
 
   // negotiate() is the index of the coding for req, or a negative
   // (detail::kIdentity, kNoneAcceptable).
-  int negotiate(const http::Request& req) const {
-    if (!req.has_header("Accept-Encoding")) return detail::kIdentity;
-    const std::vector<std::string_view> values = req.headers("Accept-Encoding");
-    return detail::negotiate_encoding(values, offered);
-  }
+  int negotiate(const http::Request& req) const { return detail::negotiate_request(req, offered); }
 };
 
 void add_vary(http::Response& res) {
@@ -77,7 +73,11 @@ void add_vary(http::Response& res) {
 
 void weaken_etag(http::Response& res) {
   const std::string_view etag = res.header("ETag");
-  if (!etag.empty() && etag.front() == '"') res.set_header("ETag", "W/" + std::string(etag));
+  if (etag.empty() || etag.front() != '"') return;
+  std::string weak;  // one allocation ("W/" + std::string(etag) made two)
+  weak.reserve(2 + etag.size());
+  weak.append("W/").append(etag);
+  res.set_header("ETag", weak);
 }
 
 // CompressFilter: one response's compression. begin() applies the rules of

@@ -413,12 +413,11 @@ void serve_file(const Dir& d, http::Request& req, http::Response& res, const std
   if (!d.siblings.empty()) {
     vary = d.vary_types->matches(content_type);
     if (req.has_header("Accept-Encoding")) {
-      const std::vector<std::string_view> accept = req.headers("Accept-Encoding");
       std::vector<std::string_view> offered = d.sibling_names;
       std::vector<const Sibling*> candidates;
       for (const Sibling& s : d.siblings) candidates.push_back(&s);
       while (!offered.empty()) {
-        const int choice = detail::negotiate_encoding(accept, offered);
+        const int choice = detail::negotiate_request(req, offered);
         if (choice < 0) break;
         const Sibling& s = *candidates[static_cast<std::size_t>(choice)];
         const int fd = d.open_beneath(path + s.suffix, 0);
