@@ -478,6 +478,39 @@ TEST_P(ConnectionOverModels, ResponseRefusesFramingAndInjectedHeaders) {
   EXPECT_EQ(twos, 2);
 }
 
+// Response's field lookups match whole names without case: a name that is
+// a prefix of another ("X-A", "X-AB") or has it as a prefix is another
+// field; a value may hold ':'; a name with ':' names no field.
+TEST_P(ConnectionOverModels, ResponseFieldLookupsMatchWholeNames) {
+  std::vector<std::string> seen;
+  ServedPair pair([&](Request&, Response& res) {
+    res.set_header("X-AB", "ab");
+    res.add_header("X-A", "http://h:1/a");
+    res.set_header("X-ABC", "abc");
+    res.add_header("x-a", "second");
+    seen.emplace_back(res.header("X-A"));
+    seen.emplace_back(res.header("x-ab"));
+    seen.emplace_back(res.header("X-"));
+    seen.emplace_back(res.header("X-A: http"));
+    seen.emplace_back(std::to_string(res.headers("X-A").size()));
+    res.remove_header("X-AB: ab");  // names nothing
+    res.remove_header("x-a");       // both X-A, not X-AB nor X-ABC
+    seen.emplace_back(res.header("X-A"));
+    res.set_header("X-ABC", "c");  // replaces X-ABC only
+    res.text(200, "done");
+  });
+  pair.client().send(get("/"));
+  auto res = pair.client().read_response();
+  EXPECT_EQ(res.status, 200);
+  EXPECT_EQ(seen, (std::vector<std::string>{"http://h:1/a", "ab", "", "", "2", ""}));
+  EXPECT_FALSE(res.has_header("X-A"));
+  EXPECT_EQ(res.header("X-AB"), "ab");
+  EXPECT_EQ(res.header("X-ABC"), "c");
+  int abcs = 0;
+  for (auto& [n, v] : res.headers) abcs += n == "X-ABC";
+  EXPECT_EQ(abcs, 1);
+}
+
 // Slowloris: a head that trickles in gets 408 and a close once the
 // read-header timeout passes, however steadily bytes keep coming.
 TEST_P(ConnectionOverModels, SlowHeadGets408) {
