@@ -620,6 +620,13 @@ TEST(AcceptEncoding, NegotiationFollowsRfc9110Section12_5_3) {
   EXPECT_EQ(pick({"*;q=0, gzip;Q=0.001"}), 2);
   EXPECT_EQ(pick({"*;q=0.2, identity;q=0.3"}), kIdentity);
   EXPECT_EQ(pick({"*;q=0.3, identity;q=0.3"}), 0);  // a coding wins a tie with identity
+  // A long list (more members than negotiate keeps on the stack, across
+  // fields): the members past the 16th count as much as the first.
+  std::string many;
+  for (int i = 0; i < 20; ++i) many += "x-" + std::to_string(i) + ";q=0.9, ";
+  EXPECT_EQ(pick({many + "zstd;q=0.5", "br;q=0"}), 1);
+  EXPECT_EQ(pick({many, "*;q=0.1, gzip;q=0.95"}), 2);
+  EXPECT_EQ(pick({many + "identity;q=0", "*;q=0"}), kNoneAcceptable);
   std::vector<detail::CodingWeight> members;
   EXPECT_FALSE(detail::parse_accept_encoding("gzip;q=2, br", members));
   ASSERT_EQ(members.size(), 1u);
