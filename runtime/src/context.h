@@ -8,6 +8,14 @@
 #include <boost/context/detail/fcontext.hpp>
 #include <cstddef>
 
+#if defined(COGO_SANITIZE_THREAD)
+#include <sanitizer/tsan_interface.h>
+#endif
+#if defined(COGO_SANITIZE_ADDRESS)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 namespace cogo::detail {
 
 using Context = boost::context::detail::fcontext_t;
@@ -25,8 +33,9 @@ inline Context make_context(void* top, std::size_t size, ContextEntry entry) {
 }
 
 // jump() suspends the running context and resumes `to`, handing it data.
-// Returns when somebody jumps back to us.
-inline Transfer jump(Context to, void* data) {
+// Returns when somebody jumps back to us. Always inlined, as are the
+// switch hooks below: see "Switching under TSan".
+[[gnu::always_inline]] inline Transfer jump(Context to, void* data) {
   boost::context::detail::transfer_t t = boost::context::detail::jump_fcontext(to, data);
   return Transfer{t.fctx, t.data};
 }
@@ -46,14 +55,63 @@ struct SanitizerThread {
 
 void san_fiber_create(SanitizerFiber& f);
 void san_fiber_destroy(SanitizerFiber& f);
+// san_fiber_renew() gives a reused goroutine a fresh TSan fiber: the old
+// one's shadow stack still holds the frames its last life never returned
+// from (g_entry, switch_to_g0), two more per life until it overflows.
+void san_fiber_renew(SanitizerFiber& f);
 void san_thread_init(SanitizerThread& t);
+
+// Switching under TSan. TSan keeps a shadow stack of call frames per fiber:
+// every instrumented function pushes on entry and pops on exit onto the
+// fiber current at that moment. A function that calls __tsan_switch_to_fiber
+// and then returns pops the *new* fiber's stack: out of line, the hook that
+// enters a goroutine popped one frame too many off it — below the start of a
+// fresh fiber's shadow stack, where the next frame was written (SIGSEGV in
+// __tsan_func_entry from g_entry once that page was unmapped: clang-14 -O1,
+// http_connection_test). So the hooks and jump() are inlined into execute()
+// and switch_to_g0(), which enter and leave on the same fiber: execute() is
+// entered on g0 and returns there after the goroutine switched back, and
+// switch_to_g0() likewise on the goroutine's fiber.
+
 // Around a jump from g0 into a goroutine whose stack is [lo, lo+size).
-void san_before_enter_g(SanitizerThread& t, SanitizerFiber& f, const void* lo, std::size_t size);
-void san_after_return_to_g0(SanitizerThread& t);
+[[gnu::always_inline]] inline void san_before_enter_g([[maybe_unused]] SanitizerThread& t,
+                                                      [[maybe_unused]] SanitizerFiber& f,
+                                                      [[maybe_unused]] const void* lo,
+                                                      [[maybe_unused]] std::size_t size) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __sanitizer_start_switch_fiber(&t.asan_fake, lo, size);
+#endif
+#if defined(COGO_SANITIZE_THREAD)
+  __tsan_switch_to_fiber(f.tsan, 0);
+#endif
+}
+[[gnu::always_inline]] inline void san_after_return_to_g0([[maybe_unused]] SanitizerThread& t) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __sanitizer_finish_switch_fiber(t.asan_fake, nullptr, nullptr);
+#endif
+}
 // Around a jump from a goroutine to g0; `exiting` when the goroutine is done.
-void san_before_leave_g(SanitizerThread& t, SanitizerFiber& f, bool exiting);
-void san_after_resume_g(SanitizerThread& t, SanitizerFiber& f);
-void san_first_entry(SanitizerThread& t);
+[[gnu::always_inline]] inline void san_before_leave_g([[maybe_unused]] SanitizerThread& t,
+                                                      [[maybe_unused]] SanitizerFiber& f,
+                                                      [[maybe_unused]] bool exiting) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __sanitizer_start_switch_fiber(exiting ? nullptr : &f.asan_fake, t.bottom, t.size);
+#endif
+#if defined(COGO_SANITIZE_THREAD)
+  __tsan_switch_to_fiber(t.tsan, 0);
+#endif
+}
+[[gnu::always_inline]] inline void san_after_resume_g([[maybe_unused]] SanitizerThread& t,
+                                                      [[maybe_unused]] SanitizerFiber& f) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __sanitizer_finish_switch_fiber(f.asan_fake, &t.bottom, &t.size);
+#endif
+}
+[[gnu::always_inline]] inline void san_first_entry([[maybe_unused]] SanitizerThread& t) {
+#if defined(COGO_SANITIZE_ADDRESS)
+  __sanitizer_finish_switch_fiber(nullptr, &t.bottom, &t.size);
+#endif
+}
 // san_stack_reset() forgets what ASan knew of a stack's frames: a goroutine
 // dropped at exit never unwound, and its redzones must not outlive it.
 void san_stack_reset(const void* lo, std::size_t size);

@@ -451,7 +451,11 @@ void gfput(P* p, G* g) {
 // newg() makes a runnable G for fn. p may be null.
 G* newg(P* p, Task&& fn) {
   G* g = gfget(p);
-  if (g == nullptr) g = galloc();
+  if (g == nullptr) {
+    g = galloc();
+  } else {
+    san_fiber_renew(g->fiber);
+  }
   san_stack_reset(g->stack.lo, g->stack.size);
   g->fn = std::move(fn);
   g->id = sched.goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
