@@ -204,6 +204,78 @@ TEST_P(Netpoll, TryReadAndTryWritevNeverPark) {
   });
 }
 
+// Nor do they park behind another goroutine that holds the Conn's read or
+// write lock (one parked in read(), one parked in a write the peer does not
+// drain): they say would-block at once. Their callers rely on it: the HTTP
+// engine reads into a per-thread scratch buffer at request boundaries, and a
+// goroutine that parked there resumed on another thread and copied from that
+// thread's scratch — the previous request, served again (a stale response
+// seen with 2 Ps in clang builds, which load the thread_local's address again
+// after the call; GCC kept the first one).
+TEST_P(Netpoll, TryReadAndTryWritevNeverParkBehindAnotherGoroutine) {
+  run([] {
+    Listener ln = cogo::net::listen("127.0.0.1:0");
+    Pair p = tcp_pair(ln);
+    std::atomic<int> reader{0};
+    cogo::go([&] {
+      char b = 0;
+      std::error_code e;
+      const std::size_t n = p.server.read(&b, 1, e);  // parks holding the read lock
+      reader = (n == 1 && b == 'r') ? 1 : 2;
+    });
+    // Give the reader the time to park. Should it not have parked yet on a
+    // loaded machine, try_read takes the free lock and the check below still
+    // holds; it just proves less.
+    cogo::sleep_for(50ms);
+    std::atomic<bool> tried{false};
+    std::error_code try_ec;
+    cogo::go([&] {
+      char b;
+      p.server.try_read(&b, 1, try_ec);
+      tried = true;
+    });
+    // Without the fix try_read waits for the reader, which waits for a byte
+    // that comes only after this check.
+    const bool returned = wait_until([&] { return tried.load(); }, 10s);
+    EXPECT_TRUE(returned) << "try_read() parked behind the parked reader";
+    p.client.write_all("r", 1);
+    ASSERT_TRUE(wait_until([&] { return tried.load() && reader.load() != 0; }));
+    EXPECT_EQ(try_ec, std::errc::resource_unavailable_try_again);
+    EXPECT_EQ(reader.load(), 1);
+
+    // The write side: a writer parked on a full socket buffer holds the lock.
+    std::vector<char> big(64 << 20, 'w');
+    std::atomic<int> writer{0};
+    cogo::go([&] {
+      std::error_code e;
+      p.server.write_all(big.data(), big.size(), e);
+      writer = e ? 2 : 1;
+    });
+    cogo::sleep_for(50ms);
+    std::atomic<bool> wrote{false};
+    std::error_code write_ec;
+    std::size_t n_written = 0;
+    cogo::go([&] {
+      const cogo::net::ConstBuffer one{"x", 1};
+      n_written = p.server.try_writev(std::span<const cogo::net::ConstBuffer>(&one, 1), write_ec);
+      wrote = true;
+    });
+    const bool write_returned = wait_until([&] { return wrote.load(); }, 10s);
+    EXPECT_TRUE(write_returned) << "try_writev() parked behind the parked writer";
+    // Drain so that both finish; the bytes must be the writer's alone when
+    // try_writev said would-block, and one more 'x' when it got the lock.
+    std::size_t drained = 0;
+    char buf[1 << 16];
+    while (drained < big.size() + n_written) {
+      const std::size_t got = p.client.read(buf, sizeof buf);
+      drained += got;
+    }
+    ASSERT_TRUE(wait_until([&] { return wrote.load() && writer.load() != 0; }));
+    EXPECT_EQ(writer.load(), 1);
+    if (n_written == 0) EXPECT_EQ(write_ec, std::errc::resource_unavailable_try_again);
+  });
+}
+
 // Conn::adopt() takes any pollable fd, not only sockets: a pipe reads and
 // writes (sockets use recv(2)/send(2), everything else read(2)/write(2)).
 TEST_P(Netpoll, AdoptedPipeReadsAndWrites) {

@@ -143,10 +143,11 @@ void FD::close_and_free(FD* fd) {
 
 std::size_t FD::read(void* p, std::size_t n, int& err, bool wait) {
   err = 0;
-  if (!lock(true)) {
-    err = kErrClosed;
-    return 0;
-  }
+  // Without wait, not even behind another reader: the caller may be reading
+  // into a per-thread buffer (the HTTP engine's boundary scratch), and a
+  // goroutine that parks can resume on another thread, where the buffer it
+  // holds belongs to whatever that thread runs next.
+  if ((err = lock_for(true, wait)) != 0) return 0;
   std::size_t got = 0;
   if ((err = precheck(pd, Mode::read, wait)) == 0 && n > 0) {
     n = std::min(n, kMaxRW);
@@ -187,11 +188,7 @@ std::size_t FD::write_all(const void* p, std::size_t n, int& err) {
 }
 
 std::size_t FD::writev_all(iovec* iov, int iovcnt, int& err, bool wait) {
-  err = 0;
-  if (!lock(false)) {
-    err = kErrClosed;
-    return 0;
-  }
+  if ((err = lock_for(false, wait)) != 0) return 0;
   std::size_t done = 0;
   if ((err = precheck(pd, Mode::write, wait)) == 0) {
     // Skip empty buffers up front so the loop's "all written" test is simple.

@@ -10,6 +10,7 @@
 #include <sys/uio.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 
 #include "cogo/net.h"
@@ -44,13 +45,15 @@ struct FD {
   static FD* open(int sysfd, int& err);
 
   // read() reads up to n bytes; 0 with err set on EOF/error. Without wait
-  // it never parks: EAGAIN when nothing is there, and deadlines do not apply
+  // it never parks: EAGAIN when nothing is there or another goroutine holds
+  // the read lock (its read takes what is there), and deadlines do not apply
   // (there is no wait to bound); closing does.
   std::size_t read(void* p, std::size_t n, int& err, bool wait = true);
   // write_all() writes all n bytes; returns how many were written.
   std::size_t write_all(const void* p, std::size_t n, int& err);
   // writev_all() writes every buffer; returns the total written. Without
-  // wait it stops with EAGAIN where it would park (deadlines do not apply).
+  // wait it stops with EAGAIN where it would park, behind another writer too
+  // (deadlines do not apply).
   std::size_t writev_all(iovec* iov, int iovcnt, int& err, bool wait = true);
   // accept() returns a new non-blocking fd, or -1 with err set.
   int accept(sockaddr* sa, socklen_t* len, int& err);
@@ -85,6 +88,25 @@ struct FD {
     if (!fdmu.rwlock(read)) return false;
     (read ? read_holder : write_holder).store(cogo::detail::current_g(), std::memory_order_relaxed);
     return true;
+  }
+  // lock_now(): lock() for the calls that never park, as an error: 0, EAGAIN
+  // while another goroutine holds the lock, or kErrClosed.
+  int lock_now(bool read) {
+    switch (fdmu.try_rwlock(read)) {
+      case FdMutex::Try::taken:
+        (read ? read_holder : write_holder).store(cogo::detail::current_g(), std::memory_order_relaxed);
+        return 0;
+      case FdMutex::Try::busy:
+        return EAGAIN;
+      case FdMutex::Try::closed:
+        break;
+    }
+    return kErrClosed;
+  }
+  // lock_for(): lock() or lock_now(), as the operation waits or not.
+  int lock_for(bool read, bool wait) {
+    if (!wait) return lock_now(read);
+    return lock(read) ? 0 : kErrClosed;
   }
   void unlock(bool read) {
     (read ? read_holder : write_holder).store(nullptr, std::memory_order_relaxed);

@@ -99,6 +99,22 @@ bool FdMutex::rwlock(bool read) {
   }
 }
 
+// try_rwlock(): a lock held by another reader (writer) is `busy` at once,
+// with no place taken in its queue. Go's fdMutex has no such call because its
+// callers never need one; ours do: a goroutine that parks may resume on
+// another thread, and try_read()'s callers read into a per-thread buffer.
+FdMutex::Try FdMutex::try_rwlock(bool read) {
+  const uint64_t bit = lane(read).bit;
+  uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return Try::closed;
+    if (old & bit) return Try::busy;
+    const uint64_t nw = (old | bit) + kRef;
+    if ((nw & kRefMask) == 0) die(kOverflow);
+    if (state_.compare_exchange_weak(old, nw, std::memory_order_acq_rel)) return Try::taken;
+  }
+}
+
 bool FdMutex::rwunlock(bool read) {
   const auto [bit, wait, mask] = lane(read);
   Sema& sema = read ? rsema_ : wsema_;

@@ -27,6 +27,10 @@ class FdMutex {
   // rwlock() takes the read (or write) lock plus a reference, waiting behind
   // another reader (writer). False once closing has begun.
   bool rwlock(bool read);
+  // try_rwlock() is rwlock() for the operations that must never park
+  // (Conn::try_read, try_writev): it takes the lock only if it is free.
+  enum class Try { taken, busy, closed };
+  Try try_rwlock(bool read);
   // rwunlock() drops the lock and the reference; true as decref().
   bool rwunlock(bool read);
   // drop_goroutine_waiters(): see Sema; the runtime stopped.

@@ -161,7 +161,10 @@ class Conn {
   std::size_t read(void* buf, std::size_t n, std::error_code& ec) noexcept;
   // try_read() reads what has arrived without ever parking: the byte count,
   // or 0 with ec set — std::errc::resource_unavailable_try_again when
-  // nothing has arrived, errc::eof at the end of the stream, errc::closed.
+  // nothing has arrived or another goroutine is inside a read of this Conn
+  // (its read takes what arrived; try_read does not queue behind it),
+  // errc::eof at the end of the stream, errc::closed. Never parking means the
+  // caller stays on its thread: it may read into a per-thread buffer.
   // Deadlines do not apply (it never waits). A readiness-driven server uses
   // it at request boundaries; like read(), it takes the pending readiness,
   // so a following await_readable() arms without asking the socket again.
@@ -182,7 +185,8 @@ class Conn {
   std::size_t writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept;
   // try_writev() writes what fits in the socket buffer now, never parking:
   // returns the bytes written; ec is std::errc::resource_unavailable_try_again
-  // if not all of them fit. Deadlines do not apply (it never waits).
+  // if not all of them fit, or (0 written) while another goroutine is inside
+  // a write of this Conn. Deadlines do not apply (it never waits).
   std::size_t try_writev(std::span<const ConstBuffer> bufs, std::error_code& ec) noexcept;
 
   // wait_readable() / wait_writable() park until the socket is readable /
