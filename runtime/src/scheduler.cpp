@@ -86,18 +86,14 @@
 #include "cogo/detail/sleeper.h"
 #include "cogo/detail/spinlock.h"
 #include "cogo/detail/waiter.h"
+#include "cogo/detail/opaque.h"
 #include "cpu_relax.h"
 #include "runtime2.h"
 
-// COGO_OPAQUE: a function the optimiser may neither inline nor reason about
-// across calls (its result is never reused across a stack switch). gcc says
-// so with noipa; clang has no noipa, and its noinline plus the asm memory
-// clobber in the body already make every call opaque.
-#if defined(__clang__)
-#define COGO_OPAQUE __attribute__((noinline))
-#else
-#define COGO_OPAQUE __attribute__((noinline, noipa))
-#endif
+// COGO_OPAQUE (opaque.h): a function the optimiser may neither inline nor
+// reason about across calls (its result is never reused across a stack
+// switch); the asm memory clobber in the bodies below does for clang what
+// noipa does for gcc.
 
 namespace cogo::detail {
 

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "coarse_clock.h"
+#include "cogo/detail/opaque.h"
 #include "cogo/detail/os.h"
 #include "cogo/http/error.h"
 #include "file_io.h"
@@ -48,9 +49,10 @@ constexpr std::size_t kLingerBytes = 1024 * 1024;
 // a buffer the size of its request, not of a read.
 constexpr std::size_t kScratchBytes = 16 * 1024;
 
-[[gnu::noinline]] char* thread_scratch() {
+// Taken after the last park and used before the next: try_read never parks.
+COGO_OPAQUE char* thread_scratch() {
   thread_local char scratch[kScratchBytes];
-  return scratch;
+  return cogo::detail::opaque(scratch + 0);
 }
 
 Deadline deadline_after(std::chrono::milliseconds timeout) {

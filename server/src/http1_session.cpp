@@ -3,6 +3,7 @@
 #include <memory>
 #include <vector>
 
+#include "cogo/detail/opaque.h"
 #include "http1_engine.h"
 #include "spdlog/spdlog.h"
 #include "upgrade_registry.h"
@@ -22,9 +23,10 @@ struct EnginePool {
   std::vector<std::unique_ptr<detail::Http1Engine>> free;
 };
 
-[[gnu::noinline]] EnginePool& thread_pool() {
+// Opaque (opaque.h): callers take it after a park, never before one.
+COGO_OPAQUE EnginePool& thread_pool() {
   thread_local EnginePool pool;
-  return pool;
+  return *cogo::detail::opaque(&pool);
 }
 
 detail::Http1Engine* acquire_engine() {

@@ -13,6 +13,7 @@
 
 #include "coarse_clock.h"
 #include "cogo/cancel.h"
+#include "cogo/detail/opaque.h"
 #include "cogo/http/error.h"
 #include "cogo/runtime.h"
 #include "websocket_frame.h"
@@ -27,9 +28,9 @@ constexpr Clock::time_point kNever = Clock::time_point::max();
 // Reads land here first: a connection keeps only what arrived, sized to
 // it, and nothing while it waits. read_scratch() is called after every wait
 // (the goroutine may be on another thread by then) and must not be treated
-// as a constant: noipa keeps GCC from finding it "const" and hoisting the
-// call out of fill()'s loop, across the wait (it did: two connections then
-// shared one thread's buffer).
+// as a constant (opaque.h): GCC once found it "const" and hoisted the call
+// out of fill()'s loop, across the wait, and two connections then shared one
+// thread's buffer. Between the call and the copy nothing parks (try_read).
 constexpr std::size_t kScratchBytes = 16 * 1024;
 // The smallest read buffer a connection allocates.
 constexpr std::size_t kMinReadBuffer = 256;
@@ -38,9 +39,9 @@ constexpr std::size_t kMinMessageRoom = 256;
 // The compression buffer kept between messages at most.
 constexpr std::size_t kKeepCompressed = 64 * 1024;
 
-__attribute__((noinline, noipa)) unsigned char* read_scratch() {
+COGO_OPAQUE unsigned char* read_scratch() {
   thread_local unsigned char scratch[kScratchBytes];
-  return scratch;
+  return cogo::detail::opaque(scratch + 0);
 }
 
 Clock::time_point after(std::chrono::milliseconds d) {

@@ -9,6 +9,7 @@
 #include <new>
 #include <stdexcept>
 
+#include "cogo/detail/opaque.h"
 #include "cogo/http/field.h"
 #include "text.h"
 
@@ -333,9 +334,10 @@ struct Caches {
   std::vector<std::unique_ptr<Inflater>> inflaters;
 };
 
-__attribute__((noinline, noipa)) Caches& thread_caches() {
+// Opaque (opaque.h): callers take it after a park, never before one.
+COGO_OPAQUE Caches& thread_caches() {
   thread_local Caches caches;
-  return caches;
+  return *cogo::detail::opaque(&caches);
 }
 
 }  // namespace
